@@ -1,0 +1,153 @@
+"""What every skhyper estimator shares: validation, encoding, the skorch fit
+and the batched predict.
+
+Subclasses say which torch module they train (``_module_class``), which of
+their parameters go to it (``_module_params``) and how targets are encoded
+and outputs decoded.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNet
+
+from ._data import TensorBatches, TensorTable
+from ._encoding import HANDLE_UNKNOWN_OPTIONS, EncodedTable, TableEncoder, as_table
+from ._modules import ACTIVATIONS
+from ._runtime import draw_seed, torch_session
+
+# Rows per forward pass at predict time: large batches amortise the per-call
+# overhead of these small networks.
+PREDICT_BATCH_SIZE = 8192
+
+# With handle_unknown="learned", this fraction of training rows sees the
+# unknown context each epoch, which trains its embedding.
+UNKNOWN_RATE = 0.05
+
+
+class _ContextEstimator(BaseEstimator):
+    """Base class; not for direct use."""
+
+    _parameter_constraints: dict = {
+        "context_column": [str, Interval(Integral, None, None, closed="neither"), None],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "embedding_size": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "handle_unknown": [StrOptions(set(HANDLE_UNKNOWN_OPTIONS))],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "device": [str, torch.device],
+    }
+
+    _module_class: type[torch.nn.Module]
+
+    def _module_params(self) -> dict:
+        """Constructor arguments of the torch module taken from ``self``."""
+        raise NotImplementedError
+
+    def _encode_target(self, y, n_samples: int) -> np.ndarray:
+        """Validate ``y``, store what is learned from it, return the array
+        the loss expects."""
+        raise NotImplementedError
+
+    def _criterion(self) -> type[torch.nn.Module]:
+        """The torch loss class."""
+        raise NotImplementedError
+
+    def _n_outputs(self) -> int:
+        """Width of the network's output layer."""
+        raise NotImplementedError
+
+    # -- fitting -----------------------------------------------------------
+
+    def fit(self, X, y):
+        """Fit the network to ``X`` and ``y``.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like of shape (n_samples, n_features)
+            Training features, including the context column.
+        y : array-like of shape (n_samples,)
+            Target values.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._validate_params()
+        module_params = self._module_params()  # validates what constraints cannot
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        table = as_table(X, type(self).__name__)
+        validate_data(self, X, skip_check_array=True, reset=True)
+        target = self._encode_target(y, n_samples=len(table))
+
+        self.encoder_ = TableEncoder(
+            self.context_column, self.handle_unknown, type(self).__name__
+        )
+        encoded = self.encoder_.fit_transform(table)
+        self.context_categories_ = self.encoder_.categories_
+
+        seed = draw_seed(self.random_state)
+        with torch_session(self.n_threads, seed, self.device):
+            self.net_ = self._build_net(encoded, module_params, seed)
+            self.net_.fit(TensorTable(encoded, target, self.device), None)
+        self.n_iter_ = len(self.net_.history)
+        return self
+
+    def _build_net(
+        self, encoded: EncodedTable, module_params: dict, seed: int
+    ) -> NeuralNet:
+        module_params = {
+            "n_numeric": encoded.numeric.shape[1],
+            "n_contexts": len(self.context_categories_),
+            "n_outputs": self._n_outputs(),
+            "unknown_rate": UNKNOWN_RATE if self.handle_unknown == "learned" else 0.0,
+            **module_params,
+        }
+        return NeuralNet(
+            module=self._module_class,
+            **{f"module__{key}": value for key, value in module_params.items()},
+            criterion=self._criterion(),
+            optimizer=torch.optim.Adam,
+            # The fused kernel is several times faster than the default
+            # per-tensor loop on the generator's ~1M-parameter output layer.
+            optimizer__fused=True,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            train_split=None,
+            iterator_train=TensorBatches,
+            iterator_train__shuffle=True,
+            iterator_train__random_state=np.random.RandomState(seed),
+            iterator_valid=TensorBatches,
+            device=self.device,
+            verbose=self.verbose,
+        )
+
+    # -- predicting --------------------------------------------------------
+
+    def _forward(self, X) -> torch.Tensor:
+        """Network outputs for ``X``, computed in large gradient-free batches."""
+        check_is_fitted(self, "net_")
+        table = as_table(X, type(self).__name__)
+        validate_data(self, X, skip_check_array=True, reset=False)
+        data = TensorTable(self.encoder_.transform(table), None, self.net_.device)
+        with torch_session(self.n_threads):
+            return self.net_.module_.predict_outputs(
+                data.numeric, data.context, PREDICT_BATCH_SIZE
+            )

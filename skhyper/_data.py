@@ -1,0 +1,78 @@
+"""Feeding encoded tables to skorch without per-row Python work.
+
+skorch's default ``DataLoader`` fetches every row through ``__getitem__`` and
+collates them again, which costs more than the forward pass of these small
+networks. Here the whole table lives in a few tensors (on the training device)
+and every batch is one index operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from ._encoding import EncodedTable
+
+
+class TensorTable(torch.utils.data.Dataset):
+    """Encoded features, and optionally targets, as tensors on one device."""
+
+    def __init__(self, encoded: EncodedTable, target: np.ndarray | None, device):
+        self.numeric = torch.as_tensor(encoded.numeric, device=device)
+        self.context = torch.as_tensor(encoded.context, device=device)
+        self.target = None if target is None else torch.as_tensor(target, device=device)
+
+    def __len__(self) -> int:
+        return len(self.context)
+
+    def rows(self, index) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+        """The module inputs and targets of the rows at ``index``."""
+        inputs = {"numeric": self.numeric[index], "context": self.context[index]}
+        return inputs, None if self.target is None else self.target[index]
+
+    def __getitem__(self, index):
+        return self.rows(index)
+
+
+class TensorBatches:
+    """A skorch iterator over :class:`TensorTable` batches.
+
+    Parameters
+    ----------
+    dataset : TensorTable
+    batch_size : int
+    shuffle : bool
+        Draw a new permutation of the rows every time it is iterated.
+    random_state : numpy.random.RandomState or None
+        Source of the permutations. skorch builds a new iterator each epoch,
+        so the (picklable) generator is shared across epochs and each epoch
+        gets a fresh order.
+    """
+
+    def __init__(
+        self,
+        dataset: TensorTable,
+        batch_size: int,
+        shuffle: bool = False,
+        random_state: np.random.RandomState | None = None,
+    ):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.random_state = random_state
+
+    def __len__(self) -> int:
+        return -(-len(self.dataset) // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
+        n_rows = len(self.dataset)
+        if self.shuffle:
+            rng = self.random_state or np.random.mtrand._rand
+            order = torch.as_tensor(rng.permutation(n_rows), device=self.dataset.context.device)
+            for start in range(0, n_rows, self.batch_size):
+                yield self.dataset.rows(order[start : start + self.batch_size])
+        else:
+            for start in range(0, n_rows, self.batch_size):
+                yield self.dataset.rows(slice(start, start + self.batch_size))

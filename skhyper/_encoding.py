@@ -1,0 +1,323 @@
+"""Turning a user's table into the two tensors the torch modules need.
+
+A table (DataFrame, 2-D array or list of rows) is split into
+
+* the *context* column, encoded as integer codes ``0 .. n_contexts - 1``, and
+* the other columns, converted to float and standardised with the training
+  mean and standard deviation.
+
+Every check that can fail names the column (and, where useful, the value) so
+that the error tells the user what to change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+from scipy import sparse
+from sklearn.utils.validation import check_array
+
+# Standardised values further than this from zero are clipped, so that an
+# extreme input (say 1e30) gives a confident prediction instead of an
+# overflow to inf and NaN probabilities inside the network.
+STANDARDISED_CLIP = 1e6
+
+HANDLE_UNKNOWN_OPTIONS = ("error", "learned")
+
+
+@dataclass(frozen=True)
+class EncodedTable:
+    """The network inputs made from one table."""
+
+    numeric: np.ndarray  # (n_samples, n_numeric) float32, standardised
+    context: np.ndarray  # (n_samples,) int64 codes; n_contexts marks unseen
+
+
+def _preview(values, limit: int = 5) -> str:
+    values = list(values)
+    shown = ", ".join(repr(v) for v in values[:limit])
+    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
+
+
+def as_table(X, estimator_name: str) -> pd.DataFrame:
+    """Return ``X`` as a DataFrame whose columns keep their own dtypes.
+
+    Arrays and lists become a DataFrame with integer column labels; a list of
+    rows goes through an object array so that strings and numbers in
+    different columns keep their types.
+    """
+    if sparse.issparse(X):
+        raise TypeError(
+            f"{estimator_name} does not accept sparse input; pass a dense "
+            "array or DataFrame instead, e.g. X.toarray()."
+        )
+    if isinstance(X, pd.DataFrame):
+        if X.shape[0] == 0:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={X.shape}) while a minimum "
+                f"of 1 is required by {estimator_name}."
+            )
+        if X.shape[1] == 0:
+            raise ValueError(
+                f"Found array with 0 feature(s) (shape={X.shape}) while a minimum "
+                f"of 1 is required by {estimator_name}."
+            )
+        return X
+    if isinstance(X, (list, tuple)):
+        X = np.array(X, dtype=object)
+    array = check_array(
+        X,
+        dtype=None,
+        ensure_all_finite=False,
+        ensure_2d=True,
+        allow_nd=False,
+        estimator=estimator_name,
+    )
+    return pd.DataFrame(array)
+
+
+def _is_text_dtype(dtype) -> bool:
+    return isinstance(dtype, (pd.CategoricalDtype, pd.StringDtype)) or (
+        dtype.kind in "USO" and not is_numeric_dtype(dtype)
+    )
+
+
+def column_label(table: pd.DataFrame, position: int) -> str:
+    """How an error message names the column at ``position``."""
+    name = table.columns[position]
+    return repr(name) if isinstance(name, str) else f"at position {position}"
+
+
+def resolve_context_position(table: pd.DataFrame, context_column) -> int:
+    """Find the position of the context column in ``table``.
+
+    A string names a DataFrame column; an integer is a position (as in
+    scikit-learn's ColumnTransformer). ``None`` picks the single non-numeric
+    column of a DataFrame, and is an error when there is not exactly one.
+    """
+    n_columns = table.shape[1]
+    if context_column is None:
+        text_columns = [
+            i for i in range(n_columns) if _is_text_dtype(table.dtypes.iloc[i])
+        ]
+        has_names = all(isinstance(c, str) for c in table.columns)
+        if len(text_columns) == 1 and has_names:
+            return text_columns[0]
+        found = (
+            f"found {len(text_columns)} non-numeric columns "
+            f"({_preview(table.columns[text_columns])})"
+            if has_names
+            else "X has no column names"
+        )
+        raise ValueError(
+            "context_column=None picks the single non-numeric column of a "
+            f"DataFrame, but {found}. Pass context_column=<column name> for a "
+            "DataFrame or context_column=<integer position> for an array."
+        )
+    if isinstance(context_column, (bool, np.bool_)) or not isinstance(
+        context_column, (str, Integral)
+    ):
+        raise TypeError(
+            "context_column must be a column name (str), an integer position "
+            f"or None; got {context_column!r} of type "
+            f"{type(context_column).__name__}."
+        )
+    if isinstance(context_column, str):
+        if context_column not in table.columns:
+            available = (
+                f"X's columns are {_preview(table.columns, limit=10)}"
+                if any(isinstance(c, str) for c in table.columns)
+                else "X has no column names (it is an array); pass an integer "
+                "position instead"
+            )
+            raise ValueError(
+                f"context_column={context_column!r} is not a column of X; "
+                f"{available}."
+            )
+        return int(table.columns.get_loc(context_column))
+    if not -n_columns <= context_column < n_columns:
+        raise ValueError(
+            f"context_column={context_column} is out of range: X has "
+            f"{n_columns} feature(s), so the position must be in "
+            f"[0, {n_columns - 1}]."
+        )
+    return int(context_column) % n_columns
+
+
+def _numeric_column(table: pd.DataFrame, position: int) -> np.ndarray:
+    """Convert one non-context column to float64, or say why it cannot be."""
+    column = table.iloc[:, position]
+    label = column_label(table, position)
+    dtype = column.dtype
+    if is_bool_dtype(dtype) or is_numeric_dtype(dtype):
+        if np.dtype(getattr(dtype, "numpy_dtype", dtype)).kind == "c":
+            raise ValueError(f"Complex data not supported (column {label}).")
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    if dtype == object:
+        values = column.to_numpy()
+        is_text = np.fromiter(
+            (isinstance(v, (str, bytes)) for v in values), bool, len(values)
+        )
+        if not is_text.any():
+            try:
+                return np.asarray(
+                    pd.Series(values).astype("float64"), dtype=np.float64
+                )
+            except (TypeError, ValueError):
+                pass
+        bad = [v for v, t in zip(values, is_text) if t] or list(values[:1])
+        raise ValueError(
+            f"Column {label} must be numeric but holds non-numeric values "
+            f"such as {_preview(pd.unique(np.asarray(bad, dtype=object)))}. "
+            "Encode it first (e.g. with OneHotEncoder) or, if it is the "
+            "context, pass context_column="
+            f"{table.columns[position]!r}."
+        )
+    raise ValueError(
+        f"Column {label} has dtype {dtype}, which is not numeric. Only the "
+        "context column may be categorical or text: encode this column first "
+        "(e.g. with OneHotEncoder or OrdinalEncoder) or, if it is the context, "
+        f"pass context_column={table.columns[position]!r}."
+    )
+
+
+def _check_finite(values: np.ndarray, labels: list[str]) -> None:
+    finite = np.isfinite(values)
+    if finite.all():
+        return
+    bad_columns = np.flatnonzero(~finite.all(axis=0))
+    details = []
+    for j in bad_columns[:5]:
+        column = values[:, j]
+        n_nan = int(np.isnan(column).sum())
+        n_inf = int(np.isinf(column).sum())
+        parts = [f"{n_nan} NaN/missing"] * bool(n_nan) + [f"{n_inf} infinite"] * bool(
+            n_inf
+        )
+        details.append(f"column {labels[j]} ({', '.join(parts)})")
+    raise ValueError(
+        "Input X contains NaN or infinity in "
+        + "; ".join(details)
+        + ". Impute or drop these values first, e.g. with "
+        "sklearn.impute.SimpleImputer in a Pipeline."
+    )
+
+
+def _context_values(table: pd.DataFrame, position: int) -> np.ndarray:
+    """The context column as an object array, with missing values rejected."""
+    column = table.iloc[:, position]
+    values = column.astype(object).to_numpy()
+    missing = pd.isna(values)
+    label = column_label(table, position)
+    if missing.any():
+        raise ValueError(
+            f"The context column {label} has {int(missing.sum())} missing "
+            "value(s) (None/NaN/NA). Missing contexts are not guessed: fill "
+            f"them with an explicit category, e.g. X[{table.columns[position]!r}]"
+            '.fillna("missing"), or drop those rows.'
+        )
+    infinite = [v for v in values if isinstance(v, float) and np.isinf(v)]
+    if infinite:
+        raise ValueError(
+            f"The context column {label} holds infinite value(s) "
+            f"{_preview(pd.unique(np.asarray(infinite)))}; a context must be a "
+            "finite category value."
+        )
+    return values
+
+
+def _sorted_categories(values: np.ndarray) -> np.ndarray:
+    unique = pd.unique(values)
+    try:
+        ordered = sorted(unique)
+    except TypeError:  # mixed types, e.g. ints and strings
+        ordered = sorted(unique, key=lambda v: (type(v).__name__, str(v)))
+    return np.asarray(ordered, dtype=object)
+
+
+class TableEncoder:
+    """Split a table into standardised numeric features and context codes.
+
+    Parameters
+    ----------
+    context_column : str, int or None
+        See the estimators' documentation.
+    handle_unknown : {"error", "learned"}
+        What ``transform`` does with a context value not seen by ``fit``:
+        raise, or give it the extra code ``len(categories_)``.
+    estimator_name : str
+        Used in error messages.
+    """
+
+    def __init__(self, context_column, handle_unknown: str, estimator_name: str):
+        self.context_column = context_column
+        self.handle_unknown = handle_unknown
+        self.estimator_name = estimator_name
+
+    def fit_transform(self, X) -> EncodedTable:
+        table = as_table(X, self.estimator_name)
+        self.context_position_ = resolve_context_position(table, self.context_column)
+        self.n_columns_ = table.shape[1]
+        self.numeric_positions_ = [
+            i for i in range(self.n_columns_) if i != self.context_position_
+        ]
+        if not self.numeric_positions_:
+            raise ValueError(
+                f"X has {self.n_columns_} feature(s) and the only one is the "
+                f"context column {column_label(table, self.context_position_)}; "
+                f"{self.estimator_name} needs at least one other feature for "
+                "the context to act on."
+            )
+        self.context_label_ = column_label(table, self.context_position_)
+        context = _context_values(table, self.context_position_)
+        self.categories_ = _sorted_categories(context)
+        self._category_index = pd.Index(self.categories_)
+
+        raw = self._numeric_matrix(table)
+        self.mean_ = raw.mean(axis=0)
+        scale = raw.std(axis=0)
+        # Constant columns keep a scale of 1: they carry no information but
+        # must not produce 0/0 = NaN.
+        self.scale_ = np.where(scale > 0, scale, 1.0)
+        return EncodedTable(self._standardise(raw), self._codes(context))
+
+    def transform(self, X) -> EncodedTable:
+        # The caller has checked the number and names of columns against fit.
+        table = as_table(X, self.estimator_name)
+        context = _context_values(table, self.context_position_)
+        codes = self._codes(context)
+        unseen = codes < 0
+        if unseen.any():
+            if self.handle_unknown == "error":
+                raise ValueError(
+                    f"The context column {self.context_label_} holds value(s) "
+                    "not seen during fit: "
+                    f"{_preview(pd.unique(context[unseen]))}. Known values are "
+                    f"{_preview(self.categories_)}. Refit with these values, or "
+                    'pass handle_unknown="learned" to predict them with a '
+                    "learned unknown-context representation."
+                )
+            codes[unseen] = len(self.categories_)
+        return EncodedTable(self._standardise(self._numeric_matrix(table)), codes)
+
+    @property
+    def n_numeric_(self) -> int:
+        return len(self.numeric_positions_)
+
+    def _numeric_matrix(self, table: pd.DataFrame) -> np.ndarray:
+        columns = [_numeric_column(table, i) for i in self.numeric_positions_]
+        values = np.column_stack(columns)
+        _check_finite(values, [column_label(table, i) for i in self.numeric_positions_])
+        return values
+
+    def _standardise(self, raw: np.ndarray) -> np.ndarray:
+        standardised = (raw - self.mean_) / self.scale_
+        np.clip(standardised, -STANDARDISED_CLIP, STANDARDISED_CLIP, out=standardised)
+        return standardised.astype(np.float32)
+
+    def _codes(self, context: np.ndarray) -> np.ndarray:
+        return self._category_index.get_indexer(context).astype(np.int64)

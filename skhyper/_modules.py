@@ -1,0 +1,308 @@
+"""The torch modules behind the estimators.
+
+Both networks take the same two inputs, ``numeric`` (standardised non-context
+features, float32) and ``context`` (integer codes), and return one row of
+outputs (logits) per sample. They differ only in how the context enters:
+
+* :class:`HyperNetworkModule` turns the context into the weights and bias of
+  one layer (:class:`ContextLinear`);
+* :class:`ConcatModule` embeds the context and concatenates it with the
+  projected numeric features.
+
+Context codes run from ``0`` to ``n_contexts``; the last code,
+``n_contexts``, stands for "a context not seen during fit" and gets a learned
+embedding of its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "gelu": nn.GELU,
+    "elu": nn.ELU,
+    "leaky_relu": nn.LeakyReLU,
+    "silu": nn.SiLU,
+}
+
+# At predict time, the weights of every context are generated once when they
+# fit in this many bytes; otherwise they are generated per batch.
+PREDICT_WEIGHT_CACHE_BYTES = 256 * 2**20
+
+
+def fully_connected(
+    sizes: Sequence[int], activation: str, dropout: float
+) -> nn.Sequential:
+    """Linear layers ``sizes[0] -> sizes[1] -> ...``, each followed by the
+    activation and dropout."""
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(n_in, n_out), ACTIVATIONS[activation](), nn.Dropout(dropout)]
+    return nn.Sequential(*layers)
+
+
+def grouped_linear(
+    inputs: torch.Tensor, group: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
+) -> torch.Tensor:
+    """Apply ``weight[g]`` and ``bias[g]`` to the rows of group ``g``.
+
+    Parameters
+    ----------
+    inputs : (n_rows, n_in) tensor
+    group : (n_rows,) long tensor with values in ``[0, n_groups)``
+    weight : (n_groups, n_in, n_out) tensor
+    bias : (n_groups, n_out) tensor
+
+    The rows are scattered into a zero-padded ``(n_groups, largest_group,
+    n_in)`` block so that one batched matmul serves all groups. Its size is
+    bounded by ``n_groups * largest_group`` rows, never by a weight matrix per
+    row.
+    """
+    n_rows, n_in = inputs.shape
+    n_groups = weight.shape[0]
+    if n_groups == 1:
+        return torch.addmm(bias[0], inputs, weight[0])
+    order = torch.argsort(group, stable=True)
+    counts = torch.bincount(group, minlength=n_groups)
+    largest = int(counts.max())
+    group_start = torch.cumsum(counts, 0) - counts
+    sorted_group = group[order]
+    rank_in_group = torch.arange(n_rows, device=inputs.device) - group_start[sorted_group]
+    slot = torch.empty_like(group)
+    slot[order] = sorted_group * largest + rank_in_group
+    padded = inputs.new_zeros(n_groups * largest, n_in).index_copy(0, slot, inputs)
+    out = torch.baddbmm(
+        bias.unsqueeze(1), padded.view(n_groups, largest, n_in), weight
+    )
+    return out.view(n_groups * largest, -1)[slot]
+
+
+class ContextLinear(nn.Module):
+    """A linear layer whose weight and bias are generated from the context.
+
+    The context code is embedded, and a generator MLP (embedding ->
+    ``hyper_hidden_size`` -> activation -> output) produces an update for the
+    layer's weight matrix and bias::
+
+        W(c) = W0 + dW(c),   b(c) = b0 + db(c)
+
+    ``W0`` and ``b0`` are initialised like an ``nn.Linear`` layer and the
+    generator's output layer starts at zero, so at initialisation every
+    context gets exactly a normally initialised layer and the context-specific
+    part grows from zero as training finds it useful. This residual form
+    (Ortiz et al., ICLR 2024) avoids the badly scaled generated weights of a
+    plainly initialised generator (Chang et al., ICLR 2020) without depending
+    on the embedding's scale.
+
+    The generator's size depends on ``in_features`` and ``out_features``
+    only, never on the number of raw input columns.
+    """
+
+    def __init__(
+        self,
+        n_contexts: int,
+        in_features: int,
+        out_features: int,
+        embedding_size: int,
+        hyper_hidden_size: int,
+        activation: str,
+    ):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.embedding = nn.Embedding(n_contexts + 1, embedding_size)
+        self.generator = nn.Sequential(
+            nn.Linear(embedding_size, hyper_hidden_size),
+            ACTIVATIONS[activation](),
+            nn.Linear(hyper_hidden_size, in_features * out_features + out_features),
+        )
+        nn.init.zeros_(self.generator[-1].weight)
+        nn.init.zeros_(self.generator[-1].bias)
+        bound = 1.0 / math.sqrt(in_features)
+        self.base_weight = nn.Parameter(
+            torch.empty(in_features, out_features).uniform_(-bound, bound)
+        )
+        self.base_bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
+
+    def generate(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Weights ``(len(codes), in, out)`` and biases ``(len(codes), out)``."""
+        flat = self.generator(self.embedding(codes))
+        n_weights = self.in_features * self.out_features
+        weight = flat[:, :n_weights].view(-1, self.in_features, self.out_features)
+        return weight + self.base_weight, flat[:, n_weights:] + self.base_bias
+
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        context: torch.Tensor,
+        generated: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        present, group = torch.unique(context, return_inverse=True)
+        if generated is None:
+            weight, bias = self.generate(present)
+        else:
+            weight, bias = generated[0][present], generated[1][present]
+        return grouped_linear(inputs, group, weight, bias)
+
+
+class _ContextNetwork(nn.Module):
+    """What both networks share: the unknown-context training trick and a
+    batched, gradient-free prediction path."""
+
+    def __init__(self, n_contexts: int, unknown_rate: float):
+        super().__init__()
+        self.n_contexts = n_contexts
+        self.unknown_rate = unknown_rate
+
+    def _mask_context(self, context: torch.Tensor) -> torch.Tensor:
+        """In training, replace a random ``unknown_rate`` of the contexts by
+        the unknown code so that its embedding learns an average context."""
+        if not self.training or self.unknown_rate == 0:
+            return context
+        mask = torch.rand(context.shape, device=context.device) < self.unknown_rate
+        return torch.where(mask, self.n_contexts, context)
+
+    def predicting_weights(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Generated weights of all contexts to reuse across predict batches."""
+        return None
+
+    @torch.inference_mode()
+    def predict_outputs(
+        self, numeric: torch.Tensor, context: torch.Tensor, batch_size: int
+    ) -> torch.Tensor:
+        """Outputs for all rows, in eval mode, ``batch_size`` rows at a time."""
+        self.eval()
+        generated = self.predicting_weights()
+        outputs = [
+            self(numeric[i : i + batch_size], context[i : i + batch_size], generated)
+            for i in range(0, len(numeric), batch_size)
+        ]
+        return torch.cat(outputs)
+
+
+class HyperNetworkModule(_ContextNetwork):
+    """Numeric features -> projection -> context-generated layer -> FC -> out.
+
+    Parameters
+    ----------
+    n_numeric : int
+        Number of non-context input features.
+    n_contexts : int
+        Number of distinct context values seen during fit.
+    n_outputs : int
+        Size of the output (number of classes).
+    hidden_size : int
+        Size of the projection of the numeric features.
+    hyper_hidden_size : int
+        Hidden size of the weight generator.
+    output_size : int
+        Output size of the generated layer and of the FC layers after it.
+    num_fc_layers : int
+        Number of ``output_size -> output_size`` layers after the generated one.
+    embedding_size : int
+        Size of the context embedding that drives the generator.
+    dropout : float
+        Dropout after the generated layer and after each FC layer.
+    activation : str
+        One of :data:`ACTIVATIONS`.
+    unknown_rate : float
+        Fraction of training rows whose context is replaced by the unknown code.
+    """
+
+    def __init__(
+        self,
+        n_numeric: int,
+        n_contexts: int,
+        n_outputs: int,
+        hidden_size: int = 128,
+        hyper_hidden_size: int = 64,
+        output_size: int = 128,
+        num_fc_layers: int = 1,
+        embedding_size: int = 16,
+        dropout: float = 0.1,
+        activation: str = "relu",
+        unknown_rate: float = 0.0,
+    ):
+        super().__init__(n_contexts, unknown_rate)
+        self.projection = nn.Sequential(
+            nn.Linear(n_numeric, hidden_size), ACTIVATIONS[activation]()
+        )
+        self.context_layer = ContextLinear(
+            n_contexts, hidden_size, output_size, embedding_size, hyper_hidden_size,
+            activation,
+        )
+        self.after_context = nn.Sequential(ACTIVATIONS[activation](), nn.Dropout(dropout))
+        self.fc = fully_connected([output_size] * (num_fc_layers + 1), activation, dropout)
+        self.output = nn.Linear(output_size, n_outputs)
+
+    def combine(
+        self,
+        numeric: torch.Tensor,
+        context: torch.Tensor,
+        generated: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """The representation before the output layer."""
+        context = self._mask_context(context)
+        hidden = self.context_layer(self.projection(numeric), context, generated)
+        return self.fc(self.after_context(hidden))
+
+    def forward(self, numeric, context, generated=None):
+        return self.output(self.combine(numeric, context, generated))
+
+    def predicting_weights(self):
+        layer = self.context_layer
+        n_bytes = (self.n_contexts + 1) * (layer.in_features + 1) * layer.out_features * 4
+        if n_bytes > PREDICT_WEIGHT_CACHE_BYTES:
+            return None
+        codes = torch.arange(self.n_contexts + 1, device=layer.base_weight.device)
+        return layer.generate(codes)
+
+
+class ConcatModule(_ContextNetwork):
+    """[projected numeric features, context embedding] -> FC layers -> out.
+
+    Parameters
+    ----------
+    n_numeric, n_contexts, n_outputs, hidden_size, embedding_size, dropout,
+    activation, unknown_rate
+        As for :class:`HyperNetworkModule`.
+    hidden_layer_sizes : sequence of int
+        Sizes of the FC layers after the concatenation.
+    """
+
+    def __init__(
+        self,
+        n_numeric: int,
+        n_contexts: int,
+        n_outputs: int,
+        hidden_size: int = 128,
+        hidden_layer_sizes: Sequence[int] = (128, 64),
+        embedding_size: int = 16,
+        dropout: float = 0.1,
+        activation: str = "relu",
+        unknown_rate: float = 0.0,
+    ):
+        super().__init__(n_contexts, unknown_rate)
+        self.projection = nn.Sequential(
+            nn.Linear(n_numeric, hidden_size), ACTIVATIONS[activation]()
+        )
+        self.embedding = nn.Embedding(n_contexts + 1, embedding_size)
+        sizes = [hidden_size + embedding_size, *hidden_layer_sizes]
+        self.fc = fully_connected(sizes, activation, dropout)
+        self.output = nn.Linear(sizes[-1], n_outputs)
+
+    def combine(self, numeric, context, generated=None):
+        """The representation before the output layer."""
+        context = self._mask_context(context)
+        joined = torch.cat([self.projection(numeric), self.embedding(context)], dim=1)
+        return self.fc(joined)
+
+    def forward(self, numeric, context, generated=None):
+        return self.output(self.combine(numeric, context, generated))

@@ -1,0 +1,82 @@
+"""Process-wide torch settings that a fit or predict must borrow and give back.
+
+Torch keeps its thread count and its random number generator in global state.
+An estimator must not leave either changed, so every fit and predict runs
+inside :func:`torch_session`, which sets both for the duration of the call and
+restores them afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+
+_thread_lock = threading.Lock()
+_active_sessions = 0
+_saved_num_threads: int | None = None
+
+
+@contextlib.contextmanager
+def _torch_threads(n_threads: int | None) -> Iterator[None]:
+    """Use ``n_threads`` intra-op threads, restoring the old count on exit.
+
+    ``torch.set_num_threads`` is process-wide, so concurrent calls (e.g.
+    ``predict`` from several Python threads) share one saved value: the first
+    session to enter saves it and the last one to leave restores it.
+    """
+    global _active_sessions, _saved_num_threads
+    if n_threads is None:
+        yield
+        return
+    with _thread_lock:
+        if _active_sessions == 0:
+            _saved_num_threads = torch.get_num_threads()
+        _active_sessions += 1
+        if torch.get_num_threads() != n_threads:
+            torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        with _thread_lock:
+            _active_sessions -= 1
+            if _active_sessions == 0 and torch.get_num_threads() != _saved_num_threads:
+                torch.set_num_threads(_saved_num_threads)
+
+
+def draw_seed(random_state) -> int:
+    """Turn a scikit-learn ``random_state`` into a torch seed.
+
+    ``None`` draws from NumPy's global generator, as scikit-learn does, so
+    unseeded fits differ while seeded fits repeat exactly.
+    """
+    rng = check_random_state(random_state)
+    return int(rng.randint(np.iinfo(np.int32).max))
+
+
+@contextlib.contextmanager
+def torch_session(
+    n_threads: int | None, seed: int | None = None, device: str = "cpu"
+) -> Iterator[torch.Generator | None]:
+    """Run torch code with a thread count and a private random stream.
+
+    With a ``seed``, the global torch RNG is forked (and restored on exit) and
+    seeded, because torch layers initialise and apply dropout from the global
+    generator. A separate ``torch.Generator`` seeded from the same value is
+    yielded for data shuffling.
+    """
+    with _torch_threads(n_threads):
+        if seed is None:
+            yield None
+            return
+        fork_devices = []
+        if str(device).startswith("cuda") and torch.cuda.is_available():
+            fork_devices = [torch.device(device).index or 0]
+        with torch.random.fork_rng(devices=fork_devices):
+            torch.manual_seed(seed)
+            shuffle_generator = torch.Generator().manual_seed(seed)
+            yield shuffle_generator

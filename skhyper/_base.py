@@ -90,7 +90,8 @@ class _ContextEstimator(BaseEstimator):
         module_params = self._module_params()  # validates what constraints cannot
         if y is None:
             raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None."
+                f"{type(self).__name__} requires y to be passed, but the target "
+                "y is None."
             )
         table = as_table(X, type(self).__name__)
         validate_data(self, X, skip_check_array=True, reset=True)

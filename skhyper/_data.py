@@ -70,7 +70,9 @@ class TensorBatches:
         n_rows = len(self.dataset)
         if self.shuffle:
             rng = self.random_state or np.random.mtrand._rand
-            order = torch.as_tensor(rng.permutation(n_rows), device=self.dataset.context.device)
+            order = torch.as_tensor(
+                rng.permutation(n_rows), device=self.dataset.context.device
+            )
             for start in range(0, n_rows, self.batch_size):
                 yield self.dataset.rows(order[start : start + self.batch_size])
         else:

@@ -17,7 +17,7 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import is_bool_dtype, is_numeric_dtype
+from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_object_dtype
 from scipy import sparse
 from sklearn.utils.validation import check_array
 
@@ -135,8 +135,7 @@ def resolve_context_position(table: pd.DataFrame, context_column) -> int:
                 "position instead"
             )
             raise ValueError(
-                f"context_column={context_column!r} is not a column of X; "
-                f"{available}."
+                f"context_column={context_column!r} is not a column of X; {available}."
             )
         return int(table.columns.get_loc(context_column))
     if not -n_columns <= context_column < n_columns:
@@ -157,19 +156,17 @@ def _numeric_column(table: pd.DataFrame, position: int) -> np.ndarray:
         if np.dtype(getattr(dtype, "numpy_dtype", dtype)).kind == "c":
             raise ValueError(f"Complex data not supported (column {label}).")
         return column.to_numpy(dtype=np.float64, na_value=np.nan)
-    if dtype == object:
+    if is_object_dtype(dtype):
         values = column.to_numpy()
         is_text = np.fromiter(
             (isinstance(v, (str, bytes)) for v in values), bool, len(values)
         )
         if not is_text.any():
             try:
-                return np.asarray(
-                    pd.Series(values).astype("float64"), dtype=np.float64
-                )
+                return np.asarray(pd.Series(values).astype("float64"), dtype=np.float64)
             except (TypeError, ValueError):
                 pass
-        bad = [v for v, t in zip(values, is_text) if t] or list(values[:1])
+        bad = [v for v, t in zip(values, is_text, strict=True) if t] or list(values[:1])
         raise ValueError(
             f"Column {label} must be numeric but holds non-numeric values "
             f"such as {_preview(pd.unique(np.asarray(bad, dtype=object)))}. "

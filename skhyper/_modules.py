@@ -43,8 +43,12 @@ def fully_connected(
     """Linear layers ``sizes[0] -> sizes[1] -> ...``, each followed by the
     activation and dropout."""
     layers: list[nn.Module] = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(n_in, n_out), ACTIVATIONS[activation](), nn.Dropout(dropout)]
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+        layers += [
+            nn.Linear(n_in, n_out),
+            ACTIVATIONS[activation](),
+            nn.Dropout(dropout),
+        ]
     return nn.Sequential(*layers)
 
 
@@ -74,13 +78,13 @@ def grouped_linear(
     largest = int(counts.max())
     group_start = torch.cumsum(counts, 0) - counts
     sorted_group = group[order]
-    rank_in_group = torch.arange(n_rows, device=inputs.device) - group_start[sorted_group]
+    rank_in_group = (
+        torch.arange(n_rows, device=inputs.device) - group_start[sorted_group]
+    )
     slot = torch.empty_like(group)
     slot[order] = sorted_group * largest + rank_in_group
     padded = inputs.new_zeros(n_groups * largest, n_in).index_copy(0, slot, inputs)
-    out = torch.baddbmm(
-        bias.unsqueeze(1), padded.view(n_groups, largest, n_in), weight
-    )
+    out = torch.baddbmm(bias.unsqueeze(1), padded.view(n_groups, largest, n_in), weight)
     return out.view(n_groups * largest, -1)[slot]
 
 
@@ -235,11 +239,19 @@ class HyperNetworkModule(_ContextNetwork):
             nn.Linear(n_numeric, hidden_size), ACTIVATIONS[activation]()
         )
         self.context_layer = ContextLinear(
-            n_contexts, hidden_size, output_size, embedding_size, hyper_hidden_size,
+            n_contexts,
+            hidden_size,
+            output_size,
+            embedding_size,
+            hyper_hidden_size,
             activation,
         )
-        self.after_context = nn.Sequential(ACTIVATIONS[activation](), nn.Dropout(dropout))
-        self.fc = fully_connected([output_size] * (num_fc_layers + 1), activation, dropout)
+        self.after_context = nn.Sequential(
+            ACTIVATIONS[activation](), nn.Dropout(dropout)
+        )
+        self.fc = fully_connected(
+            [output_size] * (num_fc_layers + 1), activation, dropout
+        )
         self.output = nn.Linear(output_size, n_outputs)
 
     def combine(
@@ -258,7 +270,9 @@ class HyperNetworkModule(_ContextNetwork):
 
     def predicting_weights(self):
         layer = self.context_layer
-        n_bytes = (self.n_contexts + 1) * (layer.in_features + 1) * layer.out_features * 4
+        n_bytes = (
+            (self.n_contexts + 1) * (layer.in_features + 1) * layer.out_features * 4
+        )
         if n_bytes > PREDICT_WEIGHT_CACHE_BYTES:
             return None
         codes = torch.arange(self.n_contexts + 1, device=layer.base_weight.device)

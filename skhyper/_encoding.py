@@ -13,7 +13,7 @@ that the error tells the user what to change.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -157,22 +157,8 @@ def _numeric_column(table: pd.DataFrame, position: int) -> np.ndarray:
             raise ValueError(f"Complex data not supported (column {label}).")
         return column.to_numpy(dtype=np.float64, na_value=np.nan)
     if is_object_dtype(dtype):
-        values = column.to_numpy()
-        is_text = np.fromiter(
-            (isinstance(v, (str, bytes)) for v in values), bool, len(values)
-        )
-        if not is_text.any():
-            try:
-                return np.asarray(pd.Series(values).astype("float64"), dtype=np.float64)
-            except (TypeError, ValueError):
-                pass
-        bad = [v for v, t in zip(values, is_text, strict=True) if t] or list(values[:1])
-        raise ValueError(
-            f"Column {label} must be numeric but holds non-numeric values "
-            f"such as {_preview(pd.unique(np.asarray(bad, dtype=object)))}. "
-            "Encode it first (e.g. with OneHotEncoder) or, if it is the "
-            "context, pass context_column="
-            f"{table.columns[position]!r}."
+        return _object_column_to_float(
+            column.to_numpy(), label, table.columns[position]
         )
     raise ValueError(
         f"Column {label} has dtype {dtype}, which is not numeric. Only the "
@@ -180,6 +166,36 @@ def _numeric_column(table: pd.DataFrame, position: int) -> np.ndarray:
         "(e.g. with OneHotEncoder or OrdinalEncoder) or, if it is the context, "
         f"pass context_column={table.columns[position]!r}."
     )
+
+
+# What pandas.api.types.infer_dtype calls an object column of plain numbers.
+_NUMBER_KINDS = {
+    "integer",
+    "floating",
+    "mixed-integer-float",
+    "boolean",
+    "decimal",
+    "empty",
+}
+
+
+def _object_column_to_float(values: np.ndarray, label: str, name) -> np.ndarray:
+    """Convert an object column of numbers (and None) to float64."""
+    if pd.api.types.infer_dtype(values, skipna=True) in _NUMBER_KINDS:
+        return pd.to_numeric(values).astype(np.float64)
+    for value in values:
+        if isinstance(value, (str, bytes)):
+            raise ValueError(
+                f"Column {label} must be numeric but holds the string {value!r}. "
+                "Encode it first (e.g. with OneHotEncoder) or, if it is the "
+                f"context, pass context_column={name!r}."
+            )
+        if not isinstance(value, Real) and value is not None:
+            raise TypeError(
+                f"Column {label} holds {value!r} of type {type(value).__name__}: "
+                "each argument must be a string or a number."
+            )
+    return np.array([np.nan if v is None else float(v) for v in values])
 
 
 def _check_finite(values: np.ndarray, labels: list[str]) -> None:
@@ -208,8 +224,9 @@ def _context_values(table: pd.DataFrame, position: int) -> np.ndarray:
     """The context column as an object array, with missing values rejected."""
     column = table.iloc[:, position]
     values = column.astype(object).to_numpy()
-    missing = pd.isna(values)
     label = column_label(table, position)
+    _check_scalar_contexts(values, label)
+    missing = pd.isna(values)
     if missing.any():
         raise ValueError(
             f"The context column {label} has {int(missing.sum())} missing "
@@ -225,6 +242,22 @@ def _context_values(table: pd.DataFrame, position: int) -> np.ndarray:
             "finite category value."
         )
     return values
+
+
+def _check_scalar_contexts(values: np.ndarray, label: str) -> None:
+    """Reject dicts, lists and other unhashable context values."""
+    try:
+        pd.unique(values)
+        return
+    except TypeError:
+        pass
+    for value in values:
+        if not pd.api.types.is_hashable(value) or not pd.api.types.is_scalar(value):
+            raise TypeError(
+                f"The context column {label} holds {value!r} of type "
+                f"{type(value).__name__}: each context argument must be a "
+                "string or a number."
+            )
 
 
 def _sorted_categories(values: np.ndarray) -> np.ndarray:

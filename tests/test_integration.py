@@ -1,0 +1,389 @@
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.exceptions import NotFittedError
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from skhyper import ConcatClassifier, HyperNetworkClassifier
+
+ESTIMATORS = [HyperNetworkClassifier, ConcatClassifier]
+NUMERIC = ["x1", "x2", "x3"]
+
+# Small networks and few epochs keep every fit well under a second.
+SMALL = {
+    HyperNetworkClassifier: {
+        "hidden_size": 16,
+        "hyper_hidden_size": 8,
+        "output_size": 16,
+    },
+    ConcatClassifier: {"hidden_size": 16, "hidden_layer_sizes": (16,)},
+}
+
+
+def make_clf(cls, context_column="ctx", **params):
+    params = {"max_epochs": 5, "random_state": 0, **SMALL[cls], **params}
+    return cls(context_column=context_column, **params)
+
+
+def make_frame(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({name: rng.normal(size=n) for name in NUMERIC})
+    X["ctx"] = rng.choice(["a", "b", "c"], size=n)
+    y = np.where(X["ctx"] == "a", X["x1"] > 0, X["x2"] > 0).astype(int)
+    return X, y
+
+
+def numeric_pipeline():
+    return make_pipeline(SimpleImputer(), StandardScaler())
+
+
+def with_missing(X):
+    # Missing numeric values make the upstream imputer necessary.
+    X = X.copy()
+    X.loc[::10, "x1"] = np.nan
+    return X
+
+
+def assert_valid_proba(proba, n_rows, n_classes):
+    assert proba.shape == (n_rows, n_classes)
+    assert np.all((proba >= 0) & (proba <= 1))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+# -- pipelines -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize(
+    ("verbose_names", "context_name"),
+    [(False, "ctx"), (True, "remainder__ctx")],
+)
+def test_pipeline_with_pandas_output_finds_context_by_name(
+    cls, verbose_names, context_name
+):
+    X, y = make_frame()
+    X = with_missing(X)
+    preprocess = ColumnTransformer(
+        [("num", numeric_pipeline(), NUMERIC)],
+        remainder="passthrough",
+        verbose_feature_names_out=verbose_names,
+    ).set_output(transform="pandas")
+    pipe = make_pipeline(preprocess, make_clf(cls, context_column=context_name))
+    pipe.fit(X, y)
+
+    clf = pipe[-1]
+    assert list(clf.feature_names_in_) == list(preprocess.get_feature_names_out())
+    assert sorted(clf.context_categories_) == ["a", "b", "c"]
+    assert_valid_proba(pipe.predict_proba(X), len(X), 2)
+    assert set(pipe.predict(X)) <= {0, 1}
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_pipeline_with_array_output_finds_context_by_position(cls):
+    X, y = make_frame()
+    X = with_missing(X)
+    # The context comes first, so it is column 0 of the (object) output array.
+    preprocess = ColumnTransformer(
+        [("ctx", "passthrough", ["ctx"]), ("num", numeric_pipeline(), NUMERIC)]
+    )
+    transformed = preprocess.fit_transform(X)
+    assert isinstance(transformed, np.ndarray) and transformed.dtype == object
+
+    pipe = make_pipeline(preprocess, make_clf(cls, context_column=0)).fit(X, y)
+
+    clf = pipe[-1]
+    assert clf.n_features_in_ == 4
+    assert not hasattr(clf, "feature_names_in_")
+    assert sorted(clf.context_categories_) == ["a", "b", "c"]
+    assert_valid_proba(pipe.predict_proba(X), len(X), 2)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_array_output_with_context_last_and_negative_position(cls):
+    X, y = make_frame()
+    preprocess = ColumnTransformer(
+        [("num", StandardScaler(), NUMERIC), ("ctx", "passthrough", ["ctx"])]
+    )
+    by_last = make_pipeline(preprocess, make_clf(cls, context_column=3)).fit(X, y)
+    by_negative = make_pipeline(clone(preprocess), make_clf(cls, context_column=-1))
+    by_negative.fit(X, y)
+    np.testing.assert_array_equal(
+        by_last.predict_proba(X), by_negative.predict_proba(X)
+    )
+
+
+# -- model selection -------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_cross_val_score_roc_auc_is_finite(cls):
+    X, y = make_frame()
+    cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=0)
+    scores = cross_val_score(make_clf(cls), X, y, cv=cv, scoring="roc_auc")
+    assert scores.shape == (3,)
+    assert np.all(np.isfinite(scores))
+    assert np.all((scores >= 0) & (scores <= 1))
+
+
+@pytest.mark.parametrize(
+    ("cls", "grid"),
+    [
+        (HyperNetworkClassifier, {"hidden_size": [8, 16], "hyper_hidden_size": [4, 8]}),
+        (ConcatClassifier, {"hidden_layer_sizes": [(8,), (16, 8)]}),
+    ],
+)
+def test_grid_search_in_parallel(cls, grid):
+    X, y = make_frame()
+    search = GridSearchCV(make_clf(cls), grid, cv=2, scoring="roc_auc", n_jobs=2)
+    search.fit(X, y)
+    for name, value in search.best_params_.items():
+        assert value in grid[name]
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    best = search.best_estimator_
+    assert best.get_params()[next(iter(grid))] == search.best_params_[next(iter(grid))]
+    assert set(best.predict(X)) <= {0, 1}
+    assert_valid_proba(search.predict_proba(X), len(X), 2)
+
+
+# -- clone and pickle ------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_clone_is_unfitted_with_equal_params(cls):
+    X, y = make_frame()
+    fitted = make_clf(cls, lr=3e-3).fit(X, y)
+    cloned = clone(fitted)
+    assert cloned.get_params() == fitted.get_params()
+    assert not hasattr(cloned, "net_")
+    with pytest.raises(NotFittedError):
+        check_is_fitted(cloned)
+    with pytest.raises(NotFittedError):
+        cloned.predict(X)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_pickle_round_trip_keeps_predictions(cls):
+    X, y = make_frame()
+    clf = make_clf(cls).fit(X, y)
+    restored = pickle.loads(pickle.dumps(clf))
+    assert np.array_equal(restored.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(restored.classes_, clf.classes_)
+    np.testing.assert_array_equal(restored.context_categories_, clf.context_categories_)
+
+
+# -- labels ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_string_binary_labels(cls):
+    X, y = make_frame()
+    labels = np.where(y == 1, "anomaly", "normal")
+    clf = make_clf(cls).fit(X, labels)
+    np.testing.assert_array_equal(clf.classes_, ["anomaly", "normal"])
+    assert set(clf.predict(X)) <= {"anomaly", "normal"}
+    assert_valid_proba(clf.predict_proba(X), len(X), 2)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_multiclass_string_labels(cls):
+    X, _ = make_frame()
+    bins = np.digitize(X["x1"], [-0.5, 0.5])
+    labels = np.array(["low", "mid", "high"])[bins]
+    clf = make_clf(cls, max_epochs=10).fit(X, labels)
+    np.testing.assert_array_equal(clf.classes_, ["high", "low", "mid"])
+    predicted = clf.predict(X)
+    assert predicted.shape == (len(X),)
+    assert set(predicted) <= {"low", "mid", "high"}
+    proba = clf.predict_proba(X)
+    assert_valid_proba(proba, len(X), 3)
+    # predict is the argmax of predict_proba, in classes_ order.
+    np.testing.assert_array_equal(predicted, clf.classes_[proba.argmax(axis=1)])
+
+
+# -- randomness and global torch state -------------------------------------
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_same_random_state_gives_identical_fits(cls):
+    X, y = make_frame()
+    first = make_clf(cls, random_state=7).fit(X, y).predict_proba(X)
+    second = make_clf(cls, random_state=7).fit(X, y).predict_proba(X)
+    other = make_clf(cls, random_state=8).fit(X, y).predict_proba(X)
+    assert np.array_equal(first, second)
+    assert not np.array_equal(first, other)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("random_state", [0, None])
+def test_fit_and_predict_leave_torch_global_state_alone(cls, random_state):
+    X, y = make_frame()
+    # Ask for a thread count that differs from the current one, so that a
+    # missing restore would show.
+    n_threads = 2 if torch.get_num_threads() == 1 else 1
+    threads_before = torch.get_num_threads()
+    rng_before = torch.random.get_rng_state()
+    clf = make_clf(cls, n_threads=n_threads, random_state=random_state).fit(X, y)
+    assert torch.equal(torch.random.get_rng_state(), rng_before)
+    assert torch.get_num_threads() == threads_before
+    clf.predict_proba(X)
+    clf.predict(X)
+    assert torch.equal(torch.random.get_rng_state(), rng_before)
+    assert torch.get_num_threads() == threads_before
+
+
+# -- context dtypes and auto-detection -------------------------------------
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("dtype", ["category", "string", object])
+def test_context_dtype_does_not_change_the_model(cls, dtype):
+    X, y = make_frame()
+    reference = make_clf(cls).fit(X, y).predict_proba(X)
+    X_typed = X.astype({"ctx": dtype})
+    assert X_typed["ctx"].dtype == dtype
+    clf = make_clf(cls).fit(X_typed, y)
+    assert list(clf.context_categories_) == ["a", "b", "c"]
+    # Same values, same codes, same seed: the same network.
+    assert np.array_equal(clf.predict_proba(X_typed), reference)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_integer_context(cls):
+    X, y = make_frame()
+    X["ctx"] = X["ctx"].map({"a": 30, "b": 10, "c": 20}).astype(np.int64)
+    clf = make_clf(cls).fit(X, y)
+    assert list(clf.context_categories_) == [10, 20, 30]
+    assert_valid_proba(clf.predict_proba(X), len(X), 2)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_integer_context_in_array_by_position(cls):
+    X, y = make_frame()
+    X["ctx"] = X["ctx"].map({"a": 0, "b": 1, "c": 2})
+    clf = make_clf(cls, context_column=3).fit(X.to_numpy(), y)
+    assert len(clf.context_categories_) == 3
+    assert_valid_proba(clf.predict_proba(X.to_numpy()), len(X), 2)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("dtype", ["category", "string", object, "str"])
+def test_context_column_none_picks_the_single_text_column(cls, dtype):
+    X, y = make_frame()
+    X = X[["x1", "ctx", "x2", "x3"]].astype({"ctx": dtype})
+    auto = make_clf(cls, context_column=None).fit(X, y)
+    named = make_clf(cls, context_column="ctx").fit(X, y)
+    assert auto.encoder_.context_position_ == 1
+    assert list(auto.context_categories_) == ["a", "b", "c"]
+    assert np.array_equal(auto.predict_proba(X), named.predict_proba(X))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_context_column_none_with_array_raises(cls):
+    X, y = make_frame()
+    with pytest.raises(ValueError, match="context_column=None"):
+        make_clf(cls, context_column=None).fit(X.to_numpy(), y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_context_column_none_with_two_text_columns_raises(cls):
+    X, y = make_frame()
+    X["other"] = "z"
+    with pytest.raises(ValueError, match="2 non-numeric columns"):
+        make_clf(cls, context_column=None).fit(X, y)
+
+
+# -- feature names ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_feature_names_in_and_n_features_in(cls):
+    X, y = make_frame()
+    clf = make_clf(cls).fit(X, y)
+    assert clf.n_features_in_ == 4
+    assert isinstance(clf.feature_names_in_, np.ndarray)
+    assert clf.feature_names_in_.dtype == object
+    np.testing.assert_array_equal(clf.feature_names_in_, ["x1", "x2", "x3", "ctx"])
+
+    array_clf = make_clf(cls, context_column=3).fit(X.to_numpy(), y)
+    assert array_clf.n_features_in_ == 4
+    assert not hasattr(array_clf, "feature_names_in_")
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_predict_checks_feature_names_and_count(cls):
+    X, y = make_frame()
+    clf = make_clf(cls).fit(X, y)
+    with pytest.raises(ValueError, match="x3"):
+        clf.predict(X.drop(columns="x3"))
+    with pytest.raises(ValueError, match="feature names"):
+        clf.predict(X.rename(columns={"x2": "renamed"}))
+
+
+# -- clear errors ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_missing_context_column_name_raises(cls):
+    X, y = make_frame()
+    with pytest.raises(ValueError, match="'sensor'.*not a column"):
+        make_clf(cls, context_column="sensor").fit(X, y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_context_position_out_of_range_raises(cls):
+    X, y = make_frame()
+    with pytest.raises(ValueError, match="context_column=7 is out of range"):
+        make_clf(cls, context_column=7).fit(X.to_numpy(), y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_context_as_only_feature_raises(cls):
+    X, y = make_frame()
+    with pytest.raises(ValueError, match="only one is the context column 'ctx'"):
+        make_clf(cls).fit(X[["ctx"]], y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_string_in_numeric_column_raises(cls):
+    X, y = make_frame()
+    X["x2"] = X["x2"].astype(object)
+    X.loc[5, "x2"] = "broken"
+    with pytest.raises(ValueError, match="Column 'x2' must be numeric.*'broken'"):
+        make_clf(cls).fit(X, y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize(
+    ("bad_value", "message"),
+    [
+        (np.nan, r"column 'x3' \(1 NaN/missing\)"),
+        (np.inf, r"column 'x3' \(1 infinite\)"),
+    ],
+)
+def test_non_finite_numeric_value_raises(cls, bad_value, message):
+    X, y = make_frame()
+    X.loc[3, "x3"] = bad_value
+    with pytest.raises(ValueError, match=message):
+        make_clf(cls).fit(X, y)
+    clf = make_clf(cls).fit(make_frame()[0], y)
+    with pytest.raises(ValueError, match=message):
+        clf.predict(X)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_unseen_context_at_predict_raises(cls):
+    X, y = make_frame()
+    clf = make_clf(cls).fit(X, y)
+    X_new = X.head(5).copy()
+    X_new.loc[X_new.index[2], "ctx"] = "zzz"
+    with pytest.raises(ValueError, match="not seen during fit: 'zzz'"):
+        clf.predict(X_new)

@@ -17,6 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
 
+from ._callbacks import RaiseOnDivergence
 from ._data import TensorBatches, TensorTable
 from ._encoding import HANDLE_UNKNOWN_OPTIONS, EncodedTable, TableEncoder, as_table
 from ._modules import ACTIVATIONS
@@ -65,6 +66,10 @@ class _ContextEstimator(BaseEstimator):
         """The torch loss class."""
         raise NotImplementedError
 
+    def _reference_loss(self) -> float:
+        """Training loss of a model that has learned nothing."""
+        raise NotImplementedError
+
     def _n_outputs(self) -> int:
         """Width of the network's output layer."""
         raise NotImplementedError
@@ -105,8 +110,9 @@ class _ContextEstimator(BaseEstimator):
 
         seed = draw_seed(self.random_state)
         with torch_session(self.n_threads, seed, self.device):
-            self.net_ = self._build_net(encoded, module_params, seed)
-            self.net_.fit(TensorTable(encoded, target, self.device), None)
+            net = self._build_net(encoded, module_params, seed)
+            net.fit(TensorTable(encoded, target, self.device), None)
+        self.net_ = net  # only once training has succeeded
         self.n_iter_ = len(self.net_.history)
         return self
 
@@ -138,6 +144,7 @@ class _ContextEstimator(BaseEstimator):
             iterator_valid=TensorBatches,
             device=self.device,
             verbose=self.verbose,
+            callbacks=[("divergence", RaiseOnDivergence(self._reference_loss()))],
         )
 
     # -- predicting --------------------------------------------------------

@@ -103,6 +103,9 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
     def _n_outputs(self) -> int:
         return len(self.classes_)
 
+    def _reference_loss(self) -> float:
+        return float(np.log(len(self.classes_)))  # uniform probabilities
+
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities for ``X``.
 
@@ -171,6 +174,15 @@ class HyperNetworkClassifier(_ContextClassifier):
     num_fc_layers : int, default=1
         Number of ``output_size -> output_size`` fully connected layers after
         the generated layer.
+    generator_rank : int or None, default=None
+        ``None`` generates the weight update entry by entry, as the reference
+        combiner does: the generator's output layer then has
+        ``hyper_hidden_size * (hidden_size + 1) * output_size`` parameters
+        (about 1.06 million with the defaults) and dominates training time.
+        An integer ``r`` generates it as the product of an
+        ``(hidden_size, r)`` and an ``(r, output_size)`` factor instead, with
+        ``hyper_hidden_size * (r * (hidden_size + output_size) + output_size)``
+        parameters; see ``docs/performance.md`` for the speed it buys.
 
     Attributes
     ----------
@@ -200,6 +212,7 @@ class HyperNetworkClassifier(_ContextClassifier):
         "hyper_hidden_size": [Interval(Integral, 1, None, closed="left")],
         "output_size": [Interval(Integral, 1, None, closed="left")],
         "num_fc_layers": [Interval(Integral, 0, None, closed="left")],
+        "generator_rank": [Interval(Integral, 1, None, closed="left"), None],
     }
     _module_class = HyperNetworkModule
 
@@ -211,6 +224,7 @@ class HyperNetworkClassifier(_ContextClassifier):
         hyper_hidden_size=64,
         output_size=128,
         num_fc_layers=1,
+        generator_rank=None,
         embedding_size=16,
         dropout=0.1,
         activation="relu",
@@ -228,6 +242,7 @@ class HyperNetworkClassifier(_ContextClassifier):
         self.hyper_hidden_size = hyper_hidden_size
         self.output_size = output_size
         self.num_fc_layers = num_fc_layers
+        self.generator_rank = generator_rank
         self.embedding_size = embedding_size
         self.dropout = dropout
         self.activation = activation
@@ -246,6 +261,7 @@ class HyperNetworkClassifier(_ContextClassifier):
             "hyper_hidden_size": self.hyper_hidden_size,
             "output_size": self.output_size,
             "num_fc_layers": self.num_fc_layers,
+            "generator_rank": self.generator_rank,
             "embedding_size": self.embedding_size,
             "dropout": self.dropout,
             "activation": self.activation,

@@ -52,40 +52,60 @@ def fully_connected(
     return nn.Sequential(*layers)
 
 
-def grouped_linear(
-    inputs: torch.Tensor, group: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
-) -> torch.Tensor:
-    """Apply ``weight[g]`` and ``bias[g]`` to the rows of group ``g``.
+def pad_by_group(
+    inputs: torch.Tensor, group: torch.Tensor, n_groups: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lay the rows of each group out in a zero-padded block per group.
 
     Parameters
     ----------
     inputs : (n_rows, n_in) tensor
     group : (n_rows,) long tensor with values in ``[0, n_groups)``
-    weight : (n_groups, n_in, n_out) tensor
-    bias : (n_groups, n_out) tensor
+    n_groups : int
 
-    The rows are scattered into a zero-padded ``(n_groups, largest_group,
-    n_in)`` block so that one batched matmul serves all groups. Its size is
-    bounded by ``n_groups * largest_group`` rows, never by a weight matrix per
-    row.
+    Returns
+    -------
+    padded : (n_groups, largest_group, n_in) tensor
+        Row ``r`` of group ``g`` sits in ``padded[g, r]``; the rest is zero.
+    slot : (n_rows,) long tensor
+        Where each input row went in ``padded.view(-1, n_in)``, so that
+        ``result.view(-1, n_out)[slot]`` brings a per-group result back to
+        input order.
+
+    One batched matmul on ``padded`` then serves all groups; its size is
+    bounded by ``n_groups * largest_group`` rows, never by a weight matrix
+    per row.
     """
     n_rows, n_in = inputs.shape
-    n_groups = weight.shape[0]
-    if n_groups == 1:
-        return torch.addmm(bias[0], inputs, weight[0])
     order = torch.argsort(group, stable=True)
     counts = torch.bincount(group, minlength=n_groups)
     largest = int(counts.max())
     group_start = torch.cumsum(counts, 0) - counts
     sorted_group = group[order]
-    rank_in_group = (
-        torch.arange(n_rows, device=inputs.device) - group_start[sorted_group]
-    )
+    rank = torch.arange(n_rows, device=inputs.device) - group_start[sorted_group]
     slot = torch.empty_like(group)
-    slot[order] = sorted_group * largest + rank_in_group
+    slot[order] = sorted_group * largest + rank
     padded = inputs.new_zeros(n_groups * largest, n_in).index_copy(0, slot, inputs)
-    out = torch.baddbmm(bias.unsqueeze(1), padded.view(n_groups, largest, n_in), weight)
-    return out.view(n_groups * largest, -1)[slot]
+    return padded.view(n_groups, largest, n_in), slot
+
+
+def grouped_product(
+    inputs: torch.Tensor,
+    group: torch.Tensor,
+    factors: list[torch.Tensor],
+    bias: torch.Tensor,
+) -> torch.Tensor:
+    """``inputs[r] @ factors[0][g] @ factors[1][g] ... + bias[g]`` for each
+    row ``r`` of group ``g = group[r]``, one batched matmul per factor."""
+    n_groups = len(bias)
+    if n_groups == 1:
+        rows, slot = inputs.unsqueeze(0), None
+    else:
+        rows, slot = pad_by_group(inputs, group, n_groups)
+    for factor in factors:
+        rows = torch.bmm(rows, factor)
+    rows = (rows + bias.unsqueeze(1)).view(-1, bias.shape[1])
+    return rows if slot is None else rows[slot]
 
 
 class ContextLinear(nn.Module):
@@ -105,6 +125,15 @@ class ContextLinear(nn.Module):
     plainly initialised generator (Chang et al., ICLR 2020) without depending
     on the embedding's scale.
 
+    With ``rank=None`` the generator outputs ``dW(c)`` entry by entry, so its
+    output layer has ``hyper_hidden_size * (in * out + out)`` parameters.
+    With an integer ``rank`` it outputs two factors, ``dW(c) = A(c) B(c)``
+    with ``A(c)`` of shape ``(in, rank)`` and ``B(c)`` of shape
+    ``(rank, out)``: ``hyper_hidden_size * (rank * (in + out) + out)``
+    parameters. As in LoRA, the part of the output layer that makes ``A``
+    starts at zero (so ``dW = 0`` at initialisation) and the part that makes
+    ``B`` starts random (so ``A`` receives gradient).
+
     The generator's size depends on ``in_features`` and ``out_features``
     only, never on the number of raw input columns.
     """
@@ -117,43 +146,84 @@ class ContextLinear(nn.Module):
         embedding_size: int,
         hyper_hidden_size: int,
         activation: str,
+        rank: int | None = None,
     ):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
+        self.rank = rank
+        if rank is None:
+            self._factor_sizes = (in_features * out_features,)
+        else:
+            self._factor_sizes = (in_features * rank, rank * out_features)
         self.embedding = nn.Embedding(n_contexts + 1, embedding_size)
         self.generator = nn.Sequential(
             nn.Linear(embedding_size, hyper_hidden_size),
             ACTIVATIONS[activation](),
-            nn.Linear(hyper_hidden_size, in_features * out_features + out_features),
+            nn.Linear(hyper_hidden_size, sum(self._factor_sizes) + out_features),
         )
-        nn.init.zeros_(self.generator[-1].weight)
-        nn.init.zeros_(self.generator[-1].bias)
+        self._zero_update_at_init()
         bound = 1.0 / math.sqrt(in_features)
         self.base_weight = nn.Parameter(
             torch.empty(in_features, out_features).uniform_(-bound, bound)
         )
         self.base_bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
 
-    def generate(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Weights ``(len(codes), in, out)`` and biases ``(len(codes), out)``."""
+    @torch.no_grad()
+    def _zero_update_at_init(self) -> None:
+        output_layer = self.generator[-1]
+        output_layer.bias.zero_()
+        if self.rank is None:
+            output_layer.weight.zero_()
+        else:  # zero the rows that make A (and the bias); keep B's random
+            n_a = self._factor_sizes[0]
+            output_layer.weight[:n_a].zero_()
+            output_layer.weight[n_a + self._factor_sizes[1] :].zero_()
+
+    def generate_update(self, codes: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The generated parts for each code, in the generator's own form.
+
+        Returns ``(dW, db)`` with ``dW`` of shape ``(n, in, out)`` when
+        ``rank`` is None, else ``(A, B, db)`` with ``A`` of shape
+        ``(n, in, rank)`` and ``B`` of shape ``(n, rank, out)``; ``db`` has
+        shape ``(n, out)``.
+        """
         flat = self.generator(self.embedding(codes))
-        n_weights = self.in_features * self.out_features
-        weight = flat[:, :n_weights].view(-1, self.in_features, self.out_features)
-        return weight + self.base_weight, flat[:, n_weights:] + self.base_bias
+        parts = torch.split(flat, [*self._factor_sizes, self.out_features], dim=1)
+        if self.rank is None:
+            return parts[0].view(-1, self.in_features, self.out_features), parts[1]
+        return (
+            parts[0].view(-1, self.in_features, self.rank),
+            parts[1].view(-1, self.rank, self.out_features),
+            parts[2],
+        )
+
+    def generate(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Full weights ``(n, in, out)`` and biases ``(n, out)`` of ``codes``."""
+        *weight_parts, bias_update = self.generate_update(codes)
+        update = weight_parts[0]
+        for factor in weight_parts[1:]:
+            update = torch.bmm(update, factor)
+        return update + self.base_weight, bias_update + self.base_bias
 
     def forward(
         self,
         inputs: torch.Tensor,
         context: torch.Tensor,
-        generated: tuple[torch.Tensor, torch.Tensor] | None = None,
+        generated: tuple[torch.Tensor, ...] | None = None,
     ) -> torch.Tensor:
+        """Apply each row's context layer; ``generated`` is an optional
+        :meth:`generate_update` of all codes, computed once for prediction."""
         present, group = torch.unique(context, return_inverse=True)
         if generated is None:
-            weight, bias = self.generate(present)
+            *factors, bias_update = self.generate_update(present)
         else:
-            weight, bias = generated[0][present], generated[1][present]
-        return grouped_linear(inputs, group, weight, bias)
+            *factors, bias_update = (part[present] for part in generated)
+        bias = bias_update + self.base_bias
+        if self.rank is None:
+            return grouped_product(inputs, group, [factors[0] + self.base_weight], bias)
+        # x (W0 + A B) = x W0 + (x A) B: the full A B is never formed.
+        return inputs @ self.base_weight + grouped_product(inputs, group, factors, bias)
 
 
 class _ContextNetwork(nn.Module):
@@ -173,7 +243,7 @@ class _ContextNetwork(nn.Module):
         mask = torch.rand(context.shape, device=context.device) < self.unknown_rate
         return torch.where(mask, self.n_contexts, context)
 
-    def predicting_weights(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+    def predicting_weights(self) -> tuple[torch.Tensor, ...] | None:
         """Generated weights of all contexts to reuse across predict batches."""
         return None
 
@@ -181,14 +251,24 @@ class _ContextNetwork(nn.Module):
     def predict_outputs(
         self, numeric: torch.Tensor, context: torch.Tensor, batch_size: int
     ) -> torch.Tensor:
-        """Outputs for all rows, in eval mode, ``batch_size`` rows at a time."""
+        """Outputs for all rows, in eval mode, ``batch_size`` rows at a time.
+
+        Rows are processed sorted by context, so that most batches hold one
+        or two contexts and need little regrouping.
+        """
         self.eval()
         generated = self.predicting_weights()
-        outputs = [
-            self(numeric[i : i + batch_size], context[i : i + batch_size], generated)
-            for i in range(0, len(numeric), batch_size)
-        ]
-        return torch.cat(outputs)
+        order = torch.argsort(context, stable=True)
+        numeric, context = numeric[order], context[order]
+        outputs = torch.cat(
+            [
+                self(
+                    numeric[i : i + batch_size], context[i : i + batch_size], generated
+                )
+                for i in range(0, len(numeric), batch_size)
+            ]
+        )
+        return torch.empty_like(outputs).index_copy_(0, order, outputs)
 
 
 class HyperNetworkModule(_ContextNetwork):
@@ -218,6 +298,8 @@ class HyperNetworkModule(_ContextNetwork):
         One of :data:`ACTIVATIONS`.
     unknown_rate : float
         Fraction of training rows whose context is replaced by the unknown code.
+    generator_rank : int or None
+        Rank of the generated weight update; ``None`` generates it in full.
     """
 
     def __init__(
@@ -229,6 +311,7 @@ class HyperNetworkModule(_ContextNetwork):
         hyper_hidden_size: int = 64,
         output_size: int = 128,
         num_fc_layers: int = 1,
+        generator_rank: int | None = None,
         embedding_size: int = 16,
         dropout: float = 0.1,
         activation: str = "relu",
@@ -245,6 +328,7 @@ class HyperNetworkModule(_ContextNetwork):
             embedding_size,
             hyper_hidden_size,
             activation,
+            generator_rank,
         )
         self.after_context = nn.Sequential(
             ACTIVATIONS[activation](), nn.Dropout(dropout)

@@ -1,0 +1,53 @@
+"""skorch callbacks that the estimators add to every net."""
+
+from __future__ import annotations
+
+import math
+
+from skorch.callbacks import Callback
+
+# A final training loss this many times the reference loss (that of a model
+# that knows nothing) means training blew up rather than learned.
+DIVERGENCE_FACTOR = 10.0
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Training blew up; the fitted model would predict garbage or NaN."""
+
+
+class RaiseOnDivergence(Callback):
+    """Fail the fit when training diverges, with a message saying what to do.
+
+    Parameters
+    ----------
+    reference_loss : float
+        Loss of an uninformed model (uniform probabilities for a
+        classifier). Training has diverged when the last epoch's loss exceeds
+        ``DIVERGENCE_FACTOR`` times this; a NaN or infinite loss stops the fit
+        at once.
+    """
+
+    def __init__(self, reference_loss: float):
+        self.reference_loss = reference_loss
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        loss = net.history[-1, "train_loss"]
+        if not math.isfinite(loss):
+            self._fail(net, f"became {loss}")
+
+    def on_train_end(self, net, **kwargs) -> None:
+        loss = net.history[-1, "train_loss"]
+        if loss > DIVERGENCE_FACTOR * self.reference_loss:
+            self._fail(
+                net,
+                f"ended at {loss:.4g}, more than {DIVERGENCE_FACTOR:g} times the "
+                f"{self.reference_loss:.3g} of an uninformed model",
+            )
+
+    @staticmethod
+    def _fail(net, what: str) -> None:
+        raise TrainingDivergedError(
+            f"Training diverged: the training loss {what} (epoch "
+            f"{len(net.history)}). Lower the learning rate (lr={net.lr}) or "
+            "check the inputs for extreme values."
+        )

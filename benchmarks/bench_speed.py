@@ -1,0 +1,343 @@
+"""Speed benchmark: fit time, predict throughput, scaling and overhead.
+
+Run from the repository root::
+
+    python benchmarks/bench_speed.py            # full run, several minutes
+    python benchmarks/bench_speed.py --smoke    # tiny sizes, a few seconds (CI)
+
+Every figure is the median of at least ``--repeats`` (default 5) runs in this
+one process, so ratios between rows are comparable even on a noisy machine.
+The table is printed and the raw numbers go to
+``benchmarks/results/speed.json`` (or ``--output``).
+
+Sections:
+
+1. fit time on the reference sensor data (1800 rows, 30 epochs, defaults),
+   with scikit-learn's MLPClassifier and HistGradientBoostingClassifier for
+   reference;
+2. predict throughput on 100k rows;
+3. time per epoch and peak memory (each measured in a fresh subprocess) as
+   the rows and the number of contexts grow;
+4. overhead of an epoch through the estimator over the same module trained
+   by a bare torch loop on the same tensors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sklearn
+import skorch
+import torch
+from sklearn.compose import make_column_transformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+import skhyper
+from skhyper import ConcatClassifier, HyperNetworkClassifier
+from skhyper.datasets import make_sensor_data
+
+RESULTS = Path(__file__).parent / "results" / "speed.json"
+
+
+# -- data -----------------------------------------------------------------
+
+
+def make_context_data(n_rows: int, n_contexts: int, n_features: int = 10, seed=0):
+    """Rows whose label is a context-specific linear rule of the features."""
+    rng = np.random.default_rng(seed)
+    context = rng.integers(n_contexts, size=n_rows)
+    features = rng.normal(size=(n_rows, n_features)).astype(np.float32)
+    directions = rng.normal(size=(n_contexts, n_features))
+    score = np.einsum("rf,rf->r", features, directions[context])
+    frame = pd.DataFrame(features, columns=[f"x{i}" for i in range(n_features)])
+    frame["context"] = pd.Categorical(np.char.add("c", context.astype(str)))
+    return frame, (score > 0).astype(int)
+
+
+def sensor_xy():
+    frame = make_sensor_data()
+    return frame.drop(columns="anomaly"), frame["anomaly"]
+
+
+# -- measuring ------------------------------------------------------------
+
+
+def median_seconds(run: Callable[[], object], repeats: int) -> tuple[float, list]:
+    """Median wall time of ``repeats`` calls (after one warm-up call)."""
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times
+
+
+def epoch_seconds(estimator) -> list[float]:
+    """Per-epoch durations that skorch recorded during the last fit."""
+    return [float(d) for d in estimator.net_.history[:, "dur"]]
+
+
+# -- 1. fit time on the sensor data -----------------------------------------
+
+
+def reference_models(max_epochs: int) -> dict:
+    numeric = ["sensor_a", "sensor_b", "sensor_c"]
+    one_hot = make_column_transformer(
+        (StandardScaler(), numeric), (OneHotEncoder(), ["sensor_type"])
+    )
+    ordinal = make_column_transformer(
+        (OrdinalEncoder(), ["sensor_type"]), remainder="passthrough"
+    )
+    return {
+        "HyperNetworkClassifier": HyperNetworkClassifier(
+            context_column="sensor_type", max_epochs=max_epochs, random_state=0
+        ),
+        "HyperNetworkClassifier(generator_rank=8)": HyperNetworkClassifier(
+            context_column="sensor_type",
+            generator_rank=8,
+            max_epochs=max_epochs,
+            random_state=0,
+        ),
+        "ConcatClassifier": ConcatClassifier(
+            context_column="sensor_type", max_epochs=max_epochs, random_state=0
+        ),
+        "MLPClassifier((128, 64))": make_pipeline(
+            one_hot,
+            MLPClassifier((128, 64), max_iter=max_epochs, random_state=0),
+        ),
+        "HistGradientBoostingClassifier": make_pipeline(
+            ordinal,  # the context comes first, as a native categorical
+            HistGradientBoostingClassifier(categorical_features=[0], random_state=0),
+        ),
+    }
+
+
+def bench_fit(repeats: int, max_epochs: int) -> dict:
+    X, y = sensor_xy()
+    results = {}
+    with warnings.catch_warnings():
+        # MLPClassifier warns that 30 iterations do not converge; we know.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for name, model in reference_models(max_epochs).items():
+            median, times = median_seconds(lambda m=model: m.fit(X, y), repeats)
+            results[name] = {"median_s": median, "runs_s": times}
+    return results
+
+
+# -- 2. predict throughput ------------------------------------------------------
+
+
+def bench_predict(repeats: int, n_rows: int) -> dict:
+    X, y = make_context_data(n_rows, 20)
+    results = {}
+    for estimator in (
+        HyperNetworkClassifier(context_column="context", max_epochs=1, random_state=0),
+        ConcatClassifier(context_column="context", max_epochs=1, random_state=0),
+    ):
+        estimator.fit(X[:2000], y[:2000])
+        median, times = median_seconds(lambda e=estimator: e.predict_proba(X), repeats)
+        results[type(estimator).__name__] = {
+            "rows": n_rows,
+            "median_s": median,
+            "rows_per_s": n_rows / median,
+            "runs_s": times,
+        }
+    return results
+
+
+# -- 3. scaling -------------------------------------------------------------------
+
+
+def fit_for_scaling(n_rows: int, n_contexts: int, epochs: int) -> dict:
+    """Fit in this process; return per-epoch times and the peak RSS."""
+    X, y = make_context_data(n_rows, n_contexts)
+    estimator = HyperNetworkClassifier(
+        context_column="context", max_epochs=epochs, random_state=0
+    ).fit(X, y)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"epoch_s": epoch_seconds(estimator), "peak_rss_mb": peak_kib / 1024}
+
+
+def bench_scaling(configs: list[tuple[int, int]], epochs: int) -> list[dict]:
+    """Each configuration in a fresh subprocess, so its peak RSS is its own."""
+    results = []
+    for n_rows, n_contexts in configs:
+        out = subprocess.run(
+            [sys.executable, __file__, "--scaling-worker", str(n_rows)]
+            + [str(n_contexts), str(epochs)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        measured = json.loads(out.stdout.strip().splitlines()[-1])
+        results.append(
+            {
+                "rows": n_rows,
+                "contexts": n_contexts,
+                "epoch_median_s": statistics.median(measured["epoch_s"]),
+                **measured,
+            }
+        )
+    return results
+
+
+# -- 4. overhead over a bare torch loop ---------------------------------------------
+
+
+def bare_torch_epochs(estimator, X, y, epochs: int) -> list[float]:
+    """Train a fresh copy of the estimator's module with a plain loop."""
+    encoded = estimator.encoder_.transform(X)
+    numeric = torch.as_tensor(encoded.numeric)
+    context = torch.as_tensor(encoded.context)
+    target = torch.as_tensor(np.searchsorted(estimator.classes_, y))
+    module = type(estimator.net_.module_)(**estimator.net_.get_params_for("module"))
+    optimizer = torch.optim.Adam(module.parameters(), lr=estimator.lr, fused=True)
+    generator = torch.Generator().manual_seed(0)
+    durations = []
+    with torch.random.fork_rng():
+        torch.set_num_threads(1)
+        module.train()
+        for _ in range(epochs):
+            start = time.perf_counter()
+            order = torch.randperm(len(target), generator=generator)
+            for i in range(0, len(order), estimator.batch_size):
+                rows = order[i : i + estimator.batch_size]
+                optimizer.zero_grad()
+                logits = module(numeric[rows], context[rows])
+                loss = torch.nn.functional.cross_entropy(logits, target[rows])
+                loss.backward()
+                optimizer.step()
+            durations.append(time.perf_counter() - start)
+    return durations
+
+
+def bench_overhead(n_rows: int, epochs: int) -> dict:
+    X, y = make_context_data(n_rows, 20)
+    results = {}
+    for cls in (HyperNetworkClassifier, ConcatClassifier):
+        threads_before = torch.get_num_threads()
+        estimator = cls(context_column="context", max_epochs=epochs, random_state=0)
+        estimator_epochs = epoch_seconds(estimator.fit(X, y))
+        bare_epochs = bare_torch_epochs(estimator, X, y, epochs)
+        torch.set_num_threads(threads_before)
+        estimator_s = statistics.median(estimator_epochs)
+        bare_s = statistics.median(bare_epochs)
+        results[cls.__name__] = {
+            "rows": n_rows,
+            "estimator_epoch_s": estimator_s,
+            "bare_torch_epoch_s": bare_s,
+            "ratio": estimator_s / bare_s,
+        }
+    return results
+
+
+# -- report -------------------------------------------------------------------
+
+
+def machine() -> dict:
+    return {
+        "cpu_count": os.cpu_count(),
+        "torch_default_threads": torch.get_num_threads(),
+        "estimator_threads": HyperNetworkClassifier().n_threads,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "skorch": skorch.__version__,
+        "scikit-learn": sklearn.__version__,
+        "skhyper": skhyper.__version__,
+    }
+
+
+def print_report(report: dict) -> None:
+    m = report["machine"]
+    print(
+        f"machine: {m['cpu_count']} cores, torch default threads "
+        f"{m['torch_default_threads']}, estimators use {m['estimator_threads']}; "
+        f"torch {m['torch']}, skorch {m['skorch']}, scikit-learn {m['scikit-learn']}"
+    )
+    print(f"\n1. fit on the sensor data (median of {report['repeats']} runs)")
+    base = report["fit"]["ConcatClassifier"]["median_s"]
+    for name, r in report["fit"].items():
+        ratio = r["median_s"] / base
+        print(f"  {name:42s} {r['median_s']:7.3f} s   {ratio:5.2f}x concat")
+    print(f"\n2. predict_proba throughput (median of {report['repeats']} runs)")
+    for name, r in report["predict"].items():
+        print(f"  {name:42s} {r['rows_per_s']:12,.0f} rows/s  ({r['rows']:,} rows)")
+    print("\n3. HyperNetworkClassifier scaling (median epoch, peak RSS)")
+    for r in report["scaling"]:
+        print(
+            f"  {r['rows']:>9,} rows {r['contexts']:>5} contexts  "
+            f"{r['epoch_median_s']:8.3f} s/epoch  {r['peak_rss_mb']:7.0f} MB"
+        )
+    print("\n4. estimator epoch vs bare torch loop (median epoch)")
+    for name, r in report["overhead"].items():
+        print(
+            f"  {name:42s} {r['estimator_epoch_s']:.3f} s vs "
+            f"{r['bare_torch_epoch_s']:.3f} s  = {r['ratio']:.2f}x"
+        )
+
+
+def run(args) -> dict:
+    if args.smoke:
+        scaling = [(2_000, 20), (4_000, 20), (4_000, 100)]
+        sizes = {"predict_rows": 5_000, "overhead_rows": 2_000, "epochs": 2}
+    else:
+        scaling = [
+            (10_000, 20),
+            (100_000, 20),
+            (1_000_000, 20),
+            (100_000, 10),
+            (100_000, 100),
+            (100_000, 1_000),
+        ]
+        sizes = {"predict_rows": 100_000, "overhead_rows": 20_000, "epochs": 5}
+    return {
+        "command": " ".join(["python", "benchmarks/bench_speed.py", *sys.argv[1:]]),
+        "machine": machine(),
+        "repeats": args.repeats,
+        "fit": bench_fit(args.repeats, 2 if args.smoke else 30),
+        "predict": bench_predict(args.repeats, sizes["predict_rows"]),
+        "scaling": bench_scaling(scaling, sizes["epochs"]),
+        "overhead": bench_overhead(sizes["overhead_rows"], sizes["epochs"]),
+    }
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--scaling-worker", nargs=3, type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.scaling_worker:
+        print(json.dumps(fit_for_scaling(*args.scaling_worker)))
+        return
+    if args.smoke:
+        args.repeats = min(args.repeats, 2)
+    report = run(args)
+    print_report(report)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2))
+    print(f"\nraw numbers: {args.output}")
+
+
+if __name__ == "__main__":
+    main()

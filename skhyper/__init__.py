@@ -2,11 +2,19 @@
 
 The context column (sensor type, task, domain, ...) generates the weights
 that transform the other features. See :class:`HyperNetworkClassifier` and
-its baseline :class:`ConcatClassifier`.
+its baseline :class:`ConcatClassifier`, and the regressors
+:class:`HyperNetworkRegressor` and :class:`ConcatRegressor`.
 """
 
 from ._callbacks import TrainingDivergedError
 from ._classifiers import ConcatClassifier, HyperNetworkClassifier
+from ._regressors import ConcatRegressor, HyperNetworkRegressor
 
-__all__ = ["ConcatClassifier", "HyperNetworkClassifier", "TrainingDivergedError"]
+__all__ = [
+    "ConcatClassifier",
+    "ConcatRegressor",
+    "HyperNetworkClassifier",
+    "HyperNetworkRegressor",
+    "TrainingDivergedError",
+]
 __version__ = "0.1.0"

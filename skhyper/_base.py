@@ -11,16 +11,25 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping
+from skorch.helper import predefined_split
 
 from ._callbacks import RaiseOnDivergence
 from ._data import TensorBatches, TensorTable
 from ._encoding import HANDLE_UNKNOWN_OPTIONS, EncodedTable, TableEncoder, as_table
 from ._modules import ACTIVATIONS
+from ._net import WeightedLossNet
 from ._runtime import draw_seed, torch_session
 
 # Rows per forward pass at predict time: large batches amortise the per-call
@@ -44,6 +53,9 @@ class _ContextEstimator(BaseEstimator):
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "handle_unknown": [StrOptions(set(HANDLE_UNKNOWN_OPTIONS))],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
@@ -74,17 +86,28 @@ class _ContextEstimator(BaseEstimator):
         """Width of the network's output layer."""
         raise NotImplementedError
 
+    def _row_weights(self, target: np.ndarray) -> np.ndarray | None:
+        """Per-row loss weights implied by the target (e.g. class weights)."""
+        return None
+
+    def _stratify(self, target: np.ndarray) -> np.ndarray | None:
+        """Labels to stratify the early-stopping split by, if any."""
+        return None
+
     # -- fitting -----------------------------------------------------------
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the network to ``X`` and ``y``.
 
         Parameters
         ----------
         X : DataFrame, array-like of shape (n_samples, n_features)
             Training features, including the context column.
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row in the loss (the batch loss is
+            the weighted mean of the rows' losses).
 
         Returns
         -------
@@ -101,6 +124,7 @@ class _ContextEstimator(BaseEstimator):
         table = as_table(X, type(self).__name__)
         validate_data(self, X, skip_check_array=True, reset=True)
         target = self._encode_target(y, n_samples=len(table))
+        weight = self._combined_weights(table, target, sample_weight)
 
         self.encoder_ = TableEncoder(
             self.context_column, self.handle_unknown, type(self).__name__
@@ -109,15 +133,44 @@ class _ContextEstimator(BaseEstimator):
         self.context_categories_ = self.encoder_.categories_
 
         seed = draw_seed(self.random_state)
+        data = TensorTable(encoded, target, weight, self.device)
+        train, valid = self._early_stopping_split(data, target, seed)
         with torch_session(self.n_threads, seed, self.device):
-            net = self._build_net(encoded, module_params, seed)
-            net.fit(TensorTable(encoded, target, self.device), None)
+            net = self._build_net(encoded, module_params, seed, valid)
+            net.fit(train, None)
         self.net_ = net  # only once training has succeeded
-        self.n_iter_ = len(self.net_.history)
+        self.n_iter_ = len(net.history)
+        self.history_ = _history_frame(net.history)
         return self
 
+    def _combined_weights(self, table, target, sample_weight) -> np.ndarray:
+        weight = _check_sample_weight(
+            sample_weight, table, dtype=np.float64, ensure_non_negative=True
+        )
+        implied = self._row_weights(target)
+        if implied is not None:
+            weight = weight * implied
+        if not weight.sum() > 0:
+            raise ValueError(
+                "The sample weights (times any class weights) sum to zero; at "
+                "least one row must have a positive weight."
+            )
+        return weight
+
+    def _early_stopping_split(self, data: TensorTable, target, seed: int):
+        """``(train, valid)``; ``valid`` is None without early stopping."""
+        if not self.early_stopping:
+            return data, None
+        train_rows, valid_rows = train_test_split(
+            np.arange(len(data)),
+            test_size=self.validation_fraction,
+            stratify=self._stratify(target),
+            random_state=seed,
+        )
+        return data.subset(train_rows), data.subset(valid_rows)
+
     def _build_net(
-        self, encoded: EncodedTable, module_params: dict, seed: int
+        self, encoded: EncodedTable, module_params: dict, seed: int, valid
     ) -> NeuralNet:
         module_params = {
             "n_numeric": encoded.numeric.shape[1],
@@ -126,10 +179,20 @@ class _ContextEstimator(BaseEstimator):
             "unknown_rate": UNKNOWN_RATE if self.handle_unknown == "learned" else 0.0,
             **module_params,
         }
-        return NeuralNet(
+        callbacks = [("divergence", RaiseOnDivergence(self._reference_loss()))]
+        if valid is not None:
+            stopper = EarlyStopping(
+                monitor="valid_loss",
+                patience=self.n_iter_no_change,
+                load_best=True,
+                sink=print if self.verbose else _silent,
+            )
+            callbacks.append(("early_stopping", stopper))
+        return WeightedLossNet(
             module=self._module_class,
             **{f"module__{key}": value for key, value in module_params.items()},
             criterion=self._criterion(),
+            criterion__reduction="none",
             optimizer=torch.optim.Adam,
             # The fused kernel is several times faster than the default
             # per-tensor loop on the generator's ~1M-parameter output layer.
@@ -137,14 +200,14 @@ class _ContextEstimator(BaseEstimator):
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
-            train_split=None,
+            train_split=None if valid is None else predefined_split(valid),
             iterator_train=TensorBatches,
             iterator_train__shuffle=True,
             iterator_train__random_state=np.random.RandomState(seed),
             iterator_valid=TensorBatches,
             device=self.device,
             verbose=self.verbose,
-            callbacks=[("divergence", RaiseOnDivergence(self._reference_loss()))],
+            callbacks=callbacks,
         )
 
     # -- predicting --------------------------------------------------------
@@ -154,8 +217,22 @@ class _ContextEstimator(BaseEstimator):
         check_is_fitted(self, "net_")
         table = as_table(X, type(self).__name__)
         validate_data(self, X, skip_check_array=True, reset=False)
-        data = TensorTable(self.encoder_.transform(table), None, self.net_.device)
+        data = TensorTable(self.encoder_.transform(table), device=self.net_.device)
         with torch_session(self.n_threads):
             return self.net_.module_.predict_outputs(
                 data.numeric, data.context, PREDICT_BATCH_SIZE
             )
+
+
+def _silent(*args, **kwargs) -> None:
+    """A sink for skorch messages when ``verbose=0``."""
+
+
+def _history_frame(history) -> pd.DataFrame:
+    """skorch's per-epoch record as a DataFrame indexed by epoch."""
+    columns = [c for c in ("train_loss", "valid_loss", "dur") if c in history[-1]]
+    frame = pd.DataFrame(
+        {c: [epoch[c] for epoch in history] for c in columns},
+        index=pd.RangeIndex(1, len(history) + 1, name="epoch"),
+    )
+    return frame

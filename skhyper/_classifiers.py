@@ -2,84 +2,43 @@
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
+from ._architectures import (
+    CONCAT_DESCRIPTION,
+    CONCAT_PARAMETERS_DOC,
+    HYPERNETWORK_DESCRIPTION,
+    HYPERNETWORK_PARAMETERS_DOC,
+    ConcatArchitecture,
+    HyperNetworkArchitecture,
+    fill_docstring,
+)
 from ._base import _ContextEstimator
-from ._modules import ConcatModule, HyperNetworkModule
 
-_SHARED_PARAMETERS_DOC = """
-    context_column : str, int or None, default=None
-        The column whose value changes what the other features mean. A column
-        name for a DataFrame, an integer position for an array (as in
-        ``ColumnTransformer``). With ``None``, a DataFrame's single
-        non-numeric column is used; anything else raises a ``ValueError``.
-        The context may hold strings, integers, or pandas ``category`` /
-        ``string`` / ``object`` values; they are encoded at fit. Missing
-        context values (None/NaN) are an error: fill them with an explicit
-        category first. All other columns must be numeric (bool included);
-        they are standardised with the training mean and standard deviation.
-    hidden_size : int, default=128
-        Size of the linear projection (followed by the activation) of the
-        numeric features.
-    embedding_size : int, default=16
-        Size of the learned context embedding.
-    dropout : float, default=0.1
-        Dropout rate of the fully connected layers.
-    activation : {"relu", "tanh", "sigmoid", "gelu", "elu", "leaky_relu", \
-"silu"}, default="relu"
-        Activation function used throughout the network.
-    max_epochs : int, default=30
-        Number of passes over the training data.
-    lr : float, default=1e-3
-        Learning rate of the Adam optimizer.
-    batch_size : int, default=128
-        Rows per training step.
-    handle_unknown : {"error", "learned"}, default="error"
-        What to do with a context value at predict that was not seen at fit.
-        ``"error"`` raises a ``ValueError`` naming the values. ``"learned"``
-        predicts them with an extra "unknown context" embedding; to train it,
-        5% of the training rows have their context replaced by "unknown" in
-        each epoch, which costs those rows their context information.
-    n_threads : int or None, default=1
-        Torch intra-op threads used inside ``fit`` and ``predict``; the
-        previous setting is restored afterwards. One thread is fastest for
-        networks of this size (torch's default thread count made a training
-        step about 100 times slower on a 2-core machine). ``None`` leaves
-        torch's setting alone.
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, dropout and shuffling. An int makes fits
-        bit-identical; torch's global random state is left unchanged.
-    verbose : int, default=0
-        ``1`` prints skorch's per-epoch table.
-    device : str or torch.device, default="cpu"
-        Torch device to train and predict on, e.g. ``"cuda"``."""
+CLASSIFIER_PARAMETERS_DOC = """\
+class_weight : "balanced", dict or None, default=None
+        Weights of the classes in the loss, multiplied with ``sample_weight``.
+        ``"balanced"`` uses ``n_samples / (n_classes * count(class))``; a
+        dict maps the original labels to weights (missing labels get 1)."""
 
-_SHARED_ATTRIBUTES_DOC = """
-    classes_ : ndarray of shape (n_classes,)
-        The class labels, in the order of ``predict_proba``'s columns.
-    context_categories_ : ndarray of shape (n_contexts,)
-        The context values seen during fit, in the order of their codes.
-    n_features_in_ : int
-        Number of features seen during fit, context included.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of the features seen during fit. Defined only when ``X`` has
-        feature names that are all strings.
-    net_ : skorch.NeuralNet
-        The trained skorch net; ``net_.module_`` is the torch module and
-        ``net_.history`` the per-epoch training record.
-    n_iter_ : int
-        Number of epochs run."""
+CLASSIFIER_ATTRIBUTES_DOC = """\
+classes_ : ndarray of shape (n_classes,)
+        The class labels, in the order of ``predict_proba``'s columns."""
 
 
 class _ContextClassifier(ClassifierMixin, _ContextEstimator):
     """Target handling shared by the classifiers."""
+
+    _parameter_constraints = {
+        **_ContextEstimator._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
 
     def _encode_target(self, y, n_samples: int) -> np.ndarray:
         y = column_or_1d(y, warn=True)
@@ -96,6 +55,21 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
                 "at least 2 classes to train."
             )
         return codes.astype(np.int64)
+
+    def _row_weights(self, target: np.ndarray) -> np.ndarray | None:
+        if self.class_weight is None:
+            return None
+        if isinstance(self.class_weight, dict):
+            unknown = set(self.class_weight) - set(self.classes_.tolist())
+            if unknown:
+                raise ValueError(
+                    f"class_weight names label(s) {sorted(unknown, key=str)!r} "
+                    f"that are not in y; the classes are {self.classes_.tolist()!r}."
+                )
+        return compute_sample_weight(self.class_weight, self.classes_[target])
+
+    def _stratify(self, target: np.ndarray) -> np.ndarray:
+        return target
 
     def _criterion(self):
         return torch.nn.CrossEntropyLoss
@@ -139,59 +113,27 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
         return self.classes_[logits.argmax(dim=1).cpu().numpy()]
 
 
-class HyperNetworkClassifier(_ContextClassifier):
+class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
     """Classifier in which the context column generates a layer's weights.
 
-    The numeric (non-context) features are standardised and projected to
-    ``hidden_size``. The context value is embedded, and a small generator MLP
-    (embedding -> ``hyper_hidden_size`` -> activation -> output) produces the
-    weight matrix and bias of a ``hidden_size -> output_size`` layer for that
-    context. ``num_fc_layers`` fully connected layers of ``output_size`` and
-    the output layer follow. Everything is learned end to end.
-
-    Each distinct context in a batch gets its weights generated once, and
-    its rows go through them in one grouped matrix product, so no per-row
-    weight matrix is ever built.
-
-    **Initialisation.** The generated layer is ``W(c) = W0 + dW(c)`` (and
-    likewise for the bias): ``W0`` is initialised like ``torch.nn.Linear``
-    and the generator's last layer starts at zero, so at the start every
-    context gets an ordinary, well-scaled layer and the context-specific
-    part ``dW(c)`` grows only as the data supports it. A generator whose raw
-    output is the weight matrix, initialised the usual way, gives weights
-    of the wrong scale and unstable training (Chang et al., ICLR 2020); the
-    residual form fixes the scale without depending on the embedding's
-    (Ortiz et al., ICLR 2024).
+    {description}
 
     Parameters
     ----------
     {shared_parameters}
-    hyper_hidden_size : int, default=64
-        Hidden size of the weight generator.
-    output_size : int, default=128
-        Output size of the generated layer and of the fully connected layers
-        after it.
-    num_fc_layers : int, default=1
-        Number of ``output_size -> output_size`` fully connected layers after
-        the generated layer.
-    generator_rank : int or None, default=None
-        ``None`` generates the weight update entry by entry, as the reference
-        combiner does: the generator's output layer then has
-        ``hyper_hidden_size * (hidden_size + 1) * output_size`` parameters
-        (about 1.06 million with the defaults) and dominates training time.
-        An integer ``r`` generates it as the product of an
-        ``(hidden_size, r)`` and an ``(r, output_size)`` factor instead, with
-        ``hyper_hidden_size * (r * (hidden_size + output_size) + output_size)``
-        parameters; see ``docs/performance.md`` for the speed it buys.
+    {architecture_parameters}
+    {task_parameters}
 
     Attributes
     ----------
+    {task_attributes}
     {shared_attributes}
 
     See Also
     --------
     ConcatClassifier : The baseline that concatenates the context embedding
         with the features instead.
+    HyperNetworkRegressor : The same model for continuous targets.
 
     Examples
     --------
@@ -209,12 +151,8 @@ class HyperNetworkClassifier(_ContextClassifier):
 
     _parameter_constraints = {
         **_ContextClassifier._parameter_constraints,
-        "hyper_hidden_size": [Interval(Integral, 1, None, closed="left")],
-        "output_size": [Interval(Integral, 1, None, closed="left")],
-        "num_fc_layers": [Interval(Integral, 0, None, closed="left")],
-        "generator_rank": [Interval(Integral, 1, None, closed="left"), None],
+        **HyperNetworkArchitecture._architecture_constraints,
     }
-    _module_class = HyperNetworkModule
 
     def __init__(
         self,
@@ -231,6 +169,10 @@ class HyperNetworkClassifier(_ContextClassifier):
         max_epochs=30,
         lr=1e-3,
         batch_size=128,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        class_weight=None,
         handle_unknown="error",
         n_threads=1,
         random_state=None,
@@ -249,44 +191,32 @@ class HyperNetworkClassifier(_ContextClassifier):
         self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.class_weight = class_weight
         self.handle_unknown = handle_unknown
         self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
         self.device = device
 
-    def _module_params(self) -> dict:
-        return {
-            "hidden_size": self.hidden_size,
-            "hyper_hidden_size": self.hyper_hidden_size,
-            "output_size": self.output_size,
-            "num_fc_layers": self.num_fc_layers,
-            "generator_rank": self.generator_rank,
-            "embedding_size": self.embedding_size,
-            "dropout": self.dropout,
-            "activation": self.activation,
-        }
 
-
-class ConcatClassifier(_ContextClassifier):
+class ConcatClassifier(ConcatArchitecture, _ContextClassifier):
     """Baseline classifier: the context embedding is concatenated with the
     features.
 
-    The numeric (non-context) features are standardised and projected to
-    ``hidden_size``; the context value is embedded; the two are concatenated
-    and go through fully connected layers of ``hidden_layer_sizes`` (with
-    activation and dropout) and the output layer. Data handling and training
-    are exactly those of :class:`HyperNetworkClassifier`, so the two compare
-    fairly.
+    {description}
 
     Parameters
     ----------
     {shared_parameters}
-    hidden_layer_sizes : tuple of int, default=(128, 64)
-        Sizes of the fully connected layers after the concatenation.
+    {architecture_parameters}
+    {task_parameters}
 
     Attributes
     ----------
+    {task_attributes}
     {shared_attributes}
 
     See Also
@@ -309,9 +239,8 @@ class ConcatClassifier(_ContextClassifier):
 
     _parameter_constraints = {
         **_ContextClassifier._parameter_constraints,
-        "hidden_layer_sizes": ["array-like"],
+        **ConcatArchitecture._architecture_constraints,
     }
-    _module_class = ConcatModule
 
     def __init__(
         self,
@@ -325,6 +254,10 @@ class ConcatClassifier(_ContextClassifier):
         max_epochs=30,
         lr=1e-3,
         batch_size=128,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        class_weight=None,
         handle_unknown="error",
         n_threads=1,
         random_state=None,
@@ -340,32 +273,25 @@ class ConcatClassifier(_ContextClassifier):
         self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.class_weight = class_weight
         self.handle_unknown = handle_unknown
         self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
         self.device = device
 
-    def _module_params(self) -> dict:
-        sizes = list(self.hidden_layer_sizes)
-        if not sizes or not all(
-            isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes
-        ):
-            raise ValueError(
-                "hidden_layer_sizes must be a non-empty sequence of positive "
-                f"integers; got {self.hidden_layer_sizes!r}."
-            )
-        return {
-            "hidden_size": self.hidden_size,
-            "hidden_layer_sizes": tuple(int(s) for s in sizes),
-            "embedding_size": self.embedding_size,
-            "dropout": self.dropout,
-            "activation": self.activation,
-        }
 
-
-for _estimator in (HyperNetworkClassifier, ConcatClassifier):
-    _estimator.__doc__ = _estimator.__doc__.format(
-        shared_parameters=_SHARED_PARAMETERS_DOC.strip("\n").lstrip(),
-        shared_attributes=_SHARED_ATTRIBUTES_DOC.strip("\n").lstrip(),
+for _estimator, _description, _architecture in (
+    (HyperNetworkClassifier, HYPERNETWORK_DESCRIPTION, HYPERNETWORK_PARAMETERS_DOC),
+    (ConcatClassifier, CONCAT_DESCRIPTION, CONCAT_PARAMETERS_DOC),
+):
+    fill_docstring(
+        _estimator,
+        description=_description,
+        architecture_parameters=_architecture,
+        task_parameters=CLASSIFIER_PARAMETERS_DOC,
+        task_attributes=CLASSIFIER_ATTRIBUTES_DOC,
     )

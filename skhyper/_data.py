@@ -17,20 +17,43 @@ from ._encoding import EncodedTable
 
 
 class TensorTable(torch.utils.data.Dataset):
-    """Encoded features, and optionally targets, as tensors on one device."""
+    """Encoded features, and optionally targets and row weights, as tensors
+    on one device.
 
-    def __init__(self, encoded: EncodedTable, target: np.ndarray | None, device):
+    A batch is ``(inputs, (target, weight))``: the module gets ``inputs`` as
+    keyword arguments, the loss gets the weighted target.
+    """
+
+    def __init__(
+        self,
+        encoded: EncodedTable,
+        target: np.ndarray | None = None,
+        weight: np.ndarray | None = None,
+        device="cpu",
+    ):
         self.numeric = torch.as_tensor(encoded.numeric, device=device)
         self.context = torch.as_tensor(encoded.context, device=device)
         self.target = None if target is None else torch.as_tensor(target, device=device)
+        self.weight = None
+        if weight is not None:
+            self.weight = torch.as_tensor(weight, dtype=torch.float32, device=device)
 
     def __len__(self) -> int:
         return len(self.context)
 
-    def rows(self, index) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
-        """The module inputs and targets of the rows at ``index``."""
+    def subset(self, index: np.ndarray) -> TensorTable:
+        """The rows at ``index`` as a table of their own."""
+        part = object.__new__(TensorTable)
+        for name, tensor in vars(self).items():
+            setattr(part, name, None if tensor is None else tensor[index])
+        return part
+
+    def rows(self, index) -> tuple[dict[str, torch.Tensor], tuple | None]:
+        """The module inputs and the (target, weight) of the rows at ``index``."""
         inputs = {"numeric": self.numeric[index], "context": self.context[index]}
-        return inputs, None if self.target is None else self.target[index]
+        if self.target is None:
+            return inputs, None
+        return inputs, (self.target[index], self.weight[index])
 
     def __getitem__(self, index):
         return self.rows(index)

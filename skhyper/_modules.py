@@ -16,6 +16,7 @@ embedding of its own.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 
@@ -98,14 +99,15 @@ def grouped_product(
     """``inputs[r] @ factors[0][g] @ factors[1][g] ... + bias[g]`` for each
     row ``r`` of group ``g = group[r]``, one batched matmul per factor."""
     n_groups = len(bias)
-    if n_groups == 1:
-        rows, slot = inputs.unsqueeze(0), None
-    else:
-        rows, slot = pad_by_group(inputs, group, n_groups)
+    if n_groups == 1:  # plain matmuls: no regrouping needed
+        for factor in factors:
+            inputs = inputs @ factor[0]
+        return inputs + bias[0]
+    rows, slot = pad_by_group(inputs, group, n_groups)
     for factor in factors:
         rows = torch.bmm(rows, factor)
     rows = (rows + bias.unsqueeze(1)).view(-1, bias.shape[1])
-    return rows if slot is None else rows[slot]
+    return rows[slot]
 
 
 class ContextLinear(nn.Module):
@@ -253,16 +255,19 @@ class _ContextNetwork(nn.Module):
     ) -> torch.Tensor:
         """Outputs for all rows, in eval mode, ``batch_size`` rows at a time.
 
-        Rows are processed sorted by context, so that most batches hold one
-        or two contexts and need little regrouping.
+        Prediction runs on a float64 copy of the network: in float32 a row's
+        output depends, at the 1e-7 level, on how many rows share its matrix
+        product, and a prediction must not depend on what else is predicted
+        with it. Rows are processed sorted by context, so that most batches
+        hold one or two contexts and need little regrouping.
         """
-        self.eval()
-        generated = self.predicting_weights()
+        network = copy.deepcopy(self).double().eval()
+        generated = network.predicting_weights()
         order = torch.argsort(context, stable=True)
-        numeric, context = numeric[order], context[order]
+        numeric, context = numeric[order].double(), context[order]
         outputs = torch.cat(
             [
-                self(
+                network(
                     numeric[i : i + batch_size], context[i : i + batch_size], generated
                 )
                 for i in range(0, len(numeric), batch_size)

@@ -1,39 +1,41 @@
-"""scikit-learn's own estimator checks, run on both classifiers.
+"""scikit-learn's own estimator checks, run on all four estimators.
 
 The checks build their own numeric arrays, so the context is column 0 by
 position, and ``handle_unknown="learned"`` lets predict accept the unseen
-float values that the checks' held-out rows put in that column. Epochs are
-few and the batch large to keep the suite fast.
+float values that the checks' held-out rows put in that column. Networks
+are small and epochs few to keep the suite fast.
 """
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skhyper import ConcatClassifier, HyperNetworkClassifier
+from skhyper import (
+    ConcatClassifier,
+    ConcatRegressor,
+    HyperNetworkClassifier,
+    HyperNetworkRegressor,
+)
+
+SMALL = {"context_column": 0, "handle_unknown": "learned", "max_epochs": 20}
+SMALL_TRAINING = {"lr": 1e-2, "batch_size": 32, "hidden_size": 16}
+HYPER = {"hyper_hidden_size": 8, "output_size": 16}
+CONCAT = {"hidden_layer_sizes": (16,)}
 
 CHECKED = [
-    HyperNetworkClassifier(
-        context_column=0,
-        handle_unknown="learned",
-        max_epochs=20,
-        lr=1e-2,
-        hidden_size=16,
-        hyper_hidden_size=8,
-        output_size=16,
-        batch_size=32,
-    ),
-    ConcatClassifier(
-        context_column=0,
-        handle_unknown="learned",
-        max_epochs=20,
-        lr=1e-2,
-        hidden_size=16,
-        hidden_layer_sizes=(16,),
-        batch_size=32,
-    ),
+    HyperNetworkClassifier(**SMALL, **SMALL_TRAINING, **HYPER),
+    ConcatClassifier(**SMALL, **SMALL_TRAINING, **CONCAT),
+    HyperNetworkRegressor(**SMALL, **SMALL_TRAINING, **HYPER),
+    ConcatRegressor(**SMALL, **SMALL_TRAINING, **CONCAT),
 ]
 
-# Checks expected to fail, with the reason. Target: empty.
-EXPECTED_FAILED_CHECKS: dict[str, str] = {}
+# Checks expected to fail, with the reason.
+_MINIBATCH = (
+    "training is minibatch Adam with shuffling: a row of weight 2 and the same "
+    "row repeated are equivalent in expectation only, not exactly, as for "
+    "scikit-learn's own SGD and MLP estimators"
+)
+EXPECTED_FAILED_CHECKS: dict[str, str] = {
+    "check_sample_weight_equivalence_on_dense_data": _MINIBATCH,
+}
 
 
 @parametrize_with_checks(

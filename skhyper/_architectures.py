@@ -1,0 +1,198 @@
+"""The two network architectures as estimator mixins, and the documentation
+that every estimator shares.
+
+A mixin says which torch module an estimator trains, which of the
+estimator's parameters configure it, and how they are validated. The task
+(classification or regression) comes from the other base class.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+from sklearn.utils._param_validation import Interval
+
+from ._modules import ConcatModule, HyperNetworkModule
+
+SHARED_PARAMETERS_DOC = """\
+context_column : str, int or None, default=None
+        The column whose value changes what the other features mean. A column
+        name for a DataFrame, an integer position for an array (as in
+        ``ColumnTransformer``). With ``None``, a DataFrame's single
+        non-numeric column is used; anything else raises a ``ValueError``.
+        The context may hold strings, integers, or pandas ``category`` /
+        ``string`` / ``object`` values; they are encoded at fit. Missing
+        context values (None/NaN) are an error: fill them with an explicit
+        category first. All other columns must be numeric (bool included);
+        they are standardised with the training mean and standard deviation.
+    hidden_size : int, default=128
+        Size of the linear projection (followed by the activation) of the
+        numeric features.
+    embedding_size : int, default=16
+        Size of the learned context embedding.
+    dropout : float, default=0.1
+        Dropout rate of the fully connected layers.
+    activation : {"relu", "tanh", "sigmoid", "gelu", "elu", "leaky_relu", \
+"silu"}, default="relu"
+        Activation function used throughout the network.
+    max_epochs : int, default=30
+        Maximum number of passes over the training data.
+    lr : float, default=1e-3
+        Learning rate of the Adam optimizer.
+    batch_size : int, default=128
+        Rows per training step.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training rows (stratified for
+        classifiers, drawn with ``random_state``), stop when their loss has
+        not improved for ``n_iter_no_change`` epochs, and keep the weights of
+        the best epoch.
+    validation_fraction : float, default=0.1
+        Share of the training rows held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    handle_unknown : {"error", "learned"}, default="error"
+        What to do with a context value at predict that was not seen at fit.
+        ``"error"`` raises a ``ValueError`` naming the values. ``"learned"``
+        predicts them with an extra "unknown context" embedding; to train it,
+        5% of the training rows have their context replaced by "unknown" in
+        each epoch, which costs those rows their context information.
+    n_threads : int or None, default=1
+        Torch intra-op threads used inside ``fit`` and ``predict``; the
+        previous setting is restored afterwards. One thread is fastest for
+        networks of this size (torch's default thread count made a training
+        step about 100 times slower on a 2-core machine). ``None`` leaves
+        torch's setting alone.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, dropout, shuffling and the
+        early-stopping split. An int makes fits bit-identical; torch's global
+        random state is left unchanged.
+    verbose : int, default=0
+        ``1`` prints skorch's per-epoch table.
+    device : str or torch.device, default="cpu"
+        Torch device to train and predict on, e.g. ``"cuda"``."""
+
+HYPERNETWORK_PARAMETERS_DOC = """\
+hyper_hidden_size : int, default=64
+        Hidden size of the weight generator.
+    output_size : int, default=128
+        Output size of the generated layer and of the fully connected layers
+        after it.
+    num_fc_layers : int, default=1
+        Number of ``output_size -> output_size`` fully connected layers after
+        the generated layer.
+    generator_rank : int or None, default=None
+        ``None`` generates the weight update entry by entry, as the reference
+        combiner does: the generator's output layer then has
+        ``hyper_hidden_size * (hidden_size + 1) * output_size`` parameters
+        (about 1.06 million with the defaults) and dominates training time.
+        An integer ``r`` generates it as the product of an
+        ``(hidden_size, r)`` and an ``(r, output_size)`` factor instead, with
+        ``hyper_hidden_size * (r * (hidden_size + output_size) + output_size)``
+        parameters; see ``docs/performance.md`` for the speed it buys."""
+
+CONCAT_PARAMETERS_DOC = """\
+hidden_layer_sizes : tuple of int, default=(128, 64)
+        Sizes of the fully connected layers after the concatenation."""
+
+SHARED_ATTRIBUTES_DOC = """\
+context_categories_ : ndarray of shape (n_contexts,)
+        The context values seen during fit, in the order of their codes.
+    n_features_in_ : int
+        Number of features seen during fit, context included.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit. Defined only when ``X`` has
+        feature names that are all strings.
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the torch module.
+    history_ : DataFrame
+        One row per epoch: ``train_loss``, ``valid_loss`` (with early
+        stopping) and ``dur`` (seconds).
+    n_iter_ : int
+        Number of epochs run."""
+
+HYPERNETWORK_DESCRIPTION = """\
+The numeric (non-context) features are standardised and projected to
+    ``hidden_size``. The context value is embedded, and a small generator MLP
+    (embedding -> ``hyper_hidden_size`` -> activation -> output) produces the
+    weight matrix and bias of a ``hidden_size -> output_size`` layer for that
+    context. ``num_fc_layers`` fully connected layers of ``output_size`` and
+    the output layer follow. Everything is learned end to end.
+
+    Each distinct context in a batch gets its weights generated once, and
+    its rows go through them in one grouped matrix product, so no per-row
+    weight matrix is ever built.
+
+    **Initialisation.** The generated layer is ``W(c) = W0 + dW(c)`` (and
+    likewise for the bias): ``W0`` is initialised like ``torch.nn.Linear``
+    and the generator's last layer starts at zero, so at the start every
+    context gets an ordinary, well-scaled layer and the context-specific
+    part ``dW(c)`` grows only as the data supports it. A generator whose raw
+    output is the weight matrix, initialised the usual way, gives weights
+    of the wrong scale and unstable training (Chang et al., ICLR 2020); the
+    residual form fixes the scale without depending on the embedding's
+    (Ortiz et al., ICLR 2024)."""
+
+CONCAT_DESCRIPTION = """\
+The numeric (non-context) features are standardised and projected to
+    ``hidden_size``; the context value is embedded; the two are concatenated
+    and go through fully connected layers of ``hidden_layer_sizes`` (with
+    activation and dropout) and the output layer. Data handling and training
+    are exactly those of the hypernetwork estimators, so the two compare
+    fairly."""
+
+
+def fill_docstring(estimator: type, **sections: str) -> None:
+    """Put the shared documentation sections into ``estimator.__doc__``."""
+    estimator.__doc__ = estimator.__doc__.format(
+        shared_parameters=SHARED_PARAMETERS_DOC,
+        shared_attributes=SHARED_ATTRIBUTES_DOC,
+        **sections,
+    )
+
+
+class HyperNetworkArchitecture:
+    """Mixin: train a :class:`HyperNetworkModule`."""
+
+    _module_class = HyperNetworkModule
+    _architecture_constraints = {
+        "hyper_hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "output_size": [Interval(Integral, 1, None, closed="left")],
+        "num_fc_layers": [Interval(Integral, 0, None, closed="left")],
+        "generator_rank": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def _module_params(self) -> dict:
+        return {
+            "hidden_size": self.hidden_size,
+            "hyper_hidden_size": self.hyper_hidden_size,
+            "output_size": self.output_size,
+            "num_fc_layers": self.num_fc_layers,
+            "generator_rank": self.generator_rank,
+            "embedding_size": self.embedding_size,
+            "dropout": self.dropout,
+            "activation": self.activation,
+        }
+
+
+class ConcatArchitecture:
+    """Mixin: train a :class:`ConcatModule`."""
+
+    _module_class = ConcatModule
+    _architecture_constraints = {"hidden_layer_sizes": ["array-like"]}
+
+    def _module_params(self) -> dict:
+        sizes = list(self.hidden_layer_sizes)
+        if not sizes or not all(
+            isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes
+        ):
+            raise ValueError(
+                "hidden_layer_sizes must be a non-empty sequence of positive "
+                f"integers; got {self.hidden_layer_sizes!r}."
+            )
+        return {
+            "hidden_size": self.hidden_size,
+            "hidden_layer_sizes": tuple(int(s) for s in sizes),
+            "embedding_size": self.embedding_size,
+            "dropout": self.dropout,
+            "activation": self.activation,
+        }

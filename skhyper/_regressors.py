@@ -1,0 +1,259 @@
+"""The scikit-learn regressors: a hypernetwork and its concat baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import RegressorMixin
+from sklearn.utils.validation import check_array
+
+from ._architectures import (
+    CONCAT_DESCRIPTION,
+    CONCAT_PARAMETERS_DOC,
+    HYPERNETWORK_DESCRIPTION,
+    HYPERNETWORK_PARAMETERS_DOC,
+    ConcatArchitecture,
+    HyperNetworkArchitecture,
+    fill_docstring,
+)
+from ._base import _ContextEstimator
+
+REGRESSOR_ATTRIBUTES_DOC = """\
+target_mean_ : ndarray of shape (n_outputs,)
+        Mean of each target column; the network learns the standardised
+        target and ``predict`` maps back.
+    target_scale_ : ndarray of shape (n_outputs,)
+        Standard deviation of each target column (1 where it is constant)."""
+
+
+class _ContextRegressor(RegressorMixin, _ContextEstimator):
+    """Target handling shared by the regressors: mean squared error on the
+    standardised target, one or several outputs."""
+
+    def _encode_target(self, y, n_samples: int) -> np.ndarray:
+        y = check_array(
+            y, ensure_2d=False, dtype=np.float64, input_name="y", estimator=self
+        )
+        if y.ndim > 2:
+            raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}.")
+        if len(y) != n_samples:
+            raise ValueError(
+                f"X has {n_samples} rows but y has {len(y)} values; they must "
+                "have the same length."
+            )
+        y2d = y.reshape(len(y), -1)
+        self.target_mean_ = y2d.mean(axis=0)
+        scale = y2d.std(axis=0)
+        self.target_scale_ = np.where(scale > 0, scale, 1.0)
+        return ((y2d - self.target_mean_) / self.target_scale_).astype(np.float32)
+
+    def _criterion(self):
+        return torch.nn.MSELoss
+
+    def _n_outputs(self) -> int:
+        return len(self.target_mean_)
+
+    def _reference_loss(self) -> float:
+        return 1.0  # predicting the mean of a standardised target
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted target values for ``X``.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like of shape (n_samples, n_features)
+            Same columns as in ``fit``.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            One column per target column of ``fit``'s ``y``; 1-D when there
+            is a single target column.
+        """
+        outputs = self._forward(X).double().cpu().numpy()
+        y_pred = outputs * self.target_scale_ + self.target_mean_
+        # As MLPRegressor: a single target column gives 1-D predictions.
+        return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+class HyperNetworkRegressor(HyperNetworkArchitecture, _ContextRegressor):
+    """Regressor in which the context column generates a layer's weights.
+
+    {description}
+
+    Parameters
+    ----------
+    {shared_parameters}
+    {architecture_parameters}{task_parameters}
+
+    Attributes
+    ----------
+    {task_attributes}
+    {shared_attributes}
+
+    See Also
+    --------
+    ConcatRegressor : The baseline that concatenates the context embedding
+        with the features instead.
+    HyperNetworkClassifier : The same model for class labels.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from skhyper import HyperNetworkRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({{"reading": rng.normal(size=300),
+    ...                   "sensor": rng.choice(["a", "b"], size=300)}})
+    >>> y = np.where(X["sensor"] == "a", 2 * X["reading"], -X["reading"])
+    >>> reg = HyperNetworkRegressor(context_column="sensor", max_epochs=20,
+    ...                             random_state=0).fit(X, y)
+    >>> reg.predict(X.head(2)).shape
+    (2,)
+    """
+
+    _parameter_constraints = {
+        **_ContextRegressor._parameter_constraints,
+        **HyperNetworkArchitecture._architecture_constraints,
+    }
+
+    def __init__(
+        self,
+        context_column=None,
+        *,
+        hidden_size=128,
+        hyper_hidden_size=64,
+        output_size=128,
+        num_fc_layers=1,
+        generator_rank=None,
+        embedding_size=16,
+        dropout=0.1,
+        activation="relu",
+        max_epochs=30,
+        lr=1e-3,
+        batch_size=128,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        handle_unknown="error",
+        n_threads=1,
+        random_state=None,
+        verbose=0,
+        device="cpu",
+    ):
+        self.context_column = context_column
+        self.hidden_size = hidden_size
+        self.hyper_hidden_size = hyper_hidden_size
+        self.output_size = output_size
+        self.num_fc_layers = num_fc_layers
+        self.generator_rank = generator_rank
+        self.embedding_size = embedding_size
+        self.dropout = dropout
+        self.activation = activation
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.handle_unknown = handle_unknown
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.verbose = verbose
+        self.device = device
+
+
+class ConcatRegressor(ConcatArchitecture, _ContextRegressor):
+    """Baseline regressor: the context embedding is concatenated with the
+    features.
+
+    {description}
+
+    Parameters
+    ----------
+    {shared_parameters}
+    {architecture_parameters}{task_parameters}
+
+    Attributes
+    ----------
+    {task_attributes}
+    {shared_attributes}
+
+    See Also
+    --------
+    HyperNetworkRegressor : The context generates a layer's weights instead.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from skhyper import ConcatRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({{"reading": rng.normal(size=300),
+    ...                   "sensor": rng.choice(["a", "b"], size=300)}})
+    >>> y = np.where(X["sensor"] == "a", 2 * X["reading"], -X["reading"])
+    >>> reg = ConcatRegressor(context_column="sensor", max_epochs=20,
+    ...                       random_state=0).fit(X, y)
+    >>> reg.predict(X.head(2)).shape
+    (2,)
+    """
+
+    _parameter_constraints = {
+        **_ContextRegressor._parameter_constraints,
+        **ConcatArchitecture._architecture_constraints,
+    }
+
+    def __init__(
+        self,
+        context_column=None,
+        *,
+        hidden_size=128,
+        hidden_layer_sizes=(128, 64),
+        embedding_size=16,
+        dropout=0.1,
+        activation="relu",
+        max_epochs=30,
+        lr=1e-3,
+        batch_size=128,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        handle_unknown="error",
+        n_threads=1,
+        random_state=None,
+        verbose=0,
+        device="cpu",
+    ):
+        self.context_column = context_column
+        self.hidden_size = hidden_size
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.embedding_size = embedding_size
+        self.dropout = dropout
+        self.activation = activation
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.handle_unknown = handle_unknown
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.verbose = verbose
+        self.device = device
+
+
+for _estimator, _description, _architecture in (
+    (HyperNetworkRegressor, HYPERNETWORK_DESCRIPTION, HYPERNETWORK_PARAMETERS_DOC),
+    (ConcatRegressor, CONCAT_DESCRIPTION, CONCAT_PARAMETERS_DOC),
+):
+    fill_docstring(
+        _estimator,
+        description=_description,
+        architecture_parameters=_architecture,
+        task_parameters="",
+        task_attributes=REGRESSOR_ATTRIBUTES_DOC,
+    )

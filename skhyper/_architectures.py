@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from numbers import Integral
 
+import numpy as np
+import torch
 from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
 
 from ._modules import ConcatModule, HyperNetworkModule
 
@@ -108,7 +111,9 @@ context_categories_ : ndarray of shape (n_contexts,)
         One row per epoch: ``train_loss``, ``valid_loss`` (with early
         stopping) and ``dur`` (seconds).
     n_iter_ : int
-        Number of epochs run."""
+        Number of epochs run.
+    context_embeddings_ : DataFrame of shape (n_contexts, embedding_size)
+        The learned embedding of each context value (index)."""
 
 HYPERNETWORK_DESCRIPTION = """\
 The numeric (non-context) features are standardised and projected to
@@ -160,6 +165,31 @@ class HyperNetworkArchitecture:
         "num_fc_layers": [Interval(Integral, 0, None, closed="left")],
         "generator_rank": [Interval(Integral, 1, None, closed="left"), None],
     }
+
+    def generated_weights(self, context_value) -> tuple[np.ndarray, np.ndarray]:
+        """The weight matrix and bias that ``context_value`` generates.
+
+        Parameters
+        ----------
+        context_value : object
+            A value of the context column seen during fit (or any value, with
+            ``handle_unknown="learned"``: unseen values get the
+            unknown-context weights).
+
+        Returns
+        -------
+        weight : ndarray of shape (hidden_size, output_size)
+            Maps the projected features to the generated layer's output:
+            ``output = projected @ weight + bias``.
+        bias : ndarray of shape (output_size,)
+        """
+        check_is_fitted(self, "net_")
+        code = self.encoder_.code_of(context_value)
+        layer = self.net_.module_.context_layer
+        with torch.inference_mode():
+            codes = torch.tensor([code], device=layer.base_weight.device)
+            weight, bias = layer.generate(codes)
+        return weight[0].cpu().numpy(), bias[0].cpu().numpy()
 
     def _module_params(self) -> dict:
         return {

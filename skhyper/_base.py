@@ -13,7 +13,11 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
@@ -41,7 +45,9 @@ PREDICT_BATCH_SIZE = 8192
 UNKNOWN_RATE = 0.05
 
 
-class _ContextEstimator(BaseEstimator):
+class _ContextEstimator(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Base class; not for direct use."""
 
     _parameter_constraints: dict = {
@@ -86,6 +92,10 @@ class _ContextEstimator(BaseEstimator):
         """Width of the network's output layer."""
         raise NotImplementedError
 
+    def _scale_target(self, target: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        """The target as the loss sees it, given the rows' weights."""
+        return target
+
     def _row_weights(self, target: np.ndarray) -> np.ndarray | None:
         """Per-row loss weights implied by the target (e.g. class weights)."""
         return None
@@ -125,6 +135,7 @@ class _ContextEstimator(BaseEstimator):
         validate_data(self, X, skip_check_array=True, reset=True)
         target = self._encode_target(y, n_samples=len(table))
         weight = self._combined_weights(table, target, sample_weight)
+        target = self._scale_target(target, weight)
 
         self.encoder_ = TableEncoder(
             self.context_column, self.handle_unknown, type(self).__name__
@@ -141,6 +152,8 @@ class _ContextEstimator(BaseEstimator):
         self.net_ = net  # only once training has succeeded
         self.n_iter_ = len(net.history)
         self.history_ = _history_frame(net.history)
+        self.context_embeddings_ = self._context_embeddings()
+        self._n_features_out = net.module_.representation_size
         return self
 
     def _combined_weights(self, table, target, sample_weight) -> np.ndarray:
@@ -212,16 +225,45 @@ class _ContextEstimator(BaseEstimator):
 
     # -- predicting --------------------------------------------------------
 
-    def _forward(self, X) -> torch.Tensor:
-        """Network outputs for ``X``, computed in large gradient-free batches."""
+    def _forward(self, X, representation: bool = False) -> torch.Tensor:
+        """Network outputs (or the representation before the output layer)
+        for ``X``, computed in large gradient-free batches."""
         check_is_fitted(self, "net_")
         table = as_table(X, type(self).__name__)
         validate_data(self, X, skip_check_array=True, reset=False)
         data = TensorTable(self.encoder_.transform(table), device=self.net_.device)
         with torch_session(self.n_threads):
             return self.net_.module_.predict_outputs(
-                data.numeric, data.context, PREDICT_BATCH_SIZE
+                data.numeric, data.context, PREDICT_BATCH_SIZE, representation
             )
+
+    # -- looking inside ----------------------------------------------------
+
+    def transform(self, X) -> np.ndarray:
+        """The learned representation of ``X`` before the output layer.
+
+        For the hypernetwork this is the output of the layers after the
+        context-generated one; for concat, of the layers after the
+        concatenation. Use the fitted estimator as a feature extractor in a
+        ``Pipeline``; names come from ``get_feature_names_out``.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like of shape (n_samples, n_features)
+            Same columns as in ``fit``.
+
+        Returns
+        -------
+        X_out : ndarray of shape (n_samples, n_features_out)
+        """
+        return self._forward(X, representation=True).cpu().numpy()
+
+    def _context_embeddings(self) -> pd.DataFrame:
+        weights = self.net_.module_.context_embedding.weight.detach().cpu().numpy()
+        index = pd.Index(list(self.context_categories_), name="context")
+        columns = [f"embedding_{i}" for i in range(weights.shape[1])]
+        # The last row is the "unknown context" embedding, not a fitted value.
+        return pd.DataFrame(weights[: len(index)], index=index, columns=columns)
 
 
 def _silent(*args, **kwargs) -> None:

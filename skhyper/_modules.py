@@ -245,15 +245,30 @@ class _ContextNetwork(nn.Module):
         mask = torch.rand(context.shape, device=context.device) < self.unknown_rate
         return torch.where(mask, self.n_contexts, context)
 
+    @property
+    def context_embedding(self) -> nn.Embedding:
+        """The learned embedding of the context codes."""
+        raise NotImplementedError
+
+    @property
+    def representation_size(self) -> int:
+        """Width of what :meth:`combine` returns."""
+        return self.output.in_features
+
     def predicting_weights(self) -> tuple[torch.Tensor, ...] | None:
         """Generated weights of all contexts to reuse across predict batches."""
         return None
 
     @torch.inference_mode()
     def predict_outputs(
-        self, numeric: torch.Tensor, context: torch.Tensor, batch_size: int
+        self,
+        numeric: torch.Tensor,
+        context: torch.Tensor,
+        batch_size: int,
+        representation: bool = False,
     ) -> torch.Tensor:
-        """Outputs for all rows, in eval mode, ``batch_size`` rows at a time.
+        """Outputs for all rows, in eval mode, ``batch_size`` rows at a time;
+        with ``representation=True``, what :meth:`combine` gives instead.
 
         Prediction runs on a float64 copy of the network: in float32 a row's
         output depends, at the 1e-7 level, on how many rows share its matrix
@@ -262,12 +277,13 @@ class _ContextNetwork(nn.Module):
         hold one or two contexts and need little regrouping.
         """
         network = copy.deepcopy(self).double().eval()
+        step = network.combine if representation else network
         generated = network.predicting_weights()
         order = torch.argsort(context, stable=True)
         numeric, context = numeric[order].double(), context[order]
         outputs = torch.cat(
             [
-                network(
+                step(
                     numeric[i : i + batch_size], context[i : i + batch_size], generated
                 )
                 for i in range(0, len(numeric), batch_size)
@@ -357,6 +373,10 @@ class HyperNetworkModule(_ContextNetwork):
     def forward(self, numeric, context, generated=None):
         return self.output(self.combine(numeric, context, generated))
 
+    @property
+    def context_embedding(self) -> nn.Embedding:
+        return self.context_layer.embedding
+
     def predicting_weights(self):
         layer = self.context_layer
         n_bytes = (
@@ -400,6 +420,10 @@ class ConcatModule(_ContextNetwork):
         sizes = [hidden_size + embedding_size, *hidden_layer_sizes]
         self.fc = fully_connected(sizes, activation, dropout)
         self.output = nn.Linear(sizes[-1], n_outputs)
+
+    @property
+    def context_embedding(self) -> nn.Embedding:
+        return self.embedding
 
     def combine(self, numeric, context, generated=None):
         """The representation before the output layer."""

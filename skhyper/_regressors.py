@@ -20,8 +20,8 @@ from ._base import _ContextEstimator
 
 REGRESSOR_ATTRIBUTES_DOC = """\
 target_mean_ : ndarray of shape (n_outputs,)
-        Mean of each target column; the network learns the standardised
-        target and ``predict`` maps back.
+        Mean of each target column (weighted by ``sample_weight``); the
+        network learns the standardised target and ``predict`` maps back.
     target_scale_ : ndarray of shape (n_outputs,)
         Standard deviation of each target column (1 where it is constant)."""
 
@@ -41,11 +41,15 @@ class _ContextRegressor(RegressorMixin, _ContextEstimator):
                 f"X has {n_samples} rows but y has {len(y)} values; they must "
                 "have the same length."
             )
-        y2d = y.reshape(len(y), -1)
-        self.target_mean_ = y2d.mean(axis=0)
-        scale = y2d.std(axis=0)
+        return y.reshape(len(y), -1)
+
+    def _scale_target(self, target: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        # Weighted statistics: a row of weight 0 must not move the scale.
+        self.target_mean_ = np.average(target, axis=0, weights=weight)
+        variance = np.average((target - self.target_mean_) ** 2, axis=0, weights=weight)
+        scale = np.sqrt(variance)
         self.target_scale_ = np.where(scale > 0, scale, 1.0)
-        return ((y2d - self.target_mean_) / self.target_scale_).astype(np.float32)
+        return ((target - self.target_mean_) / self.target_scale_).astype(np.float32)
 
     def _criterion(self):
         return torch.nn.MSELoss

@@ -70,7 +70,8 @@ context_column : str, int or None, default=None
         early-stopping split. An int makes fits bit-identical; torch's global
         random state is left unchanged.
     verbose : int, default=0
-        ``1`` prints skorch's per-epoch table.
+        ``1`` prints a table with one line per epoch (losses, duration);
+        ``2`` also shows a progress bar over the batches of each epoch.
     device : str or torch.device, default="cpu"
         Torch device to train and predict on, e.g. ``"cuda"``."""
 

@@ -26,7 +26,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.helper import predefined_split
 
 from ._callbacks import RaiseOnDivergence
@@ -193,6 +193,8 @@ class _ContextEstimator(
             **module_params,
         }
         callbacks = [("divergence", RaiseOnDivergence(self._reference_loss()))]
+        if self.verbose >= 2:
+            callbacks.append(("progress_bar", ProgressBar()))
         if valid is not None:
             stopper = EarlyStopping(
                 monitor="valid_loss",

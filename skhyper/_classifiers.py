@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import StrOptions
@@ -47,12 +48,19 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
                 f"X has {n_samples} rows but y has {len(y)} values; they must "
                 "have the same length."
             )
+        missing = pd.isna(y)
+        if missing.any():
+            raise ValueError(
+                f"y contains NaN/missing values ({int(missing.sum())}, the first "
+                f"at row {int(np.flatnonzero(missing)[0])}); drop those rows or "
+                "fill them with a class label."
+            )
         check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(
-                f"y has only 1 class ({self.classes_[0]!r}); a classifier needs "
-                "at least 2 classes to train."
+                f"y has only 1 class ({self.classes_.tolist()[0]!r}); a "
+                "classifier needs at least 2 classes to train."
             )
         return codes.astype(np.int64)
 

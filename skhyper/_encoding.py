@@ -13,6 +13,7 @@ that the error tells the user what to change.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from numbers import Integral, Real
 
 import numpy as np
@@ -38,7 +39,8 @@ class EncodedTable:
 
 
 def _preview(values, limit: int = 5) -> str:
-    values = list(values)
+    # NumPy scalars as plain Python values: 0.5, not np.float64(0.5).
+    values = [v.item() if isinstance(v, np.generic) else v for v in values]
     shown = ", ".join(repr(v) for v in values[:limit])
     return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
 
@@ -68,6 +70,7 @@ def as_table(X, estimator_name: str) -> pd.DataFrame:
             )
         return X
     if isinstance(X, (list, tuple)):
+        _check_rows(X, estimator_name)
         X = np.array(X, dtype=object)
     array = check_array(
         X,
@@ -78,6 +81,40 @@ def as_table(X, estimator_name: str) -> pd.DataFrame:
         estimator=estimator_name,
     )
     return pd.DataFrame(array)
+
+
+def _check_rows(rows, estimator_name: str) -> None:
+    """Reject an empty or ragged list of rows before NumPy turns it into a
+    1-D object array (whose error would print every row)."""
+    if len(rows) == 0:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape=(0, 0)) while a minimum of 1 "
+            f"is required by {estimator_name}: X is an empty list."
+        )
+
+    def row_length(row):
+        if isinstance(row, (list, tuple)):
+            return len(row)
+        if isinstance(row, np.ndarray) and row.ndim == 1:
+            return row.shape[0]
+        return None
+
+    lengths = [row_length(row) for row in rows]
+    if all(length is None for length in lengths):
+        return  # a flat list: check_array explains how to reshape it
+    for i, length in enumerate(lengths):
+        if length is None:
+            raise ValueError(
+                f"X is a list of rows, but the row at position {i} is "
+                f"{rows[i]!r} of type {type(rows[i]).__name__}, not a list of "
+                "values. Give every row as a list with one value per column."
+            )
+        if length != lengths[0]:
+            raise ValueError(
+                f"X is a list of rows of different lengths: the row at "
+                f"position 0 has {lengths[0]} values but the row at position "
+                f"{i} has {length}. Give every row one value per column."
+            )
 
 
 def _is_text_dtype(dtype) -> bool:
@@ -190,7 +227,7 @@ def _object_column_to_float(values: np.ndarray, label: str, name) -> np.ndarray:
                 "Encode it first (e.g. with OneHotEncoder) or, if it is the "
                 f"context, pass context_column={name!r}."
             )
-        if not isinstance(value, Real) and value is not None:
+        if not isinstance(value, (Real, Decimal)) and value is not None:
             raise TypeError(
                 f"Column {label} holds {value!r} of type {type(value).__name__}: "
                 "each argument must be a string or a number."
@@ -222,16 +259,24 @@ def _check_finite(values: np.ndarray, labels: list[str]) -> None:
 
 def _context_values(table: pd.DataFrame, position: int) -> np.ndarray:
     """The context column as an object array, with missing values rejected."""
-    column = table.iloc[:, position]
-    values = column.astype(object).to_numpy()
-    label = column_label(table, position)
+    values = table.iloc[:, position].astype(object).to_numpy()
+    return _checked_contexts(
+        values, column_label(table, position), table.columns[position]
+    )
+
+
+def _checked_contexts(values: np.ndarray, label: str, name) -> np.ndarray:
+    """Reject unhashable, missing and infinite context values.
+
+    ``label`` names the column in messages; ``name`` is its key in X.
+    """
     _check_scalar_contexts(values, label)
     missing = pd.isna(values)
     if missing.any():
         raise ValueError(
             f"The context column {label} has {int(missing.sum())} missing "
             "value(s) (None/NaN/NA). Missing contexts are not guessed: fill "
-            f"them with an explicit category, e.g. X[{table.columns[position]!r}]"
+            f"them with an explicit category, e.g. X[{name!r}]"
             '.fillna("missing"), or drop those rows.'
         )
     infinite = [v for v in values if isinstance(v, float) and np.isinf(v)]
@@ -269,6 +314,28 @@ def _sorted_categories(values: np.ndarray) -> np.ndarray:
     return np.asarray(ordered, dtype=object)
 
 
+def _column_statistics(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and standard deviation that stay finite for any
+    finite input.
+
+    Sums of values near the float64 limit (about 1.8e308) overflow to inf,
+    and inf statistics would turn every standardised value into NaN. Such
+    columns are divided by their largest magnitude first; other columns get
+    the plain (bit-for-bit unchanged) computation.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = raw.mean(axis=0)
+        std = raw.std(axis=0)
+    overflowed = ~(np.isfinite(mean) & np.isfinite(std))
+    if overflowed.any():
+        columns = raw[:, overflowed]
+        peak = np.abs(columns).max(axis=0)
+        scaled = columns / peak
+        mean[overflowed] = scaled.mean(axis=0) * peak
+        std[overflowed] = scaled.std(axis=0) * peak
+    return mean, std
+
+
 class TableEncoder:
     """Split a table into standardised numeric features and context codes.
 
@@ -303,13 +370,13 @@ class TableEncoder:
                 "the context to act on."
             )
         self.context_label_ = column_label(table, self.context_position_)
+        self.context_name_ = table.columns[self.context_position_]
         context = _context_values(table, self.context_position_)
         self.categories_ = _sorted_categories(context)
         self._category_index = pd.Index(self.categories_)
 
         raw = self._numeric_matrix(table)
-        self.mean_ = raw.mean(axis=0)
-        scale = raw.std(axis=0)
+        self.mean_, scale = _column_statistics(raw)
         # Constant columns keep a scale of 1: they carry no information but
         # must not produce 0/0 = NaN.
         self.scale_ = np.where(scale > 0, scale, 1.0)
@@ -319,6 +386,21 @@ class TableEncoder:
         # The caller has checked the number and names of columns against fit.
         table = as_table(X, self.estimator_name)
         context = _context_values(table, self.context_position_)
+        codes = self._known_codes(context)
+        return EncodedTable(self._standardise(self._numeric_matrix(table)), codes)
+
+    def code_of(self, value) -> int:
+        """The code of one context value, with the same rules as
+        ``transform``: a missing value is an error, and an unseen one is an
+        error or the unknown code, as ``handle_unknown`` says."""
+        values = np.empty(1, dtype=object)
+        values[0] = value
+        checked = _checked_contexts(values, self.context_label_, self.context_name_)
+        return int(self._known_codes(checked)[0])
+
+    def _known_codes(self, context: np.ndarray) -> np.ndarray:
+        """Codes of validated context values; unseen ones follow
+        ``handle_unknown``."""
         codes = self._codes(context)
         unseen = codes < 0
         if unseen.any():
@@ -332,7 +414,7 @@ class TableEncoder:
                     "learned unknown-context representation."
                 )
             codes[unseen] = len(self.categories_)
-        return EncodedTable(self._standardise(self._numeric_matrix(table)), codes)
+        return codes
 
     @property
     def n_numeric_(self) -> int:
@@ -345,7 +427,16 @@ class TableEncoder:
         return values
 
     def _standardise(self, raw: np.ndarray) -> np.ndarray:
-        standardised = (raw - self.mean_) / self.scale_
+        with np.errstate(over="ignore", invalid="ignore"):
+            standardised = (raw - self.mean_) / self.scale_
+            overflowed = ~np.isfinite(standardised)
+            if overflowed.any():
+                # Near the float64 limit ``raw - mean`` can overflow although
+                # the standardised value is moderate (1.8e308 - (-1e296) in a
+                # column with scale 5e307 is 3.2): divide first there. What
+                # still overflows is huge and is clipped below.
+                divided_first = raw / self.scale_ - self.mean_ / self.scale_
+                standardised[overflowed] = divided_first[overflowed]
         np.clip(standardised, -STANDARDISED_CLIP, STANDARDISED_CLIP, out=standardised)
         return standardised.astype(np.float32)
 

@@ -1,0 +1,572 @@
+"""What both estimators do with bad (and unusual but valid) input.
+
+Every invalid case asserts the exception type and that the message names the
+column or value. Every valid-but-unusual case asserts that it works and gives
+finite probabilities. docs/reliability.md lists the outcome of each case.
+"""
+
+import re
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from skhyper import ConcatClassifier, HyperNetworkClassifier
+
+ESTIMATORS = [HyperNetworkClassifier, ConcatClassifier]
+NUMERIC = ["x1", "x2", "x3"]
+
+TINY = {
+    HyperNetworkClassifier: {
+        "hidden_size": 8,
+        "hyper_hidden_size": 4,
+        "output_size": 8,
+    },
+    ConcatClassifier: {"hidden_size": 8, "hidden_layer_sizes": (8,)},
+}
+
+
+def make_clf(cls, context_column="ctx", **overrides):
+    params = {"max_epochs": 2, "random_state": 0, "batch_size": 32, **TINY[cls]}
+    return cls(context_column=context_column, **{**params, **overrides})
+
+
+def make_frame(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({name: rng.normal(size=n) for name in NUMERIC})
+    X["ctx"] = rng.choice(["a", "b", "c"], size=n)
+    y = np.where(X["ctx"] == "a", X["x1"] > 0, X["x2"] > 0).astype(int)
+    return X, y
+
+
+def assert_valid_proba(proba, n_rows, n_classes=2):
+    assert proba.shape == (n_rows, n_classes)
+    assert np.all(np.isfinite(proba))
+    assert np.all((proba >= 0) & (proba <= 1))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def with_value(X, column, row, value):
+    X = X.copy()
+    if isinstance(value, str) and X[column].dtype.kind == "f":
+        X[column] = X[column].astype(object)
+    X.loc[X.index[row], column] = value
+    return X
+
+
+@pytest.fixture(scope="module", params=ESTIMATORS, ids=lambda c: c.__name__)
+def fitted(request):
+    """A fitted estimator of each kind, on make_frame()'s columns."""
+    X, y = make_frame()
+    return make_clf(request.param).fit(X, y)
+
+
+@pytest.fixture(params=ESTIMATORS, ids=lambda c: c.__name__)
+def cls(request):
+    return request.param
+
+
+# -- non-finite and non-numeric values ---------------------------------------
+
+NON_FINITE = [
+    (np.nan, r"column 'x2' \(1 NaN/missing\)"),
+    (np.inf, r"column 'x2' \(1 infinite\)"),
+    (-np.inf, r"column 'x2' \(1 infinite\)"),
+]
+
+
+@pytest.mark.parametrize(("value", "message"), NON_FINITE, ids=["nan", "inf", "-inf"])
+def test_non_finite_value_raises_at_fit(cls, value, message):
+    X, y = make_frame()
+    with pytest.raises(ValueError, match=message + ".*SimpleImputer"):
+        make_clf(cls).fit(with_value(X, "x2", 4, value), y)
+
+
+@pytest.mark.parametrize(("value", "message"), NON_FINITE, ids=["nan", "inf", "-inf"])
+def test_non_finite_value_raises_at_predict(fitted, value, message):
+    X, _ = make_frame()
+    with pytest.raises(ValueError, match=message):
+        fitted.predict_proba(with_value(X, "x2", 4, value))
+
+
+def test_non_finite_value_in_array_names_the_position(cls):
+    X, y = make_frame()
+    array = with_value(X, "x2", 4, np.inf).to_numpy()
+    with pytest.raises(ValueError, match=r"column at position 1 \(1 infinite\)"):
+        make_clf(cls, context_column=3).fit(array, y)
+
+
+def test_string_in_numeric_column_raises_at_fit_and_predict(fitted):
+    X, y = make_frame()
+    bad = with_value(X, "x2", 7, "oops")
+    message = r"Column 'x2' must be numeric but holds the string 'oops'"
+    with pytest.raises(ValueError, match=message):
+        make_clf(type(fitted)).fit(bad, y)
+    with pytest.raises(ValueError, match=message):
+        fitted.predict(bad)
+
+
+def test_text_dtype_numeric_column_raises(cls):
+    X, y = make_frame()
+    X["x2"] = X["x2"].astype(str)
+    with pytest.raises(ValueError, match=r"Column 'x2' has dtype .* not numeric"):
+        make_clf(cls).fit(X, y)
+
+
+# -- the context column ------------------------------------------------------
+
+
+def test_context_column_absent_at_fit(cls):
+    X, y = make_frame()
+    with pytest.raises(ValueError, match=r"context_column='ctx' is not a column"):
+        make_clf(cls).fit(X.drop(columns="ctx"), y)
+
+
+def test_context_column_renamed_at_fit(cls):
+    X, y = make_frame()
+    renamed = X.rename(columns={"ctx": "sensor"})
+    with pytest.raises(
+        ValueError, match=r"context_column='ctx' is not a column.*'sensor'"
+    ):
+        make_clf(cls).fit(renamed, y)
+
+
+def test_context_column_absent_at_predict(fitted):
+    X, _ = make_frame()
+    with pytest.raises(ValueError, match=r"missing:\s*- ctx"):
+        fitted.predict(X.drop(columns="ctx"))
+
+
+def test_context_column_renamed_at_predict(fitted):
+    X, _ = make_frame()
+    with pytest.raises(ValueError, match=r"unseen at fit time:\s*- sensor"):
+        fitted.predict(X.rename(columns={"ctx": "sensor"}))
+
+
+@pytest.mark.parametrize("position", [4, -5, 100])
+def test_context_position_out_of_range(cls, position):
+    X, y = make_frame()
+    message = rf"context_column={position} is out of range: X has 4 feature"
+    with pytest.raises(ValueError, match=message):
+        make_clf(cls, context_column=position).fit(X.to_numpy(), y)
+    with pytest.raises(ValueError, match=message):
+        make_clf(cls, context_column=position).fit(X, y)
+
+
+@pytest.mark.parametrize("missing", [None, np.nan], ids=["None", "NaN"])
+def test_missing_context_raises_at_fit(cls, missing):
+    X, y = make_frame()
+    bad = with_value(X.astype({"ctx": object}), "ctx", 3, missing)
+    message = r"context column 'ctx' has 1 missing value.*fillna\(\"missing\"\)"
+    with pytest.raises(ValueError, match=message):
+        make_clf(cls).fit(bad, y)
+
+
+@pytest.mark.parametrize("dtype", ["string", "category", object])
+def test_missing_context_raises_at_predict_for_every_dtype(fitted, dtype):
+    X, _ = make_frame()
+    X["ctx"] = X["ctx"].astype(dtype)
+    X.loc[X.index[3:5], "ctx"] = None
+    assert X["ctx"].isna().sum() == 2
+    with pytest.raises(ValueError, match=r"context column 'ctx' has 2 missing"):
+        fitted.predict(X)
+
+
+def test_missing_context_raises_even_with_learned_unknown(cls):
+    # handle_unknown="learned" is for unseen values, not for missing ones.
+    X, y = make_frame()
+    clf = make_clf(cls, handle_unknown="learned").fit(X, y)
+    with pytest.raises(ValueError, match=r"context column 'ctx' has 1 missing"):
+        clf.predict(with_value(X.astype({"ctx": object}), "ctx", 0, None))
+
+
+def test_unseen_context_error_names_the_values(fitted):
+    X, _ = make_frame()
+    bad = with_value(with_value(X, "ctx", 1, "zzz"), "ctx", 2, "yyy")
+    with pytest.raises(
+        ValueError,
+        match=r"not seen during fit: 'zzz', 'yyy'\. Known values are 'a', 'b', "
+        r"'c'.*handle_unknown=\"learned\"",
+    ):
+        fitted.predict(bad)
+
+
+def test_unseen_context_learned_predicts_one_unknown_embedding(cls):
+    X, y = make_frame()
+    clf = make_clf(cls, handle_unknown="learned").fit(X, y)
+    known = clf.predict_proba(X)
+    unseen_1 = clf.predict_proba(X.assign(ctx="zzz"))
+    unseen_2 = clf.predict_proba(X.assign(ctx="never seen"))
+    assert_valid_proba(unseen_1, len(X))
+    # Every unseen value is the same "unknown" context...
+    assert np.array_equal(unseen_1, unseen_2)
+    # ...which is not any of the known ones.
+    for value in ["a", "b", "c"]:
+        assert not np.array_equal(unseen_1, clf.predict_proba(X.assign(ctx=value)))
+    # Known rows are unaffected by unseen rows in the same call.
+    mixed = with_value(X, "ctx", 0, "zzz")
+    np.testing.assert_allclose(clf.predict_proba(mixed)[1:], known[1:], rtol=1e-6)
+
+
+def test_single_context_value_works(cls):
+    X, y = make_frame()
+    X["ctx"] = "only"
+    clf = make_clf(cls).fit(X, y)
+    assert list(clf.context_categories_) == ["only"]
+    assert_valid_proba(clf.predict_proba(X), len(X))
+
+
+def test_ten_thousand_contexts_work(cls):
+    n_contexts, rows_per_context = 10_000, 2
+    rng = np.random.default_rng(0)
+    n = n_contexts * rows_per_context
+    X = pd.DataFrame(
+        {
+            "x1": rng.normal(size=n),
+            "ctx": np.repeat([f"c{i}" for i in range(n_contexts)], rows_per_context),
+        }
+    )
+    y = (X["x1"] > 0).astype(int)
+    clf = make_clf(cls, max_epochs=1, batch_size=1024).fit(X, y)
+    assert len(clf.context_categories_) == n_contexts
+    assert_valid_proba(clf.predict_proba(X), n)
+    with pytest.raises(ValueError, match="not seen during fit: 'c10000'"):
+        clf.predict(X.head(1).assign(ctx="c10000"))
+
+
+def test_categorical_context_unused_categories_are_not_seen(cls):
+    X, y = make_frame()
+    categories = ["a", "b", "c", "d", "e"]
+    X_cat = X.astype({"ctx": pd.CategoricalDtype(categories)})
+    clf = make_clf(cls).fit(X_cat, y)
+    # Only the values that occur count: the same model as with plain strings.
+    assert list(clf.context_categories_) == ["a", "b", "c"]
+    reference = make_clf(cls).fit(X, y)
+    assert np.array_equal(clf.predict_proba(X_cat), reference.predict_proba(X))
+    # An unused category is an unseen context at predict.
+    unused = X_cat.head(3).assign(ctx=pd.Categorical(["d"] * 3, categories))
+    with pytest.raises(ValueError, match="not seen during fit: 'd'"):
+        clf.predict(unused)
+    learned = make_clf(cls, handle_unknown="learned").fit(X_cat, y)
+    assert_valid_proba(learned.predict_proba(unused), 3)
+
+
+# -- columns at predict differ from fit --------------------------------------
+
+
+def test_predict_with_a_renamed_column(fitted):
+    X, _ = make_frame()
+    with pytest.raises(
+        ValueError, match=r"(?s)unseen at fit time:\s*- z.*missing:\s*- x2"
+    ):
+        fitted.predict(X.rename(columns={"x2": "z"}))
+
+
+def test_predict_with_reordered_columns(fitted):
+    X, _ = make_frame()
+    with pytest.raises(ValueError, match="same order"):
+        fitted.predict(X[["x2", "x1", "x3", "ctx"]])
+
+
+def test_predict_with_an_extra_column(fitted):
+    X, _ = make_frame()
+    with pytest.raises(ValueError, match=r"unseen at fit time:\s*- x4"):
+        fitted.predict(X.assign(x4=1.0))
+
+
+def test_predict_with_a_dropped_column(fitted):
+    X, _ = make_frame()
+    with pytest.raises(ValueError, match=r"missing:\s*- x3"):
+        fitted.predict(X.drop(columns="x3"))
+
+
+@pytest.mark.parametrize("n_columns", [3, 5])
+def test_predict_array_with_a_different_column_count(cls, n_columns):
+    X, y = make_frame()
+    array = X.to_numpy()
+    clf = make_clf(cls, context_column=3).fit(array, y)
+    other = np.column_stack([array, array[:, :1]])[:, :n_columns]
+    with pytest.raises(
+        ValueError, match=rf"X has {n_columns} features, but \w+ is expecting 4"
+    ):
+        clf.predict(other)
+
+
+# -- shape of X and y ----------------------------------------------------------
+
+
+def test_empty_x_raises_at_fit(cls):
+    X, y = make_frame()
+    with pytest.raises(ValueError, match=r"0 sample\(s\)"):
+        make_clf(cls).fit(X.iloc[:0], y[:0])
+    with pytest.raises(ValueError, match=r"0 sample\(s\)"):
+        make_clf(cls, context_column=3).fit(X.to_numpy()[:0], y[:0])
+    with pytest.raises(ValueError, match=r"0 sample\(s\).*empty list"):
+        make_clf(cls, context_column=0).fit([], [])
+
+
+def test_empty_x_raises_at_predict(fitted):
+    X, _ = make_frame()
+    with pytest.raises(ValueError, match=r"0 sample\(s\) \(shape=\(0, 4\)\)"):
+        fitted.predict_proba(X.iloc[:0])
+
+
+def test_one_row_at_predict_works(fitted):
+    X, _ = make_frame()
+    proba = fitted.predict_proba(X.iloc[[5]])
+    assert_valid_proba(proba, 1)
+    # The same as that row's probabilities in a full-table predict.
+    np.testing.assert_allclose(proba[0], fitted.predict_proba(X)[5], rtol=1e-6)
+    assert fitted.predict(X.iloc[[5]]).shape == (1,)
+
+
+def test_one_row_at_fit_raises_about_classes(cls):
+    X, y = make_frame()
+    with pytest.raises(ValueError, match=r"y has only 1 class.*at least 2 classes"):
+        make_clf(cls).fit(X.iloc[:1], y[:1])
+
+
+def test_x_and_y_length_mismatch(cls):
+    X, y = make_frame()
+    with pytest.raises(ValueError, match="X has 60 rows but y has 59 values"):
+        make_clf(cls).fit(X, y[:-1])
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")
+def test_y_with_nan(cls):
+    X, y = make_frame()
+    y = y.astype(float)
+    y[3] = np.nan
+    with pytest.raises(ValueError, match="y contains NaN"):
+        make_clf(cls).fit(X, y)
+
+
+def test_one_class_only(cls):
+    X, _ = make_frame()
+    with pytest.raises(
+        ValueError, match=r"y has only 1 class \(.*'yes'.*\).*at least 2"
+    ):
+        make_clf(cls).fit(X, np.full(len(X), "yes"))
+
+
+# -- extreme and unusual but valid values ------------------------------------
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("big", [1e30, 1e308])
+def test_huge_values_give_finite_probabilities(cls, big):
+    X, y = make_frame()
+    # Huge values at fit (they dominate mean and std) ...
+    train = with_value(with_value(X, "x1", 0, big), "x3", 1, -big)
+    clf = make_clf(cls).fit(train, y)
+    assert_valid_proba(clf.predict_proba(train), len(X))
+    # ... and at predict, far outside the training range.
+    clf = make_clf(cls).fit(X, y)
+    test = X.head(4).assign(x1=[big, -big, big, 0.0], x2=[big, -big, -big, big])
+    assert_valid_proba(clf.predict_proba(test), 4)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize(
+    "column",
+    [
+        # The sums inside mean and std overflow to inf.
+        np.where(np.arange(60) % 2, 1.7e308, -1.7e308),
+        # x - mean overflows for the largest value although (x - mean) / std
+        # is about 5.5 (found by the property test below).
+        np.r_[np.zeros(57), np.finfo(float).max, -4.7e297, -np.finfo(float).max],
+    ],
+    ids=["alternating", "extremes"],
+)
+def test_values_spanning_the_whole_float_range(cls, column):
+    X, y = make_frame()
+    X["x1"] = column
+    clf = make_clf(cls).fit(X, y)
+    assert np.all(np.isfinite(clf.encoder_.mean_))
+    assert np.all(np.isfinite(clf.encoder_.scale_))
+    # Standardised with a population std, no value can exceed sqrt(n - 1).
+    standardised = clf.encoder_.transform(X).numeric
+    assert np.abs(standardised).max() <= np.sqrt(len(X) - 1) + 1e-3
+    assert_valid_proba(clf.predict_proba(X), len(X))
+
+
+def test_constant_columns_work(cls):
+    X, y = make_frame()
+    X["x2"] = 5.0
+    X["x3"] = 0.0
+    clf = make_clf(cls).fit(X, y)
+    assert_valid_proba(clf.predict_proba(X), len(X))
+    # A different constant at predict is a finite shift, not 0/0.
+    assert_valid_proba(clf.predict_proba(X.assign(x2=7.0, x3=-1.0)), len(X))
+
+
+def test_bool_columns_work_like_zero_one(cls):
+    X, y = make_frame()
+    X["flag"] = X["x1"] > 0.5
+    assert X["flag"].dtype == bool
+    clf = make_clf(cls).fit(X, y)
+    as_float = make_clf(cls).fit(X.astype({"flag": float}), y)
+    assert np.array_equal(
+        clf.predict_proba(X), as_float.predict_proba(X.astype({"flag": float}))
+    )
+    assert_valid_proba(clf.predict_proba(X), len(X))
+
+
+NULLABLE = [
+    ("Int64", "int64", lambda X: (X["x1"] * 10).round()),
+    ("Float64", "float64", lambda X: X["x1"] * 2),
+    ("boolean", "bool", lambda X: X["x1"] > 0.5),
+]
+
+
+@pytest.mark.parametrize(
+    ("nullable", "plain", "make"), NULLABLE, ids=[n[0] for n in NULLABLE]
+)
+def test_nullable_dtype_without_na_works(cls, nullable, plain, make):
+    X, y = make_frame()
+    X_plain = X.assign(n=make(X).astype(plain))
+    X_nullable = X.assign(n=make(X).astype(nullable))
+    assert X_nullable["n"].dtype == nullable
+    clf = make_clf(cls).fit(X_nullable, y)
+    reference = make_clf(cls).fit(X_plain, y)
+    assert np.array_equal(
+        clf.predict_proba(X_nullable), reference.predict_proba(X_plain)
+    )
+    assert_valid_proba(clf.predict_proba(X_nullable), len(X))
+
+
+@pytest.mark.parametrize(
+    ("nullable", "plain", "make"), NULLABLE, ids=[n[0] for n in NULLABLE]
+)
+def test_nullable_dtype_with_na_names_the_column(cls, nullable, plain, make):
+    X, y = make_frame()
+    X_nullable = X.assign(n=make(X).astype(nullable))
+    with_na = X_nullable.copy()
+    with_na.loc[with_na.index[2], "n"] = pd.NA
+    message = r"column 'n' \(1 NaN/missing\).*Impute"
+    with pytest.raises(ValueError, match=message):
+        make_clf(cls).fit(with_na, y)
+    clf = make_clf(cls).fit(X_nullable, y)
+    with pytest.raises(ValueError, match=message):
+        clf.predict(with_na)
+
+
+def test_object_array_works_like_the_dataframe(cls):
+    X, y = make_frame()
+    array = X.to_numpy(dtype=object)
+    assert array.dtype == object
+    from_array = make_clf(cls, context_column=3).fit(array, y)
+    from_frame = make_clf(cls).fit(X, y)
+    assert np.array_equal(from_array.predict_proba(array), from_frame.predict_proba(X))
+    assert list(from_array.context_categories_) == ["a", "b", "c"]
+
+
+def test_object_column_of_mixed_number_types_works(cls):
+    # ints, floats, bools, Decimals and numpy scalars in one object column.
+    X, y = make_frame()
+    values = X["x2"].to_numpy()
+    mixed = [
+        [int(round(v)), float(v), Decimal(str(v)), np.float32(v), bool(v > 0)][i % 5]
+        for i, v in enumerate(values)
+    ]
+    X_mixed = X.assign(x2=pd.Series(mixed, dtype=object, index=X.index))
+    as_float = X.assign(x2=[float(v) for v in mixed])
+    clf = make_clf(cls).fit(X_mixed, y)
+    reference = make_clf(cls).fit(as_float, y)
+    assert np.array_equal(clf.predict_proba(X_mixed), reference.predict_proba(as_float))
+
+
+def test_list_of_lists_works_like_the_array(cls):
+    X, y = make_frame()
+    rows = X.to_numpy(dtype=object).tolist()
+    assert isinstance(rows[0], list)
+    from_list = make_clf(cls, context_column=3).fit(rows, list(y))
+    from_array = make_clf(cls, context_column=3).fit(X.to_numpy(dtype=object), y)
+    assert np.array_equal(from_list.predict_proba(rows), from_array.predict_proba(rows))
+    assert_valid_proba(from_list.predict_proba(rows[:1]), 1)
+
+
+def test_list_of_lists_with_bad_values(cls):
+    X, y = make_frame()
+    rows = X.to_numpy(dtype=object).tolist()
+    with_string = [list(row) for row in rows]
+    with_string[3][1] = "oops"
+    with pytest.raises(ValueError, match=r"Column at position 1 .* string 'oops'"):
+        make_clf(cls, context_column=3).fit(with_string, y)
+    with_none = [list(row) for row in rows]
+    with_none[3][2] = None
+    with pytest.raises(ValueError, match=r"column at position 2 \(1 NaN/missing\)"):
+        make_clf(cls, context_column=3).fit(with_none, y)
+
+
+def test_ragged_list_of_lists_names_the_row(cls):
+    X, y = make_frame()
+    rows = X.to_numpy(dtype=object).tolist()
+    rows[3] = rows[3][:3]
+    with pytest.raises(
+        ValueError,
+        match=r"row at position 0 has 4 values but the row at position 3 has 3",
+    ):
+        make_clf(cls, context_column=3).fit(rows, y)
+    rows[3] = 1.5
+    with pytest.raises(ValueError, match=r"row at position 3 is 1\.5 of type float"):
+        make_clf(cls, context_column=3).fit(rows, y)
+
+
+# -- property tests on random frames -----------------------------------------
+
+FEW = settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+
+finite_floats = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def random_frames(draw):
+    """A DataFrame of 1-4 numeric columns ``c0..`` (any finite floats) and a
+    string context column ``ctx``, with labels of at least 2 classes."""
+    n_rows = draw(st.integers(2, 25))
+    n_numeric = draw(st.integers(1, 4))
+    columns = {
+        f"c{j}": draw(st.lists(finite_floats, min_size=n_rows, max_size=n_rows))
+        for j in range(n_numeric)
+    }
+    X = pd.DataFrame(columns, dtype=float)
+    contexts = st.text(alphabet="abxyz", min_size=1, max_size=3)
+    X["ctx"] = draw(st.lists(contexts, min_size=n_rows, max_size=n_rows))
+    labels = draw(st.lists(st.integers(0, 2), min_size=n_rows, max_size=n_rows))
+    labels[:2] = [0, 1]  # at least two classes
+    return X, np.array(labels)
+
+
+@FEW
+@given(data=random_frames())
+def test_random_frames_give_valid_probabilities(cls, data):
+    X, y = data
+    clf = make_clf(cls, max_epochs=1).fit(X, y)
+    assert_valid_proba(clf.predict_proba(X), len(X), len(np.unique(y)))
+
+
+@FEW
+@given(
+    data=random_frames(),
+    garbage=st.sampled_from([np.nan, np.inf, -np.inf, "garbage"]),
+    where=st.tuples(st.integers(0, 100), st.integers(0, 100)),
+)
+def test_random_garbage_names_its_column(cls, data, garbage, where):
+    X, y = data
+    n_numeric = X.shape[1] - 1
+    column = f"c{where[1] % n_numeric}"
+    bad = with_value(X, column, where[0] % len(X), garbage)
+    message = re.escape(repr(column))
+    with pytest.raises(ValueError, match=message):
+        make_clf(cls, max_epochs=1).fit(bad, y)
+    clf = make_clf(cls, max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match=message):
+        clf.predict_proba(bad)

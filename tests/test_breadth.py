@@ -1,0 +1,180 @@
+"""Regressors, weights, early stopping, history and the look inside."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import balanced_accuracy_score, r2_score
+from sklearn.model_selection import cross_validate
+from sklearn.pipeline import make_pipeline
+
+from skhyper import (
+    ConcatClassifier,
+    ConcatRegressor,
+    HyperNetworkClassifier,
+    HyperNetworkRegressor,
+)
+from skhyper.datasets import make_sensor_data
+
+SMALL = {"hidden_size": 16, "random_state": 0}
+SMALL_HYPER = {"hyper_hidden_size": 8, "output_size": 16}
+
+
+def _flip_regression(n=400, seed=0):
+    """y = 2x for context "a" and y = -x for "b": the slope is the context's."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"x": rng.normal(size=n), "noise": rng.normal(size=n)})
+    X["ctx"] = rng.choice(["a", "b"], size=n)
+    y = np.where(X["ctx"] == "a", 2 * X["x"], -X["x"]) * 10 + 100
+    return X, y
+
+
+def _sensor():
+    frame = make_sensor_data()
+    return frame.drop(columns="anomaly"), frame["anomaly"].to_numpy()
+
+
+def test_hypernetwork_regressor_learns_a_context_dependent_slope():
+    X, y = _flip_regression()
+    model = HyperNetworkRegressor("ctx", max_epochs=40, **SMALL, **SMALL_HYPER)
+    model.fit(X[:300], y[:300])
+    # The target is shifted and scaled: the internal standardisation must undo it.
+    assert r2_score(y[300:], model.predict(X[300:])) > 0.95
+    assert model.target_mean_.shape == (1,)
+
+
+@pytest.mark.parametrize("cls", [HyperNetworkRegressor, ConcatRegressor])
+def test_regressor_multi_output(cls):
+    X, y = _flip_regression()
+    Y = np.column_stack([y, -3 * y])
+    model = cls("ctx", max_epochs=5, **SMALL).fit(X, Y)
+    assert model.predict(X).shape == (len(X), 2)
+    # A single-column 2-D target gives 1-D predictions, as in MLPRegressor.
+    assert cls("ctx", max_epochs=1, **SMALL).fit(X, y[:, None]).predict(X).ndim == 1
+
+
+def test_class_weight_balanced_raises_recall_on_the_rare_class():
+    X, y = _sensor()
+    plain = HyperNetworkClassifier("sensor_type", max_epochs=10, random_state=0)
+    balanced = HyperNetworkClassifier(
+        "sensor_type", max_epochs=10, random_state=0, class_weight="balanced"
+    )
+    scores = [
+        balanced_accuracy_score(y, m.fit(X, y).predict(X)) for m in (plain, balanced)
+    ]
+    assert scores[1] > scores[0] + 0.05
+
+
+def test_class_weight_dict_uses_original_labels():
+    X, y = _sensor()
+    labels = np.where(y == 1, "anomaly", "normal")
+    model = ConcatClassifier(
+        "sensor_type", max_epochs=2, class_weight={"anomaly": 20.0}, **SMALL
+    )
+    model.fit(X, labels)
+    with pytest.raises(ValueError, match="'fault'"):
+        ConcatClassifier("sensor_type", class_weight={"fault": 2.0}).fit(X, labels)
+
+
+def test_zero_sample_weight_rows_are_ignored():
+    X, y = _flip_regression()
+    y_noisy = y.copy()
+    y_noisy[:100] = 1e4  # garbage rows that get weight 0
+    weight = np.r_[np.zeros(100), np.ones(len(y) - 100)]
+    kwargs = {"max_epochs": 30, **SMALL, **SMALL_HYPER}
+    model = HyperNetworkRegressor("ctx", **kwargs)
+    model.fit(X, y_noisy, sample_weight=weight)
+    assert r2_score(y[100:], model.predict(X[100:])) > 0.9
+    with pytest.raises(ValueError, match="non-zero"):
+        HyperNetworkRegressor("ctx").fit(X, y, sample_weight=np.zeros(len(y)))
+    with pytest.raises(ValueError, match="(?i)negative"):
+        HyperNetworkRegressor("ctx").fit(X, y, sample_weight=-weight)
+
+
+def test_sample_weight_through_metadata_routing():
+    X, y = _sensor()
+    weight = np.where(y == 1, 10.0, 1.0)
+    with sklearn.config_context(enable_metadata_routing=True):
+        model = HyperNetworkClassifier("sensor_type", max_epochs=2, **SMALL)
+        model.set_fit_request(sample_weight=True).set_score_request(sample_weight=False)
+        result = cross_validate(model, X, y, cv=2, params={"sample_weight": weight})
+    assert np.isfinite(result["test_score"]).all()
+
+
+def test_early_stopping_stops_and_restores_the_best_epoch():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=300), "ctx": rng.choice(["a", "b"], 300)})
+    y = rng.integers(2, size=300)  # pure noise: validation loss soon rises
+    model = ConcatClassifier(
+        "ctx",
+        max_epochs=200,
+        lr=1e-2,
+        early_stopping=True,
+        n_iter_no_change=5,
+        **SMALL,
+    ).fit(X, y)
+    assert model.n_iter_ < 200
+    history = model.history_
+    assert list(history.columns) == ["train_loss", "valid_loss", "dur"]
+    best = history["valid_loss"].idxmin()
+    assert model.n_iter_ == best + 5  # patience ran out after the best epoch
+    assert len(history) == model.n_iter_
+
+
+def test_history_without_early_stopping():
+    X, y = _sensor()
+    model = ConcatClassifier("sensor_type", max_epochs=3, **SMALL).fit(X, y)
+    assert list(model.history_.columns) == ["train_loss", "dur"]
+    assert list(model.history_.index) == [1, 2, 3]
+    assert model.history_["train_loss"].iloc[-1] < model.history_["train_loss"].iloc[0]
+
+
+def test_context_embeddings_frame():
+    X, y = _sensor()
+    model = HyperNetworkClassifier("sensor_type", max_epochs=2, embedding_size=4)
+    embeddings = model.fit(X, y).context_embeddings_
+    assert list(embeddings.index) == ["humidity", "pressure", "temperature"]
+    assert embeddings.shape == (3, 4)
+    assert embeddings.notna().all().all()
+
+
+def test_generated_weights_per_context():
+    X, y = _flip_regression()
+    model = HyperNetworkRegressor("ctx", max_epochs=20, **SMALL, **SMALL_HYPER)
+    model.fit(X, y)
+    weight_a, bias_a = model.generated_weights("a")
+    weight_b, _ = model.generated_weights("b")
+    assert weight_a.shape == (16, 16) and bias_a.shape == (16,)
+    assert not np.allclose(weight_a, weight_b)
+    with pytest.raises(ValueError, match="'zzz'"):
+        model.generated_weights("zzz")
+
+
+@pytest.mark.parametrize("cls", [HyperNetworkClassifier, ConcatClassifier])
+def test_transform_as_a_feature_extractor(cls):
+    X, y = _sensor()
+    model = cls("sensor_type", max_epochs=2, **SMALL).fit(X, y)
+    features = model.transform(X)
+    names = model.get_feature_names_out()
+    assert features.shape == (len(X), len(names))
+    assert names[0] == f"{cls.__name__.lower()}0"
+    model.set_output(transform="pandas")
+    assert list(model.transform(X.head()).columns) == list(names)
+    # As the first step of a pipeline, feeding a linear model.
+    pipeline = make_pipeline(
+        cls("sensor_type", max_epochs=2, **SMALL), LogisticRegression()
+    )
+    assert pipeline.fit(X, y).predict_proba(X).shape == (len(X), 2)
+
+
+def test_verbose_levels(capsys):
+    X, y = _sensor()
+    for verbose in (0, 1, 2):
+        ConcatClassifier("sensor_type", max_epochs=3, verbose=verbose, **SMALL).fit(
+            X, y
+        )
+        printed = capsys.readouterr()
+        table_lines = [line for line in printed.out.splitlines() if "\x1b[36m" in line]
+        assert len(table_lines) == (0 if verbose == 0 else 3)  # one line per epoch
+        assert ("it/s" in printed.err) == (verbose == 2)  # the progress bar

@@ -1,0 +1,246 @@
+"""Reliability: divergent training, persistence and determinism across
+processes, and concurrent prediction.
+
+The cross-process tests share one child Python process (module fixture
+``child``): the test process fits both estimators, saves them with pickle and
+joblib and saves their probabilities; the child loads the saved models,
+predicts, and fits the same estimators again from scratch. Starting a process
+costs the torch import (a few seconds), so all of that happens in one go.
+"""
+
+import json
+import os
+import pickle
+import re
+import subprocess
+import sys
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from skhyper import ConcatClassifier, HyperNetworkClassifier
+
+ESTIMATORS = [HyperNetworkClassifier, ConcatClassifier]
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+SMALL = {
+    HyperNetworkClassifier: {
+        "hidden_size": 16,
+        "hyper_hidden_size": 8,
+        "output_size": 16,
+    },
+    ConcatClassifier: {"hidden_size": 16, "hidden_layer_sizes": (16,)},
+}
+
+
+def make_clf(cls, **params):
+    params = {
+        "max_epochs": 4,
+        "random_state": 3,
+        "batch_size": 32,
+        **SMALL[cls],
+        **params,
+    }
+    return cls(context_column="ctx", **params)
+
+
+def make_frame(n=150, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({name: rng.normal(size=n) for name in ["x1", "x2", "x3"]})
+    X["ctx"] = rng.choice(["a", "b", "c"], size=n)
+    y = np.where(X["ctx"] == "a", X["x1"] > 0, X["x2"] > 0).astype(int)
+    return X, y
+
+
+def assert_valid_proba(proba, n_rows, n_classes=2):
+    assert proba.shape == (n_rows, n_classes)
+    assert np.all(np.isfinite(proba))
+    assert np.all((proba >= 0) & (proba <= 1))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+# -- divergent training --------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("lr", [1e4, 1e8])
+def test_divergent_training_raises_or_warns_never_nan(cls, lr):
+    # lr=1e4 blows the training loss up to ~1e18-1e30 (still finite);
+    # lr=1e8 makes the HyperNetworkClassifier's loss and outputs NaN.
+    X, y = make_frame()
+    clf = make_clf(cls, lr=lr, max_epochs=10)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            clf.fit(X, y)
+        except (ValueError, FloatingPointError, RuntimeError) as error:
+            assert re.search("diverg", str(error), re.IGNORECASE), str(error)
+            return
+    divergence_warnings = [w for w in caught if "diverg" in str(w.message).lower()]
+    assert divergence_warnings, "fit returned without an error or a warning"
+    assert_valid_proba(clf.predict_proba(X), len(X))
+
+
+# -- persistence and determinism across processes ------------------------------
+
+CHILD = r"""
+import json, pickle, sys
+from pathlib import Path
+
+import joblib
+import numpy as np
+import torch
+from sklearn.base import clone
+
+folder = Path(sys.argv[1])
+X, y = pickle.loads((folder / "data.pkl").read_bytes())
+report = {"threads_default": torch.get_num_threads()}
+for name in sys.argv[2:]:
+    with open(folder / f"{name}.pkl", "rb") as f:
+        from_pickle = pickle.load(f)
+    from_joblib = joblib.load(folder / f"{name}.joblib")
+    np.save(folder / f"{name}.child_pickle.npy", from_pickle.predict_proba(X))
+    np.save(folder / f"{name}.child_joblib.npy", from_joblib.predict_proba(X))
+
+    # A fresh fit with the same parameters, in this fresh process.
+    threads, rng = torch.get_num_threads(), torch.random.get_rng_state()
+    refit = clone(from_pickle).fit(X, y)
+    report[name] = {
+        "threads_unchanged": torch.get_num_threads() == threads,
+        "rng_unchanged": bool(torch.equal(torch.random.get_rng_state(), rng)),
+    }
+    np.save(folder / f"{name}.child_refit.npy", refit.predict_proba(X))
+(folder / "report.json").write_text(json.dumps(report))
+"""
+
+
+def run_child(script, *args, env=None):
+    completed = subprocess.run(
+        [sys.executable, "-c", script, *map(str, args)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return completed
+
+
+@pytest.fixture(scope="module")
+def child(tmp_path_factory):
+    """Fit, save and predict here; load, predict and refit in a child."""
+    folder = tmp_path_factory.mktemp("cross_process")
+    X, y = make_frame()
+    (folder / "data.pkl").write_bytes(pickle.dumps((X, y)))
+    names = []
+    for cls in ESTIMATORS:
+        name = cls.__name__
+        names.append(name)
+        clf = make_clf(cls).fit(X, y)
+        np.save(folder / f"{name}.parent.npy", clf.predict_proba(X))
+        with open(folder / f"{name}.pkl", "wb") as f:
+            pickle.dump(clf, f)
+        joblib.dump(clf, folder / f"{name}.joblib")
+    run_child(CHILD, folder, *names)
+    report = json.loads((folder / "report.json").read_text())
+
+    def load(name, kind):
+        return np.load(folder / f"{name}.{kind}.npy")
+
+    return load, report
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("kind", ["child_pickle", "child_joblib"])
+def test_saved_model_predicts_bit_identically_in_another_process(child, cls, kind):
+    load, _ = child
+    parent = load(cls.__name__, "parent")
+    assert_valid_proba(parent, 150)
+    assert np.array_equal(load(cls.__name__, kind), parent)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_same_random_state_is_bit_identical_across_processes(child, cls):
+    load, _ = child
+    assert np.array_equal(
+        load(cls.__name__, "child_refit"), load(cls.__name__, "parent")
+    )
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_fit_in_a_fresh_process_leaves_torch_state_alone(child, cls):
+    # In a fresh process torch uses its default thread count (not the
+    # estimator's n_threads=1), so a missing restore would show.
+    _, report = child
+    assert report[cls.__name__] == {"threads_unchanged": True, "rng_unchanged": True}
+
+
+CPU_LOADER = r"""
+import pickle, sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+assert not torch.cuda.is_available()
+folder = Path(sys.argv[1])
+X = pickle.loads((folder / "X.pkl").read_bytes())
+clf = pickle.loads((folder / "model.pkl").read_bytes())
+assert str(clf.net_.device) == "cpu", clf.net_.device
+np.save(folder / "cpu.npy", clf.predict_proba(X))
+"""
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_cuda_model_loads_and_predicts_on_cpu_only_machine(cls, tmp_path):
+    X, y = make_frame()
+    clf = make_clf(cls, device="cuda").fit(X, y)
+    on_gpu = clf.predict_proba(X)
+    (tmp_path / "X.pkl").write_bytes(pickle.dumps(X))
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps(clf))
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    run_child(CPU_LOADER, tmp_path, env=env)
+    on_cpu = np.load(tmp_path / "cpu.npy")
+    assert_valid_proba(on_cpu, len(X))
+    np.testing.assert_allclose(on_cpu, on_gpu, atol=1e-5)
+
+
+# -- concurrent prediction -----------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_predict_proba_from_four_threads_at_once(cls):
+    X, y = make_frame(n=2000)
+    clf = make_clf(cls, max_epochs=2, batch_size=256).fit(X, y)
+    parts = [X.iloc[i::4] for i in range(4)]
+    whole = clf.predict_proba(X)
+    expected = [clf.predict_proba(part) for part in parts]
+    threads_before = torch.get_num_threads()
+    barrier = threading.Barrier(4)
+
+    def predict(i):
+        barrier.wait()  # start all four together
+        # Two threads predict the whole table and two a quarter each, so
+        # calls of different sizes overlap.
+        if i < 2:
+            return clf.predict_proba(X)
+        return clf.predict_proba(parts[i])
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(5):
+            barrier.reset()
+            results = list(pool.map(predict, range(4)))
+            assert np.array_equal(results[0], whole)
+            assert np.array_equal(results[1], whole)
+            assert np.array_equal(results[2], expected[2])
+            assert np.array_equal(results[3], expected[3])
+    assert torch.get_num_threads() == threads_before

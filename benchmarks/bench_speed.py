@@ -51,6 +51,7 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 import skhyper
 from skhyper import ConcatClassifier, HyperNetworkClassifier
+from skhyper._data import TensorTable
 from skhyper.datasets import make_sensor_data
 
 RESULTS = Path(__file__).parent / "results" / "speed.json"
@@ -204,9 +205,7 @@ def bench_scaling(configs: list[tuple[int, int]], epochs: int) -> list[dict]:
 
 def bare_torch_epochs(estimator, X, y, epochs: int) -> list[float]:
     """Train a fresh copy of the estimator's module with a plain loop."""
-    encoded = estimator.encoder_.transform(X)
-    numeric = torch.as_tensor(encoded.numeric)
-    context = torch.as_tensor(encoded.context)
+    table = TensorTable(estimator.encoder_.transform(X))
     target = torch.as_tensor(np.searchsorted(estimator.classes_, y))
     module = type(estimator.net_.module_)(**estimator.net_.get_params_for("module"))
     optimizer = torch.optim.Adam(module.parameters(), lr=estimator.lr, fused=True)
@@ -221,7 +220,8 @@ def bare_torch_epochs(estimator, X, y, epochs: int) -> list[float]:
             for i in range(0, len(order), estimator.batch_size):
                 rows = order[i : i + estimator.batch_size]
                 optimizer.zero_grad()
-                logits = module(numeric[rows], context[rows])
+                inputs, _ = table.rows(rows)
+                logits = module(**inputs)
                 loss = torch.nn.functional.cross_entropy(logits, target[rows])
                 loss.backward()
                 optimizer.step()

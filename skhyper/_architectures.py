@@ -18,21 +18,29 @@ from sklearn.utils.validation import check_is_fitted
 from ._modules import ConcatModule, HyperNetworkModule
 
 SHARED_PARAMETERS_DOC = """\
-context_column : str, int or None, default=None
+context_column : str, int, list of these, or None, default=None
         The column whose value changes what the other features mean. A column
         name for a DataFrame, an integer position for an array (as in
         ``ColumnTransformer``). With ``None``, a DataFrame's single
         non-numeric column is used; anything else raises a ``ValueError``.
-        The context may hold strings, integers, or pandas ``category`` /
+        A list names several context columns (e.g. ``["sensor_type",
+        "site"]``): their embeddings, concatenated, drive the network. The
+        context may hold strings, integers, or pandas ``category`` /
         ``string`` / ``object`` values; they are encoded at fit. Missing
         context values (None/NaN) are an error: fill them with an explicit
-        category first. All other columns must be numeric (bool included);
-        they are standardised with the training mean and standard deviation.
+        category first.
+
+        Of the other columns, numeric ones (bool included) are standardised
+        with the training mean and standard deviation, and categorical ones
+        (``category`` or ``string`` dtype, or ``object`` columns of strings)
+        get a learned embedding each; both are projected together. Unseen
+        categories at predict follow ``handle_unknown``.
     hidden_size : int, default=128
         Size of the linear projection (followed by the activation) of the
-        numeric features.
+        non-context features.
     embedding_size : int, default=16
-        Size of the learned context embedding.
+        Size of each learned embedding (per context column and per
+        categorical feature).
     dropout : float, default=0.1
         Dropout rate of the fully connected layers.
     activation : {"relu", "tanh", "sigmoid", "gelu", "elu", "leaky_relu", \
@@ -54,11 +62,12 @@ context_column : str, int or None, default=None
     n_iter_no_change : int, default=10
         Patience of early stopping, in epochs.
     handle_unknown : {"error", "learned"}, default="error"
-        What to do with a context value at predict that was not seen at fit.
-        ``"error"`` raises a ``ValueError`` naming the values. ``"learned"``
-        predicts them with an extra "unknown context" embedding; to train it,
-        5% of the training rows have their context replaced by "unknown" in
-        each epoch, which costs those rows their context information.
+        What to do with a context value (or a value of a categorical feature)
+        at predict that was not seen at fit. ``"error"`` raises a
+        ``ValueError`` naming the values. ``"learned"`` predicts them with an
+        extra "unknown" embedding per column; to train it, 5% of the training
+        values of each context and categorical column are replaced by
+        "unknown" in each epoch, which costs those rows that information.
     n_threads : int or None, default=1
         Torch intra-op threads used inside ``fit`` and ``predict``; the
         previous setting is restored afterwards. One thread is fastest for
@@ -114,7 +123,8 @@ context_categories_ : ndarray of shape (n_contexts,)
     n_iter_ : int
         Number of epochs run.
     context_embeddings_ : DataFrame of shape (n_contexts, embedding_size)
-        The learned embedding of each context value (index)."""
+        The learned embedding of each context value (index); with several
+        context columns the index is (column, value)."""
 
 HYPERNETWORK_DESCRIPTION = """\
 The numeric (non-context) features are standardised and projected to
@@ -172,10 +182,11 @@ class HyperNetworkArchitecture:
 
         Parameters
         ----------
-        context_value : object
+        context_value : object or tuple
             A value of the context column seen during fit (or any value, with
             ``handle_unknown="learned"``: unseen values get the
-            unknown-context weights).
+            unknown-context weights); a tuple of values, one per column, when
+            ``context_column`` is a list.
 
         Returns
         -------
@@ -185,10 +196,10 @@ class HyperNetworkArchitecture:
         bias : ndarray of shape (output_size,)
         """
         check_is_fitted(self, "net_")
-        code = self.encoder_.code_of(context_value)
+        codes = self.encoder_.code_of(context_value)
         layer = self.net_.module_.context_layer
         with torch.inference_mode():
-            codes = torch.tensor([code], device=layer.base_weight.device)
+            codes = torch.as_tensor(codes, device=layer.base_weight.device)[None, :]
             weight, bias = layer.generate(codes)
         return weight[0].cpu().numpy(), bias[0].cpu().numpy()
 

@@ -51,7 +51,13 @@ class _ContextEstimator(
     """Base class; not for direct use."""
 
     _parameter_constraints: dict = {
-        "context_column": [str, Interval(Integral, None, None, closed="neither"), None],
+        "context_column": [
+            str,
+            Interval(Integral, None, None, closed="neither"),
+            list,
+            tuple,
+            None,
+        ],
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "embedding_size": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -187,7 +193,12 @@ class _ContextEstimator(
     ) -> NeuralNet:
         module_params = {
             "n_numeric": encoded.numeric.shape[1],
-            "n_contexts": len(self.context_categories_),
+            "categorical_sizes": [
+                len(e.categories_) for e in self.encoder_.categorical_encoders_
+            ],
+            "context_sizes": [
+                len(e.categories_) for e in self.encoder_.context_encoders_
+            ],
             "n_outputs": self._n_outputs(),
             "unknown_rate": UNKNOWN_RATE if self.handle_unknown == "learned" else 0.0,
             **module_params,
@@ -236,7 +247,7 @@ class _ContextEstimator(
         data = TensorTable(self.encoder_.transform(table), device=self.net_.device)
         with torch_session(self.n_threads):
             return self.net_.module_.predict_outputs(
-                data.numeric, data.context, PREDICT_BATCH_SIZE, representation
+                data.inputs, PREDICT_BATCH_SIZE, representation
             )
 
     # -- looking inside ----------------------------------------------------
@@ -261,11 +272,22 @@ class _ContextEstimator(
         return self._forward(X, representation=True).cpu().numpy()
 
     def _context_embeddings(self) -> pd.DataFrame:
-        weights = self.net_.module_.context_embedding.weight.detach().cpu().numpy()
-        index = pd.Index(list(self.context_categories_), name="context")
-        columns = [f"embedding_{i}" for i in range(weights.shape[1])]
-        # The last row is the "unknown context" embedding, not a fitted value.
-        return pd.DataFrame(weights[: len(index)], index=index, columns=columns)
+        """One row per context value (per column and value with several
+        context columns); the "unknown" embeddings are left out."""
+        frames = []
+        embedding = self.net_.module_.context_embedding
+        for encoder, column in zip(
+            self.encoder_.context_encoders_, embedding.columns, strict=True
+        ):
+            weights = column.weight.detach().cpu().numpy()[: len(encoder.categories_)]
+            frames.append(pd.DataFrame(weights, index=list(encoder.categories_)))
+        if len(frames) == 1:
+            frame = frames[0].rename_axis("context")
+        else:
+            names = [e.name for e in self.encoder_.context_encoders_]
+            frame = pd.concat(frames, keys=names, names=["column", "context"])
+        frame.columns = [f"embedding_{i}" for i in range(frame.shape[1])]
+        return frame
 
 
 def _silent(*args, **kwargs) -> None:

@@ -32,6 +32,7 @@ class TensorTable(torch.utils.data.Dataset):
         device="cpu",
     ):
         self.numeric = torch.as_tensor(encoded.numeric, device=device)
+        self.categorical = torch.as_tensor(encoded.categorical, device=device)
         self.context = torch.as_tensor(encoded.context, device=device)
         self.target = None if target is None else torch.as_tensor(target, device=device)
         self.weight = None
@@ -48,9 +49,18 @@ class TensorTable(torch.utils.data.Dataset):
             setattr(part, name, None if tensor is None else tensor[index])
         return part
 
+    @property
+    def inputs(self) -> dict[str, torch.Tensor]:
+        """The module's keyword inputs for all rows."""
+        return {
+            "numeric": self.numeric,
+            "categorical": self.categorical,
+            "context": self.context,
+        }
+
     def rows(self, index) -> tuple[dict[str, torch.Tensor], tuple | None]:
         """The module inputs and the (target, weight) of the rows at ``index``."""
-        inputs = {"numeric": self.numeric[index], "context": self.context[index]}
+        inputs = {name: tensor[index] for name, tensor in self.inputs.items()}
         if self.target is None:
             return inputs, None
         return inputs, (self.target[index], self.weight[index])

@@ -1,10 +1,12 @@
-"""Turning a user's table into the two tensors the torch modules need.
+"""Turning a user's table into the tensors the torch modules need.
 
 A table (DataFrame, 2-D array or list of rows) is split into
 
-* the *context* column, encoded as integer codes ``0 .. n_contexts - 1``, and
-* the other columns, converted to float and standardised with the training
-  mean and standard deviation.
+* the *context* column(s), encoded as integer codes (``_categories.py``),
+* other categorical columns (category, string, or object columns of
+  strings), encoded the same way and embedded by the network, and
+* the numeric columns (bool included), converted to float and standardised
+  with the training mean and standard deviation.
 
 Every check that can fail names the column (and, where useful, the value) so
 that the error tells the user what to change.
@@ -22,6 +24,8 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_object_dtype
 from scipy import sparse
 from sklearn.utils.validation import check_array
 
+from ._categories import CategoryEncoder, preview
+
 # Standardised values further than this from zero are clipped, so that an
 # extreme input (say 1e30) gives a confident prediction instead of an
 # overflow to inf and NaN probabilities inside the network.
@@ -35,14 +39,8 @@ class EncodedTable:
     """The network inputs made from one table."""
 
     numeric: np.ndarray  # (n_samples, n_numeric) float32, standardised
-    context: np.ndarray  # (n_samples,) int64 codes; n_contexts marks unseen
-
-
-def _preview(values, limit: int = 5) -> str:
-    # NumPy scalars as plain Python values: 0.5, not np.float64(0.5).
-    values = [v.item() if isinstance(v, np.generic) else v for v in values]
-    shown = ", ".join(repr(v) for v in values[:limit])
-    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
+    categorical: np.ndarray  # (n_samples, n_categorical) int64 codes
+    context: np.ndarray  # (n_samples, n_context_columns) int64 codes
 
 
 def as_table(X, estimator_name: str) -> pd.DataFrame:
@@ -123,10 +121,37 @@ def _is_text_dtype(dtype) -> bool:
     )
 
 
+def is_categorical_feature(column: pd.Series) -> bool:
+    """Category and string columns, and object columns holding only strings."""
+    if isinstance(column.dtype, (pd.CategoricalDtype, pd.StringDtype)):
+        return True
+    if is_object_dtype(column.dtype):
+        kind = pd.api.types.infer_dtype(column.to_numpy(), skipna=True)
+        return kind in ("string", "bytes")
+    return False
+
+
 def column_label(table: pd.DataFrame, position: int) -> str:
     """How an error message names the column at ``position``."""
     name = table.columns[position]
     return repr(name) if isinstance(name, str) else f"at position {position}"
+
+
+def resolve_context_positions(table: pd.DataFrame, context_column) -> list[int]:
+    """Positions of the context column(s): one, or one per list entry."""
+    if not isinstance(context_column, (list, tuple)):
+        return [resolve_context_position(table, context_column)]
+    if not context_column:
+        raise ValueError(
+            "context_column is an empty list; name at least one column, or "
+            "pass None to use a DataFrame's single non-numeric column."
+        )
+    positions = [resolve_context_position(table, c) for c in context_column]
+    if len(set(positions)) < len(positions):
+        raise ValueError(
+            f"context_column={context_column!r} names the same column twice."
+        )
+    return positions
 
 
 def resolve_context_position(table: pd.DataFrame, context_column) -> int:
@@ -146,7 +171,7 @@ def resolve_context_position(table: pd.DataFrame, context_column) -> int:
             return text_columns[0]
         found = (
             f"found {len(text_columns)} non-numeric columns "
-            f"({_preview(table.columns[text_columns])})"
+            f"({preview(table.columns[text_columns])})"
             if has_names
             else "X has no column names"
         )
@@ -159,14 +184,14 @@ def resolve_context_position(table: pd.DataFrame, context_column) -> int:
         context_column, (str, Integral)
     ):
         raise TypeError(
-            "context_column must be a column name (str), an integer position "
-            f"or None; got {context_column!r} of type "
+            "context_column must be a column name (str), an integer position, "
+            f"a list of these, or None; got {context_column!r} of type "
             f"{type(context_column).__name__}."
         )
     if isinstance(context_column, str):
         if context_column not in table.columns:
             available = (
-                f"X's columns are {_preview(table.columns, limit=10)}"
+                f"X's columns are {preview(table.columns, limit=10)}"
                 if any(isinstance(c, str) for c in table.columns)
                 else "X has no column names (it is an array); pass an integer "
                 "position instead"
@@ -198,10 +223,9 @@ def _numeric_column(table: pd.DataFrame, position: int) -> np.ndarray:
             column.to_numpy(), label, table.columns[position]
         )
     raise ValueError(
-        f"Column {label} has dtype {dtype}, which is not numeric. Only the "
-        "context column may be categorical or text: encode this column first "
-        "(e.g. with OneHotEncoder or OrdinalEncoder) or, if it is the context, "
-        f"pass context_column={table.columns[position]!r}."
+        f"Column {label} has dtype {dtype}, which is neither numeric nor "
+        "categorical: convert it first (e.g. a date to a number of days), or "
+        "drop it."
     )
 
 
@@ -223,9 +247,10 @@ def _object_column_to_float(values: np.ndarray, label: str, name) -> np.ndarray:
     for value in values:
         if isinstance(value, (str, bytes)):
             raise ValueError(
-                f"Column {label} must be numeric but holds the string {value!r}. "
-                "Encode it first (e.g. with OneHotEncoder) or, if it is the "
-                f"context, pass context_column={name!r}."
+                f"Column {label} must be numeric but holds the string {value!r} "
+                "among numbers. Fix that value; a column of only strings would "
+                "be encoded as categorical (e.g. X[{name!r}].astype(str)), and "
+                f"if it is the context, pass context_column={name!r}."
             )
         if not isinstance(value, (Real, Decimal)) and value is not None:
             raise TypeError(
@@ -257,63 +282,6 @@ def _check_finite(values: np.ndarray, labels: list[str]) -> None:
     )
 
 
-def _context_values(table: pd.DataFrame, position: int) -> np.ndarray:
-    """The context column as an object array, with missing values rejected."""
-    values = table.iloc[:, position].astype(object).to_numpy()
-    return _checked_contexts(
-        values, column_label(table, position), table.columns[position]
-    )
-
-
-def _checked_contexts(values: np.ndarray, label: str, name) -> np.ndarray:
-    """Reject unhashable, missing and infinite context values.
-
-    ``label`` names the column in messages; ``name`` is its key in X.
-    """
-    _check_scalar_contexts(values, label)
-    missing = pd.isna(values)
-    if missing.any():
-        raise ValueError(
-            f"The context column {label} has {int(missing.sum())} missing "
-            "value(s) (None/NaN/NA). Missing contexts are not guessed: fill "
-            f"them with an explicit category, e.g. X[{name!r}]"
-            '.fillna("missing"), or drop those rows.'
-        )
-    infinite = [v for v in values if isinstance(v, float) and np.isinf(v)]
-    if infinite:
-        raise ValueError(
-            f"The context column {label} holds infinite value(s) "
-            f"{_preview(pd.unique(np.asarray(infinite)))}; a context must be a "
-            "finite category value."
-        )
-    return values
-
-
-def _check_scalar_contexts(values: np.ndarray, label: str) -> None:
-    """Reject dicts, lists and other unhashable context values."""
-    try:
-        pd.unique(values)
-        return
-    except TypeError:
-        pass
-    for value in values:
-        if not pd.api.types.is_hashable(value) or not pd.api.types.is_scalar(value):
-            raise TypeError(
-                f"The context column {label} holds {value!r} of type "
-                f"{type(value).__name__}: each context argument must be a "
-                "string or a number."
-            )
-
-
-def _sorted_categories(values: np.ndarray) -> np.ndarray:
-    unique = pd.unique(values)
-    try:
-        ordered = sorted(unique)
-    except TypeError:  # mixed types, e.g. ints and strings
-        ordered = sorted(unique, key=lambda v: (type(v).__name__, str(v)))
-    return np.asarray(ordered, dtype=object)
-
-
 def _column_statistics(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-column mean and standard deviation that stay finite for any
     finite input.
@@ -337,15 +305,16 @@ def _column_statistics(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class TableEncoder:
-    """Split a table into standardised numeric features and context codes.
+    """Split a table into standardised numeric features, categorical codes
+    and context codes.
 
     Parameters
     ----------
-    context_column : str, int or None
+    context_column : str, int, list of these, or None
         See the estimators' documentation.
     handle_unknown : {"error", "learned"}
-        What ``transform`` does with a context value not seen by ``fit``:
-        raise, or give it the extra code ``len(categories_)``.
+        What ``transform`` does with a context or category value not seen by
+        ``fit``: raise, or give it the column's unknown code.
     estimator_name : str
         Used in error messages.
     """
@@ -357,71 +326,99 @@ class TableEncoder:
 
     def fit_transform(self, X) -> EncodedTable:
         table = as_table(X, self.estimator_name)
-        self.context_position_ = resolve_context_position(table, self.context_column)
+        self.context_positions_ = resolve_context_positions(table, self.context_column)
         self.n_columns_ = table.shape[1]
-        self.numeric_positions_ = [
-            i for i in range(self.n_columns_) if i != self.context_position_
-        ]
-        if not self.numeric_positions_:
+        others = [i for i in range(self.n_columns_) if i not in self.context_positions_]
+        if not others:
+            names = ", ".join(column_label(table, i) for i in self.context_positions_)
             raise ValueError(
-                f"X has {self.n_columns_} feature(s) and the only one is the "
-                f"context column {column_label(table, self.context_position_)}; "
-                f"{self.estimator_name} needs at least one other feature for "
-                "the context to act on."
+                f"X has {self.n_columns_} feature(s) and all are context "
+                f"columns ({names}); {self.estimator_name} needs at least one "
+                "other feature for the context to act on."
             )
-        self.context_label_ = column_label(table, self.context_position_)
-        self.context_name_ = table.columns[self.context_position_]
-        context = _context_values(table, self.context_position_)
-        self.categories_ = _sorted_categories(context)
-        self._category_index = pd.Index(self.categories_)
+        self.categorical_positions_ = [
+            i for i in others if is_categorical_feature(table.iloc[:, i])
+        ]
+        self.numeric_positions_ = [
+            i for i in others if i not in self.categorical_positions_
+        ]
+        self.context_encoders_ = [
+            self._category_encoder(table, i, "The context column")
+            for i in self.context_positions_
+        ]
+        self.categorical_encoders_ = [
+            self._category_encoder(table, i, "The categorical column")
+            for i in self.categorical_positions_
+        ]
+        context = self._codes(
+            table, self.context_positions_, self.context_encoders_, fit=True
+        )
+        categorical = self._codes(
+            table, self.categorical_positions_, self.categorical_encoders_, fit=True
+        )
 
         raw = self._numeric_matrix(table)
         self.mean_, scale = _column_statistics(raw)
         # Constant columns keep a scale of 1: they carry no information but
         # must not produce 0/0 = NaN.
         self.scale_ = np.where(scale > 0, scale, 1.0)
-        return EncodedTable(self._standardise(raw), self._codes(context))
+        return EncodedTable(self._standardise(raw), categorical, context)
 
     def transform(self, X) -> EncodedTable:
         # The caller has checked the number and names of columns against fit.
         table = as_table(X, self.estimator_name)
-        context = _context_values(table, self.context_position_)
-        codes = self._known_codes(context)
-        return EncodedTable(self._standardise(self._numeric_matrix(table)), codes)
-
-    def code_of(self, value) -> int:
-        """The code of one context value, with the same rules as
-        ``transform``: a missing value is an error, and an unseen one is an
-        error or the unknown code, as ``handle_unknown`` says."""
-        values = np.empty(1, dtype=object)
-        values[0] = value
-        checked = _checked_contexts(values, self.context_label_, self.context_name_)
-        return int(self._known_codes(checked)[0])
-
-    def _known_codes(self, context: np.ndarray) -> np.ndarray:
-        """Codes of validated context values; unseen ones follow
-        ``handle_unknown``."""
-        codes = self._codes(context)
-        unseen = codes < 0
-        if unseen.any():
-            if self.handle_unknown == "error":
-                raise ValueError(
-                    f"The context column {self.context_label_} holds value(s) "
-                    "not seen during fit: "
-                    f"{_preview(pd.unique(context[unseen]))}. Known values are "
-                    f"{_preview(self.categories_)}. Refit with these values, or "
-                    'pass handle_unknown="learned" to predict them with a '
-                    "learned unknown-context representation."
-                )
-            codes[unseen] = len(self.categories_)
-        return codes
+        return EncodedTable(
+            self._standardise(self._numeric_matrix(table)),
+            self._codes(table, self.categorical_positions_, self.categorical_encoders_),
+            self._codes(table, self.context_positions_, self.context_encoders_),
+        )
 
     @property
-    def n_numeric_(self) -> int:
-        return len(self.numeric_positions_)
+    def categories_(self) -> np.ndarray | list[np.ndarray]:
+        """The context values seen at fit: one array, or one per column when
+        ``context_column`` is a list."""
+        categories = [encoder.categories_ for encoder in self.context_encoders_]
+        return (
+            categories
+            if isinstance(self.context_column, (list, tuple))
+            else categories[0]
+        )
+
+    def code_of(self, value) -> np.ndarray:
+        """The codes of one context value (a tuple with several context
+        columns), with the same rules as ``transform``: a missing value is an
+        error, and an unseen one is an error or the unknown code, as
+        ``handle_unknown`` says."""
+        values = value if isinstance(self.context_column, (list, tuple)) else [value]
+        if len(values) != len(self.context_encoders_):
+            raise ValueError(
+                f"Expected a tuple of {len(self.context_encoders_)} context "
+                f"values, one per context column; got {value!r}."
+            )
+        return np.array(
+            [
+                encoder.encode(pd.Series([v], dtype=object))[0]
+                for encoder, v in zip(self.context_encoders_, values, strict=True)
+            ]
+        )
+
+    def _category_encoder(self, table, position, role: str) -> CategoryEncoder:
+        what = f"{role} {column_label(table, position)}"
+        return CategoryEncoder(what, table.columns[position], self.handle_unknown)
+
+    @staticmethod
+    def _codes(table, positions, encoders, fit: bool = False) -> np.ndarray:
+        """One column of codes per encoder: shape (n_rows, len(encoders))."""
+        codes = np.empty((len(table), len(encoders)), dtype=np.int64)
+        for j, (position, encoder) in enumerate(zip(positions, encoders, strict=True)):
+            column = table.iloc[:, position]
+            codes[:, j] = encoder.fit(column) if fit else encoder.encode(column)
+        return codes
 
     def _numeric_matrix(self, table: pd.DataFrame) -> np.ndarray:
         columns = [_numeric_column(table, i) for i in self.numeric_positions_]
+        if not columns:  # every non-context column is categorical
+            return np.empty((len(table), 0))
         values = np.column_stack(columns)
         _check_finite(values, [column_label(table, i) for i in self.numeric_positions_])
         return values
@@ -439,6 +436,3 @@ class TableEncoder:
                 standardised[overflowed] = divided_first[overflowed]
         np.clip(standardised, -STANDARDISED_CLIP, STANDARDISED_CLIP, out=standardised)
         return standardised.astype(np.float32)
-
-    def _codes(self, context: np.ndarray) -> np.ndarray:
-        return self._category_index.get_indexer(context).astype(np.int64)

@@ -9,8 +9,8 @@ outputs (logits) per sample. They differ only in how the context enters:
 * :class:`ConcatModule` embeds the context and concatenates it with the
   projected numeric features.
 
-Context codes run from ``0`` to ``n_contexts``; the last code,
-``n_contexts``, stands for "a context not seen during fit" and gets a learned
+Each context column's codes run from ``0`` to its number of values; the last
+code stands for "a value not seen during fit" and gets a learned
 embedding of its own.
 """
 
@@ -110,6 +110,86 @@ def grouped_product(
     return rows[slot]
 
 
+class ContextEmbedding(nn.Module):
+    """Embeddings of one or more context columns, concatenated.
+
+    Column ``j`` has codes ``0 .. context_sizes[j]``; the last one is its
+    "unknown" code. A row of codes is also identified by one integer, its
+    *combination id* (mixed radix over the columns), so that the distinct
+    contexts of a batch are found with one ``torch.unique``.
+    """
+
+    def __init__(self, context_sizes: Sequence[int], embedding_size: int):
+        super().__init__()
+        self.context_sizes = [int(n) for n in context_sizes]
+        self.columns = nn.ModuleList(
+            nn.Embedding(n + 1, embedding_size) for n in self.context_sizes
+        )
+        radix = [n + 1 for n in self.context_sizes]
+        self.n_combinations = math.prod(radix)
+        if self.n_combinations >= 2**62:
+            raise ValueError(
+                "The context columns have too many value combinations "
+                f"({' x '.join(map(str, radix))}); use fewer context columns."
+            )
+        strides = [math.prod(radix[j + 1 :]) for j in range(len(radix))]
+        self.register_buffer("strides", torch.tensor(strides), persistent=False)
+        self.register_buffer("radix", torch.tensor(radix), persistent=False)
+
+    @property
+    def output_size(self) -> int:
+        return sum(column.embedding_dim for column in self.columns)
+
+    @property
+    def unknown_codes(self) -> torch.Tensor:
+        return self.radix - 1
+
+    def combination_ids(self, codes: torch.Tensor) -> torch.Tensor:
+        return (codes * self.strides).sum(dim=1)
+
+    def codes_of(self, ids: torch.Tensor) -> torch.Tensor:
+        return (ids.unsqueeze(1) // self.strides) % self.radix
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        return torch.cat(
+            [column(codes[:, j]) for j, column in enumerate(self.columns)], dim=1
+        )
+
+
+class FeatureProjection(nn.Module):
+    """Numeric features and embedded categorical features -> one linear
+    projection -> activation.
+
+    Each categorical column has its own embedding (its last code is the
+    "unknown" code); the embeddings are concatenated with the numeric
+    features before the projection.
+    """
+
+    def __init__(
+        self,
+        n_numeric: int,
+        categorical_sizes: Sequence[int],
+        embedding_size: int,
+        hidden_size: int,
+        activation: str,
+    ):
+        super().__init__()
+        self.embeddings = nn.ModuleList(
+            nn.Embedding(n + 1, embedding_size) for n in categorical_sizes
+        )
+        unknown = torch.tensor([int(n) for n in categorical_sizes], dtype=torch.long)
+        self.register_buffer("unknown_codes", unknown, persistent=False)
+        n_in = n_numeric + embedding_size * len(self.embeddings)
+        self.linear = nn.Linear(n_in, hidden_size)
+        self.activation = ACTIVATIONS[activation]()
+
+    def forward(self, numeric: torch.Tensor, categorical: torch.Tensor) -> torch.Tensor:
+        if self.embeddings:
+            embedded = [e(categorical[:, j]) for j, e in enumerate(self.embeddings)]
+            numeric = torch.cat([numeric, *embedded], dim=1)
+        return self.activation(self.linear(numeric))
+
+
 class ContextLinear(nn.Module):
     """A linear layer whose weight and bias are generated from the context.
 
@@ -142,7 +222,7 @@ class ContextLinear(nn.Module):
 
     def __init__(
         self,
-        n_contexts: int,
+        context_sizes: Sequence[int],
         in_features: int,
         out_features: int,
         embedding_size: int,
@@ -158,9 +238,9 @@ class ContextLinear(nn.Module):
             self._factor_sizes = (in_features * out_features,)
         else:
             self._factor_sizes = (in_features * rank, rank * out_features)
-        self.embedding = nn.Embedding(n_contexts + 1, embedding_size)
+        self.embedding = ContextEmbedding(context_sizes, embedding_size)
         self.generator = nn.Sequential(
-            nn.Linear(embedding_size, hyper_hidden_size),
+            nn.Linear(self.embedding.output_size, hyper_hidden_size),
             ACTIVATIONS[activation](),
             nn.Linear(hyper_hidden_size, sum(self._factor_sizes) + out_features),
         )
@@ -183,7 +263,8 @@ class ContextLinear(nn.Module):
             output_layer.weight[n_a + self._factor_sizes[1] :].zero_()
 
     def generate_update(self, codes: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """The generated parts for each code, in the generator's own form.
+        """The generated parts for each row of context codes
+        ``(n, n_context_columns)``, in the generator's own form.
 
         Returns ``(dW, db)`` with ``dW`` of shape ``(n, in, out)`` when
         ``rank`` is None, else ``(A, B, db)`` with ``A`` of shape
@@ -201,7 +282,8 @@ class ContextLinear(nn.Module):
         )
 
     def generate(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Full weights ``(n, in, out)`` and biases ``(n, out)`` of ``codes``."""
+        """Full weights ``(n, in, out)`` and biases ``(n, out)`` for each row
+        of context codes ``(n, n_context_columns)``."""
         *weight_parts, bias_update = self.generate_update(codes)
         update = weight_parts[0]
         for factor in weight_parts[1:]:
@@ -214,11 +296,19 @@ class ContextLinear(nn.Module):
         context: torch.Tensor,
         generated: tuple[torch.Tensor, ...] | None = None,
     ) -> torch.Tensor:
-        """Apply each row's context layer; ``generated`` is an optional
-        :meth:`generate_update` of all codes, computed once for prediction."""
-        present, group = torch.unique(context, return_inverse=True)
+        """Apply each row's context layer to ``inputs``.
+
+        ``context`` holds a row of codes per input row. ``generated`` is an
+        optional :meth:`generate_update` of every context combination (by
+        :meth:`ContextEmbedding.combination_ids`), computed once for
+        prediction.
+        """
+        ids = self.embedding.combination_ids(context)
+        present, group = torch.unique(ids, return_inverse=True)
         if generated is None:
-            *factors, bias_update = self.generate_update(present)
+            *factors, bias_update = self.generate_update(
+                self.embedding.codes_of(present)
+            )
         else:
             *factors, bias_update = (part[present] for part in generated)
         bias = bias_update + self.base_bias
@@ -229,26 +319,46 @@ class ContextLinear(nn.Module):
 
 
 class _ContextNetwork(nn.Module):
-    """What both networks share: the unknown-context training trick and a
-    batched, gradient-free prediction path."""
+    """What both networks share: the input projection, the unknown-context
+    training trick and a batched, gradient-free prediction path.
 
-    def __init__(self, n_contexts: int, unknown_rate: float):
+    Subclasses define ``context_embedding`` (a :class:`ContextEmbedding`),
+    ``combine`` (inputs -> representation) and ``output`` (the last layer).
+    """
+
+    def __init__(
+        self,
+        n_numeric: int,
+        categorical_sizes: Sequence[int],
+        embedding_size: int,
+        hidden_size: int,
+        activation: str,
+        unknown_rate: float,
+    ):
         super().__init__()
-        self.n_contexts = n_contexts
+        self.projection = FeatureProjection(
+            n_numeric, categorical_sizes, embedding_size, hidden_size, activation
+        )
         self.unknown_rate = unknown_rate
 
-    def _mask_context(self, context: torch.Tensor) -> torch.Tensor:
-        """In training, replace a random ``unknown_rate`` of the contexts by
-        the unknown code so that its embedding learns an average context."""
-        if not self.training or self.unknown_rate == 0:
-            return context
-        mask = torch.rand(context.shape, device=context.device) < self.unknown_rate
-        return torch.where(mask, self.n_contexts, context)
+    def _mask_unknown(self, codes: torch.Tensor, unknown: torch.Tensor) -> torch.Tensor:
+        """In training, replace a random ``unknown_rate`` of the codes by
+        their column's unknown code, so that its embedding learns an average
+        category."""
+        if not self.training or self.unknown_rate == 0 or codes.shape[1] == 0:
+            return codes
+        mask = torch.rand(codes.shape, device=codes.device) < self.unknown_rate
+        return torch.where(mask, unknown, codes)
 
-    @property
-    def context_embedding(self) -> nn.Embedding:
-        """The learned embedding of the context codes."""
-        raise NotImplementedError
+    def _project(self, numeric, categorical) -> torch.Tensor:
+        categorical = self._mask_unknown(categorical, self.projection.unknown_codes)
+        return self.projection(numeric, categorical)
+
+    def _mask_context(self, context: torch.Tensor) -> torch.Tensor:
+        return self._mask_unknown(context, self.context_embedding.unknown_codes)
+
+    def forward(self, numeric, categorical, context, generated=None):
+        return self.output(self.combine(numeric, categorical, context, generated))
 
     @property
     def representation_size(self) -> int:
@@ -262,13 +372,13 @@ class _ContextNetwork(nn.Module):
     @torch.inference_mode()
     def predict_outputs(
         self,
-        numeric: torch.Tensor,
-        context: torch.Tensor,
+        inputs: dict[str, torch.Tensor],
         batch_size: int,
         representation: bool = False,
     ) -> torch.Tensor:
-        """Outputs for all rows, in eval mode, ``batch_size`` rows at a time;
-        with ``representation=True``, what :meth:`combine` gives instead.
+        """Outputs for all rows of ``inputs`` (``numeric``, ``categorical``,
+        ``context``), in eval mode, ``batch_size`` rows at a time; with
+        ``representation=True``, what :meth:`combine` gives instead.
 
         Prediction runs on a float64 copy of the network: in float32 a row's
         output depends, at the 1e-7 level, on how many rows share its matrix
@@ -279,54 +389,60 @@ class _ContextNetwork(nn.Module):
         network = copy.deepcopy(self).double().eval()
         step = network.combine if representation else network
         generated = network.predicting_weights()
-        order = torch.argsort(context, stable=True)
-        numeric, context = numeric[order].double(), context[order]
+        ids = self.context_embedding.combination_ids(inputs["context"])
+        order = torch.argsort(ids, stable=True)
+        ordered = {name: tensor[order] for name, tensor in inputs.items()}
+        ordered["numeric"] = ordered["numeric"].double()
         outputs = torch.cat(
             [
                 step(
-                    numeric[i : i + batch_size], context[i : i + batch_size], generated
+                    **{k: v[i : i + batch_size] for k, v in ordered.items()},
+                    generated=generated,
                 )
-                for i in range(0, len(numeric), batch_size)
+                for i in range(0, len(order), batch_size)
             ]
         )
         return torch.empty_like(outputs).index_copy_(0, order, outputs)
 
 
 class HyperNetworkModule(_ContextNetwork):
-    """Numeric features -> projection -> context-generated layer -> FC -> out.
+    """Features -> projection -> context-generated layer -> FC -> out.
 
     Parameters
     ----------
     n_numeric : int
-        Number of non-context input features.
-    n_contexts : int
-        Number of distinct context values seen during fit.
+        Number of numeric input features.
+    categorical_sizes : sequence of int
+        Number of categories of each categorical (non-context) feature.
+    context_sizes : sequence of int
+        Number of distinct values of each context column seen during fit.
     n_outputs : int
-        Size of the output (number of classes).
+        Size of the output (number of classes or targets).
     hidden_size : int
-        Size of the projection of the numeric features.
+        Size of the projection of the features.
     hyper_hidden_size : int
         Hidden size of the weight generator.
     output_size : int
         Output size of the generated layer and of the FC layers after it.
     num_fc_layers : int
         Number of ``output_size -> output_size`` layers after the generated one.
+    generator_rank : int or None
+        Rank of the generated weight update; ``None`` generates it in full.
     embedding_size : int
-        Size of the context embedding that drives the generator.
+        Size of each context and categorical embedding.
     dropout : float
         Dropout after the generated layer and after each FC layer.
     activation : str
         One of :data:`ACTIVATIONS`.
     unknown_rate : float
-        Fraction of training rows whose context is replaced by the unknown code.
-    generator_rank : int or None
-        Rank of the generated weight update; ``None`` generates it in full.
+        Fraction of training context codes replaced by the unknown code.
     """
 
     def __init__(
         self,
         n_numeric: int,
-        n_contexts: int,
+        categorical_sizes: Sequence[int],
+        context_sizes: Sequence[int],
         n_outputs: int,
         hidden_size: int = 128,
         hyper_hidden_size: int = 64,
@@ -338,12 +454,16 @@ class HyperNetworkModule(_ContextNetwork):
         activation: str = "relu",
         unknown_rate: float = 0.0,
     ):
-        super().__init__(n_contexts, unknown_rate)
-        self.projection = nn.Sequential(
-            nn.Linear(n_numeric, hidden_size), ACTIVATIONS[activation]()
+        super().__init__(
+            n_numeric,
+            categorical_sizes,
+            embedding_size,
+            hidden_size,
+            activation,
+            unknown_rate,
         )
         self.context_layer = ContextLinear(
-            n_contexts,
+            context_sizes,
             hidden_size,
             output_size,
             embedding_size,
@@ -359,42 +479,33 @@ class HyperNetworkModule(_ContextNetwork):
         )
         self.output = nn.Linear(output_size, n_outputs)
 
-    def combine(
-        self,
-        numeric: torch.Tensor,
-        context: torch.Tensor,
-        generated: tuple[torch.Tensor, torch.Tensor] | None = None,
-    ) -> torch.Tensor:
-        """The representation before the output layer."""
-        context = self._mask_context(context)
-        hidden = self.context_layer(self.projection(numeric), context, generated)
-        return self.fc(self.after_context(hidden))
-
-    def forward(self, numeric, context, generated=None):
-        return self.output(self.combine(numeric, context, generated))
-
     @property
-    def context_embedding(self) -> nn.Embedding:
+    def context_embedding(self) -> ContextEmbedding:
         return self.context_layer.embedding
+
+    def combine(self, numeric, categorical, context, generated=None) -> torch.Tensor:
+        """The representation before the output layer."""
+        projected = self._project(numeric, categorical)
+        hidden = self.context_layer(projected, self._mask_context(context), generated)
+        return self.fc(self.after_context(hidden))
 
     def predicting_weights(self):
         layer = self.context_layer
-        n_bytes = (
-            (self.n_contexts + 1) * (layer.in_features + 1) * layer.out_features * 4
-        )
-        if n_bytes > PREDICT_WEIGHT_CACHE_BYTES:
+        n_combinations = self.context_embedding.n_combinations
+        per_context = sum(layer._factor_sizes) + layer.out_features
+        if n_combinations * per_context * 8 > PREDICT_WEIGHT_CACHE_BYTES:
             return None
-        codes = torch.arange(self.n_contexts + 1, device=layer.base_weight.device)
-        return layer.generate(codes)
+        ids = torch.arange(n_combinations, device=layer.base_weight.device)
+        return layer.generate_update(self.context_embedding.codes_of(ids))
 
 
 class ConcatModule(_ContextNetwork):
-    """[projected numeric features, context embedding] -> FC layers -> out.
+    """[projected features, context embeddings] -> FC layers -> out.
 
     Parameters
     ----------
-    n_numeric, n_contexts, n_outputs, hidden_size, embedding_size, dropout,
-    activation, unknown_rate
+    n_numeric, categorical_sizes, context_sizes, n_outputs, hidden_size,
+    embedding_size, dropout, activation, unknown_rate
         As for :class:`HyperNetworkModule`.
     hidden_layer_sizes : sequence of int
         Sizes of the FC layers after the concatenation.
@@ -403,7 +514,8 @@ class ConcatModule(_ContextNetwork):
     def __init__(
         self,
         n_numeric: int,
-        n_contexts: int,
+        categorical_sizes: Sequence[int],
+        context_sizes: Sequence[int],
         n_outputs: int,
         hidden_size: int = 128,
         hidden_layer_sizes: Sequence[int] = (128, 64),
@@ -412,24 +524,25 @@ class ConcatModule(_ContextNetwork):
         activation: str = "relu",
         unknown_rate: float = 0.0,
     ):
-        super().__init__(n_contexts, unknown_rate)
-        self.projection = nn.Sequential(
-            nn.Linear(n_numeric, hidden_size), ACTIVATIONS[activation]()
+        super().__init__(
+            n_numeric,
+            categorical_sizes,
+            embedding_size,
+            hidden_size,
+            activation,
+            unknown_rate,
         )
-        self.embedding = nn.Embedding(n_contexts + 1, embedding_size)
-        sizes = [hidden_size + embedding_size, *hidden_layer_sizes]
+        self.embedding = ContextEmbedding(context_sizes, embedding_size)
+        sizes = [hidden_size + self.embedding.output_size, *hidden_layer_sizes]
         self.fc = fully_connected(sizes, activation, dropout)
         self.output = nn.Linear(sizes[-1], n_outputs)
 
     @property
-    def context_embedding(self) -> nn.Embedding:
+    def context_embedding(self) -> ContextEmbedding:
         return self.embedding
 
-    def combine(self, numeric, context, generated=None):
+    def combine(self, numeric, categorical, context, generated=None) -> torch.Tensor:
         """The representation before the output layer."""
-        context = self._mask_context(context)
-        joined = torch.cat([self.projection(numeric), self.embedding(context)], dim=1)
-        return self.fc(joined)
-
-    def forward(self, numeric, context, generated=None):
-        return self.output(self.combine(numeric, context, generated))
+        projected = self._project(numeric, categorical)
+        embedded = self.embedding(self._mask_context(context))
+        return self.fc(torch.cat([projected, embedded], dim=1))

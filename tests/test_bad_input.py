@@ -109,10 +109,27 @@ def test_string_in_numeric_column_raises_at_fit_and_predict(fitted):
         fitted.predict(bad)
 
 
-def test_text_dtype_numeric_column_raises(cls):
+@pytest.mark.parametrize("dtype", [str, "string", "category"])
+def test_text_column_is_a_categorical_feature(cls, dtype):
     X, y = make_frame()
-    X["x2"] = X["x2"].astype(str)
-    with pytest.raises(ValueError, match=r"Column 'x2' has dtype .* not numeric"):
+    X["x2"] = np.where(X["x2"] > 0, "high", "low")
+    X["x2"] = X["x2"].astype(dtype)
+    clf = make_clf(cls).fit(X, y)
+    assert np.isfinite(clf.predict_proba(X)).all()
+    unseen = X.head(3).astype({"x2": object})
+    unseen["x2"] = "medium"
+    with pytest.raises(ValueError, match=r"categorical column 'x2'.*'medium'"):
+        clf.predict(unseen)
+    missing = X.head(3).astype({"x2": object})
+    missing.loc[0, "x2"] = None
+    with pytest.raises(ValueError, match=r"categorical column 'x2' has 1 missing"):
+        clf.predict(missing)
+
+
+def test_datetime_column_raises(cls):
+    X, y = make_frame()
+    X["x2"] = pd.Timestamp("2026-01-01") + pd.to_timedelta(np.arange(len(X)), "D")
+    with pytest.raises(ValueError, match=r"Column 'x2' has dtype .* neither numeric"):
         make_clf(cls).fit(X, y)
 
 

@@ -281,7 +281,7 @@ def test_context_column_none_picks_the_single_text_column(cls, dtype):
     X = X[["x1", "ctx", "x2", "x3"]].astype({"ctx": dtype})
     auto = make_clf(cls, context_column=None).fit(X, y)
     named = make_clf(cls, context_column="ctx").fit(X, y)
-    assert auto.encoder_.context_position_ == 1
+    assert auto.encoder_.context_positions_ == [1]
     assert list(auto.context_categories_) == ["a", "b", "c"]
     assert np.array_equal(auto.predict_proba(X), named.predict_proba(X))
 
@@ -348,7 +348,9 @@ def test_context_position_out_of_range_raises(cls):
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_context_as_only_feature_raises(cls):
     X, y = make_frame()
-    with pytest.raises(ValueError, match="only one is the context column 'ctx'"):
+    with pytest.raises(
+        ValueError, match=r"X has 1 feature\(s\) and all are context columns \('ctx'\)"
+    ):
         make_clf(cls).fit(X[["ctx"]], y)
 
 

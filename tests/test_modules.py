@@ -3,46 +3,87 @@
 import pytest
 import torch
 
-from skhyper._modules import ContextLinear, HyperNetworkModule, pad_by_group
+from skhyper._modules import (
+    ConcatModule,
+    ContextEmbedding,
+    ContextLinear,
+    HyperNetworkModule,
+    pad_by_group,
+)
 
 
-def _trained_like(layer: ContextLinear) -> ContextLinear:
-    # A fresh layer's generated update is zero; give it random weights so
-    # that the contexts really differ.
+def _trained_like(module: torch.nn.Module) -> torch.nn.Module:
+    # A fresh generator's update is zero; give it random weights so that the
+    # contexts really differ.
     with torch.no_grad():
-        for parameter in layer.generator.parameters():
+        for parameter in module.parameters():
             parameter.normal_(0, 0.1)
-    return layer
+    return module
 
 
 @pytest.mark.parametrize("rank", [None, 3])
 @pytest.mark.parametrize("n_present", [1, 2, 5])
 def test_context_linear_matches_per_row_weights(rank, n_present):
     torch.manual_seed(0)
-    layer = _trained_like(ContextLinear(9, 4, 5, 3, 7, "relu", rank=rank))
+    layer = _trained_like(ContextLinear([9], 4, 5, 3, 7, "relu", rank=rank))
     inputs = torch.randn(40, 4)
-    context = torch.randint(0, n_present, (40,)) * 2  # codes 0, 2, 4, ...
+    context = (torch.randint(0, n_present, (40,)) * 2)[:, None]  # codes 0, 2, ...
     weight, bias = layer.generate(context)  # per row: the obvious reference
     expected = torch.einsum("ri,rio->ro", inputs, weight) + bias
     torch.testing.assert_close(layer(inputs, context), expected)
 
 
 @pytest.mark.parametrize("rank", [None, 2])
-def test_cached_update_gives_the_same_outputs(rank):
-    torch.manual_seed(1)
-    layer = _trained_like(ContextLinear(4, 3, 3, 2, 5, "tanh", rank=rank))
-    inputs, context = torch.randn(30, 3), torch.randint(0, 5, (30,))
-    cached = layer.generate_update(torch.arange(5))
-    torch.testing.assert_close(layer(inputs, context, cached), layer(inputs, context))
+def test_several_context_columns_combine(rank):
+    torch.manual_seed(2)
+    layer = _trained_like(ContextLinear([3, 4], 3, 3, 2, 5, "tanh", rank=rank))
+    inputs = torch.randn(50, 3)
+    context = torch.stack([torch.randint(0, 4, (50,)), torch.randint(0, 5, (50,))], 1)
+    weight, bias = layer.generate(context)
+    expected = torch.einsum("ri,rio->ro", inputs, weight) + bias
+    torch.testing.assert_close(layer(inputs, context), expected)
+
+
+def test_combination_ids_round_trip():
+    embedding = ContextEmbedding([2, 3, 4], 2)
+    codes = torch.tensor([[0, 0, 0], [2, 3, 4], [1, 2, 3]])  # 2, 3, 4: unknown
+    ids = embedding.combination_ids(codes)
+    assert len(set(ids.tolist())) == 3 and ids.max() < embedding.n_combinations
+    torch.testing.assert_close(embedding.codes_of(ids), codes)
 
 
 @pytest.mark.parametrize("rank", [None, 4])
 def test_generated_update_starts_at_zero(rank):
-    layer = ContextLinear(3, 8, 6, 4, 5, "relu", rank=rank)
-    weight, bias = layer.generate(torch.arange(4))
+    layer = ContextLinear([3], 8, 6, 4, 5, "relu", rank=rank)
+    weight, bias = layer.generate(torch.arange(4)[:, None])
     for code in range(4):  # every context starts with the shared base layer
         torch.testing.assert_close(weight[code], layer.base_weight)
         torch.testing.assert_close(bias[code], layer.base_bias)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        HyperNetworkModule(3, [4], [5], 2, 8, 4, 8),
+        HyperNetworkModule(3, [], [5, 2], 2, 8, 4, 8, generator_rank=2),
+        ConcatModule(3, [4], [5], 2, 8, (8,)),
+    ],
+    ids=["hyper", "hyper-low-rank-two-contexts", "concat"],
+)
+def test_predict_outputs_equals_the_training_forward(module):
+    torch.manual_seed(3)
+    module = _trained_like(module).eval()
+    n_cat = len(module.projection.embeddings)
+    sizes = module.context_embedding.context_sizes
+    inputs = {
+        "numeric": torch.randn(70, 3),
+        "categorical": torch.randint(0, 5, (70, n_cat)),
+        "context": torch.stack([torch.randint(0, n + 1, (70,)) for n in sizes], 1),
+    }
+    with torch.no_grad():
+        expected = module(**inputs).double()
+    predicted = module.predict_outputs(inputs, batch_size=16)
+    torch.testing.assert_close(predicted, expected, atol=1e-5, rtol=1e-5)
 
 
 def test_pad_by_group_round_trips_rows():
@@ -56,7 +97,10 @@ def test_pad_by_group_round_trips_rows():
 
 def test_generator_size_does_not_grow_with_input_columns():
     sizes = [
-        sum(p.numel() for p in HyperNetworkModule(n, 3, 2).context_layer.parameters())
+        sum(
+            p.numel()
+            for p in HyperNetworkModule(n, [], [3], 2).context_layer.parameters()
+        )
         for n in (3, 300)
     ]
     assert sizes[0] == sizes[1]

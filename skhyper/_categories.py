@@ -1,0 +1,114 @@
+"""Integer codes for one categorical column: a context or a categorical
+feature.
+
+Values seen during fit get the codes ``0 .. n_categories - 1`` (in sorted
+order); with ``handle_unknown="learned"`` any other value gets the extra
+code ``n_categories``, whose embedding the network learns. Missing values are
+always an error, because guessing a category for them would be silent.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_object_dtype
+
+
+def preview(values, limit: int = 5) -> str:
+    """A short, readable list of values for an error message."""
+    # NumPy scalars as plain Python values: 0.5, not np.float64(0.5).
+    values = [v.item() if isinstance(v, np.generic) else v for v in values]
+    shown = ", ".join(repr(v) for v in values[:limit])
+    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
+
+
+def _check_scalars(values: np.ndarray, what: str) -> None:
+    """Reject dicts, lists and other unhashable values."""
+    try:
+        pd.unique(values)
+        return
+    except TypeError:
+        pass
+    for value in values:
+        if not pd.api.types.is_hashable(value) or not pd.api.types.is_scalar(value):
+            raise TypeError(
+                f"{what} holds {value!r} of type {type(value).__name__}: each "
+                "context argument must be a string or a number."
+            )
+
+
+def _sorted_categories(values) -> np.ndarray:
+    unique = np.asarray(pd.unique(values), dtype=object)
+    try:
+        ordered = sorted(unique)
+    except TypeError:  # mixed types, e.g. ints and strings
+        ordered = sorted(unique, key=lambda v: (type(v).__name__, str(v)))
+    return np.asarray(ordered, dtype=object)
+
+
+class CategoryEncoder:
+    """Codes for the values of one column.
+
+    Parameters
+    ----------
+    what : str
+        How messages name the column, e.g. ``"The context column 'sensor'"``.
+    name : object
+        The column's key in ``X``, for the suggested fix.
+    handle_unknown : {"error", "learned"}
+    """
+
+    def __init__(self, what: str, name, handle_unknown: str):
+        self.what = what
+        self.name = name
+        self.handle_unknown = handle_unknown
+
+    def fit(self, column: pd.Series) -> np.ndarray:
+        """Learn the categories of ``column`` and return its codes."""
+        self._check(column)
+        self.categories_ = _sorted_categories(column)
+        self._index = pd.Index(self.categories_)
+        return self._index.get_indexer(column).astype(np.int64)
+
+    @property
+    def unknown_code(self) -> int:
+        return len(self.categories_)
+
+    def encode(self, column: pd.Series) -> np.ndarray:
+        """Codes of ``column``; unseen values follow ``handle_unknown``."""
+        self._check(column)
+        codes = self._index.get_indexer(column).astype(np.int64)
+        unseen = codes < 0
+        if unseen.any():
+            if self.handle_unknown == "error":
+                raise ValueError(
+                    f"{self.what} holds value(s) not seen during fit: "
+                    f"{preview(pd.unique(column[unseen]))}. Known values are "
+                    f"{preview(self.categories_)}. Refit with these values, or "
+                    'pass handle_unknown="learned" to predict them with a '
+                    "learned unknown-category representation."
+                )
+            codes[unseen] = self.unknown_code
+        return codes
+
+    def _check(self, column: pd.Series) -> None:
+        """Reject unhashable, missing and infinite values."""
+        if is_object_dtype(column.dtype):
+            _check_scalars(column.to_numpy(), self.what)
+        missing = column.isna().to_numpy()
+        if missing.any():
+            raise ValueError(
+                f"{self.what} has {int(missing.sum())} missing value(s) "
+                "(None/NaN/NA). Missing categories are not guessed: fill them "
+                f'with an explicit category, e.g. X[{self.name!r}].fillna("missing"), '
+                "or drop those rows."
+            )
+        if column.dtype.kind in "fO":
+            values = column.to_numpy()
+            infinite = (values == np.inf) | (values == -np.inf)
+            if infinite.any():
+                raise ValueError(
+                    f"{self.what} holds infinite value(s) "
+                    f"{preview(pd.unique(values[infinite]))}; a category must "
+                    "be a finite value."
+                )

@@ -178,3 +178,62 @@ def test_verbose_levels(capsys):
         table_lines = [line for line in printed.out.splitlines() if "\x1b[36m" in line]
         assert len(table_lines) == (0 if verbose == 0 else 3)  # one line per epoch
         assert ("it/s" in printed.err) == (verbose == 2)  # the progress bar
+
+
+def _sites_and_colors(n=600, seed=0):
+    """The label flips with the sensor type *and* with the site; a colour
+    column shifts it too."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "color": rng.choice(["red", "blue"], size=n),
+            "sensor_type": rng.choice(["t", "p"], size=n),
+            "site": rng.choice(["north", "south"], size=n),
+        }
+    )
+    sign = np.where(X["sensor_type"] == "t", 1, -1) * np.where(
+        X["site"] == "north", 1, -1
+    )
+    y = (sign * X["x"] + np.where(X["color"] == "red", 0.5, -0.5) > 0).astype(int)
+    return X, y.to_numpy()
+
+
+@pytest.mark.parametrize("cls", [HyperNetworkClassifier, ConcatClassifier])
+def test_two_context_columns_and_a_categorical_feature(cls):
+    X, y = _sites_and_colors()
+    model = cls(["sensor_type", "site"], max_epochs=30, **SMALL).fit(X[:400], y[:400])
+    assert model.encoder_.categorical_positions_ == [1]  # "color"
+    assert len(model.context_categories_) == 2
+    # Well above chance (0.5); measured 0.76 (concat) and 0.9+ (hypernetwork).
+    assert (model.predict(X[400:]) == y[400:]).mean() > 0.7
+    embeddings = model.context_embeddings_
+    assert list(embeddings.index) == [
+        ("sensor_type", "p"),
+        ("sensor_type", "t"),
+        ("site", "north"),
+        ("site", "south"),
+    ]
+
+
+def test_generated_weights_for_a_pair_of_contexts():
+    X, y = _sites_and_colors()
+    model = HyperNetworkClassifier(
+        ["sensor_type", "site"], max_epochs=5, **SMALL, **SMALL_HYPER
+    ).fit(X, y)
+    weight, bias = model.generated_weights(("t", "north"))
+    assert weight.shape == (16, 16) and bias.shape == (16,)
+    with pytest.raises(ValueError, match="tuple of 2 context values"):
+        model.generated_weights("t")
+
+
+def test_categorical_feature_unknown_value_with_learned_policy():
+    X, y = _sites_and_colors()
+    model = ConcatClassifier(
+        "sensor_type", handle_unknown="learned", max_epochs=3, **SMALL
+    ).fit(X, y)
+    unseen = X.head(5).assign(color="green", site="east")
+    proba = model.predict_proba(unseen)
+    assert np.isfinite(proba).all()
+    # All unseen colours share one learned "unknown" embedding.
+    assert np.allclose(proba, model.predict_proba(unseen.assign(color="pink")))

@@ -76,6 +76,7 @@ def plot_embeddings(model, path: Path) -> None:
     ax.scatter(points[:, 0], points[:, 1], s=80)
     for (x, y), label in zip(points, embeddings.index, strict=True):
         ax.annotate(str(label), (x, y), textcoords="offset points", xytext=(6, 6))
+    ax.margins(0.25)  # room for the labels
     ax.set_title("context embeddings (first two principal axes)")
     ax.set_xlabel("axis 1")
     ax.set_ylabel("axis 2")

@@ -49,7 +49,10 @@ context_column : str, int, list of these, or None, default=None
     max_epochs : int, default=30
         Maximum number of passes over the training data.
     lr : float, default=1e-3
-        Learning rate of the Adam optimizer.
+        Learning rate of the Adam optimizer (AdamW, with decoupled weight
+        decay).
+    weight_decay : float, default=0.0
+        Decoupled weight decay of AdamW; ``0`` is plain Adam.
     batch_size : int, default=128
         Rows per training step.
     early_stopping : bool, default=False

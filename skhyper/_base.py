@@ -64,6 +64,7 @@ class _ContextEstimator(
         "activation": [StrOptions(set(ACTIVATIONS))],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -219,7 +220,8 @@ class _ContextEstimator(
             **{f"module__{key}": value for key, value in module_params.items()},
             criterion=self._criterion(),
             criterion__reduction="none",
-            optimizer=torch.optim.Adam,
+            optimizer=torch.optim.AdamW,
+            optimizer__weight_decay=self.weight_decay,
             # The fused kernel is several times faster than the default
             # per-tensor loop on the generator's ~1M-parameter output layer.
             optimizer__fused=True,

@@ -176,6 +176,7 @@ class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
         activation="relu",
         max_epochs=30,
         lr=1e-3,
+        weight_decay=0.0,
         batch_size=128,
         early_stopping=False,
         validation_fraction=0.1,
@@ -198,6 +199,7 @@ class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
         self.activation = activation
         self.max_epochs = max_epochs
         self.lr = lr
+        self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -261,6 +263,7 @@ class ConcatClassifier(ConcatArchitecture, _ContextClassifier):
         activation="relu",
         max_epochs=30,
         lr=1e-3,
+        weight_decay=0.0,
         batch_size=128,
         early_stopping=False,
         validation_fraction=0.1,
@@ -280,6 +283,7 @@ class ConcatClassifier(ConcatArchitecture, _ContextClassifier):
         self.activation = activation
         self.max_epochs = max_epochs
         self.lr = lr
+        self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction

@@ -139,6 +139,7 @@ class HyperNetworkRegressor(HyperNetworkArchitecture, _ContextRegressor):
         activation="relu",
         max_epochs=30,
         lr=1e-3,
+        weight_decay=0.0,
         batch_size=128,
         early_stopping=False,
         validation_fraction=0.1,
@@ -160,6 +161,7 @@ class HyperNetworkRegressor(HyperNetworkArchitecture, _ContextRegressor):
         self.activation = activation
         self.max_epochs = max_epochs
         self.lr = lr
+        self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -221,6 +223,7 @@ class ConcatRegressor(ConcatArchitecture, _ContextRegressor):
         activation="relu",
         max_epochs=30,
         lr=1e-3,
+        weight_decay=0.0,
         batch_size=128,
         early_stopping=False,
         validation_fraction=0.1,
@@ -239,6 +242,7 @@ class ConcatRegressor(ConcatArchitecture, _ContextRegressor):
         self.activation = activation
         self.max_epochs = max_epochs
         self.lr = lr
+        self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction

@@ -111,9 +111,9 @@ def reference_models(max_epochs: int) -> dict:
         "HyperNetworkClassifier": HyperNetworkClassifier(
             context_column="sensor_type", max_epochs=max_epochs, random_state=0
         ),
-        "HyperNetworkClassifier(generator_rank=8)": HyperNetworkClassifier(
+        "HyperNetworkClassifier(generator_rank=None)": HyperNetworkClassifier(
             context_column="sensor_type",
-            generator_rank=8,
+            generator_rank=None,
             max_epochs=max_epochs,
             random_state=0,
         ),

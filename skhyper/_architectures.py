@@ -96,15 +96,17 @@ hyper_hidden_size : int, default=64
     num_fc_layers : int, default=1
         Number of ``output_size -> output_size`` fully connected layers after
         the generated layer.
-    generator_rank : int or None, default=None
-        ``None`` generates the weight update entry by entry, as the reference
-        combiner does: the generator's output layer then has
-        ``hyper_hidden_size * (hidden_size + 1) * output_size`` parameters
-        (about 1.06 million with the defaults) and dominates training time.
-        An integer ``r`` generates it as the product of an
-        ``(hidden_size, r)`` and an ``(r, output_size)`` factor instead, with
+    generator_rank : int or None, default=8
+        The generator outputs the weight update as the product of an
+        ``(hidden_size, r)`` and an ``(r, output_size)`` factor, with
         ``hyper_hidden_size * (r * (hidden_size + output_size) + output_size)``
-        parameters; see ``docs/performance.md`` for the speed it buys."""
+        parameters in its output layer (about 140 thousand with the
+        defaults). ``None`` generates the update entry by entry, as the
+        reference combiner does: ``hyper_hidden_size * (hidden_size + 1) *
+        output_size`` parameters (about 1.06 million), which dominate
+        training time. On the quality benchmark's 12 tasks rank 8 matched
+        the full generator's ROC AUC (mean difference under 0.01) in about
+        half the fit time; see ``docs/defaults.md``."""
 
 CONCAT_PARAMETERS_DOC = """\
 hidden_layer_sizes : tuple of int, default=(128, 64)

@@ -133,7 +133,7 @@ class HyperNetworkRegressor(HyperNetworkArchitecture, _ContextRegressor):
         hyper_hidden_size=64,
         output_size=128,
         num_fc_layers=1,
-        generator_rank=None,
+        generator_rank=8,
         embedding_size=16,
         dropout=0.1,
         activation="relu",

@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from skhyper import ConcatClassifier, HyperNetworkClassifier
+from skhyper._testing import NUMERIC_COLUMNS, assert_valid_proba, make_context_frame
 
 ESTIMATORS = [HyperNetworkClassifier, ConcatClassifier]
-NUMERIC = ["x1", "x2", "x3"]
+NUMERIC = NUMERIC_COLUMNS
 
 TINY = {
     HyperNetworkClassifier: {
@@ -35,18 +36,7 @@ def make_clf(cls, context_column="ctx", **overrides):
 
 
 def make_frame(n=60, seed=0):
-    rng = np.random.default_rng(seed)
-    X = pd.DataFrame({name: rng.normal(size=n) for name in NUMERIC})
-    X["ctx"] = rng.choice(["a", "b", "c"], size=n)
-    y = np.where(X["ctx"] == "a", X["x1"] > 0, X["x2"] > 0).astype(int)
-    return X, y
-
-
-def assert_valid_proba(proba, n_rows, n_classes=2):
-    assert proba.shape == (n_rows, n_classes)
-    assert np.all(np.isfinite(proba))
-    assert np.all((proba >= 0) & (proba <= 1))
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    return make_context_frame(n, seed)
 
 
 def with_value(X, column, row, value):

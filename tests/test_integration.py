@@ -1,7 +1,6 @@
 import pickle
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
@@ -14,9 +13,10 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from skhyper import ConcatClassifier, HyperNetworkClassifier
+from skhyper._testing import NUMERIC_COLUMNS, assert_valid_proba, make_context_frame
 
 ESTIMATORS = [HyperNetworkClassifier, ConcatClassifier]
-NUMERIC = ["x1", "x2", "x3"]
+NUMERIC = NUMERIC_COLUMNS
 
 # Small networks and few epochs keep every fit well under a second.
 SMALL = {
@@ -35,11 +35,7 @@ def make_clf(cls, context_column="ctx", **params):
 
 
 def make_frame(n=120, seed=0):
-    rng = np.random.default_rng(seed)
-    X = pd.DataFrame({name: rng.normal(size=n) for name in NUMERIC})
-    X["ctx"] = rng.choice(["a", "b", "c"], size=n)
-    y = np.where(X["ctx"] == "a", X["x1"] > 0, X["x2"] > 0).astype(int)
-    return X, y
+    return make_context_frame(n, seed)
 
 
 def numeric_pipeline():
@@ -51,12 +47,6 @@ def with_missing(X):
     X = X.copy()
     X.loc[::10, "x1"] = np.nan
     return X
-
-
-def assert_valid_proba(proba, n_rows, n_classes):
-    assert proba.shape == (n_rows, n_classes)
-    assert np.all((proba >= 0) & (proba <= 1))
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
 
 # -- pipelines -------------------------------------------------------------

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import joblib
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from skhyper import ConcatClassifier, HyperNetworkClassifier
+from skhyper._testing import assert_valid_proba, make_context_frame
 
 ESTIMATORS = [HyperNetworkClassifier, ConcatClassifier]
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -52,18 +52,7 @@ def make_clf(cls, **params):
 
 
 def make_frame(n=150, seed=0):
-    rng = np.random.default_rng(seed)
-    X = pd.DataFrame({name: rng.normal(size=n) for name in ["x1", "x2", "x3"]})
-    X["ctx"] = rng.choice(["a", "b", "c"], size=n)
-    y = np.where(X["ctx"] == "a", X["x1"] > 0, X["x2"] > 0).astype(int)
-    return X, y
-
-
-def assert_valid_proba(proba, n_rows, n_classes=2):
-    assert proba.shape == (n_rows, n_classes)
-    assert np.all(np.isfinite(proba))
-    assert np.all((proba >= 0) & (proba <= 1))
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    return make_context_frame(n, seed)
 
 
 # -- divergent training --------------------------------------------------------

@@ -115,12 +115,6 @@ def _check_rows(rows, estimator_name: str) -> None:
             )
 
 
-def _is_text_dtype(dtype) -> bool:
-    return isinstance(dtype, (pd.CategoricalDtype, pd.StringDtype)) or (
-        dtype.kind in "USO" and not is_numeric_dtype(dtype)
-    )
-
-
 def is_categorical_feature(column: pd.Series) -> bool:
     """Category and string columns, and object columns holding only strings."""
     if isinstance(column.dtype, (pd.CategoricalDtype, pd.StringDtype)):
@@ -164,7 +158,7 @@ def resolve_context_position(table: pd.DataFrame, context_column) -> int:
     n_columns = table.shape[1]
     if context_column is None:
         text_columns = [
-            i for i in range(n_columns) if _is_text_dtype(table.dtypes.iloc[i])
+            i for i in range(n_columns) if is_categorical_feature(table.iloc[:, i])
         ]
         has_names = all(isinstance(c, str) for c in table.columns)
         if len(text_columns) == 1 and has_names:

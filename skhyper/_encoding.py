@@ -243,7 +243,7 @@ def _object_column_to_float(values: np.ndarray, label: str, name) -> np.ndarray:
             raise ValueError(
                 f"Column {label} must be numeric but holds the string {value!r} "
                 "among numbers. Fix that value; a column of only strings would "
-                "be encoded as categorical (e.g. X[{name!r}].astype(str)), and "
+                f"be encoded as categorical (e.g. X[{name!r}].astype(str)), and "
                 f"if it is the context, pass context_column={name!r}."
             )
         if not isinstance(value, (Real, Decimal)) and value is not None:

@@ -245,7 +245,12 @@ class _ContextEstimator(
         for ``X``, computed in large gradient-free batches."""
         check_is_fitted(self, "net_")
         table = as_table(X, type(self).__name__)
-        validate_data(self, X, skip_check_array=True, reset=False)
+        try:
+            validate_data(self, X, skip_check_array=True, reset=False)
+        except ValueError as error:  # scikit-learn's message says what differs
+            raise ValueError(
+                f"{error}\nPass the same columns, in the same order, as at fit."
+            ) from None
         data = TensorTable(self.encoder_.transform(table), device=self.net_.device)
         with torch_session(self.n_threads):
             return self.net_.module_.predict_outputs(

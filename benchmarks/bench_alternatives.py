@@ -11,15 +11,13 @@ Each figure is the median of 3 runs after a warm-up run, in one process.
 from __future__ import annotations
 
 import copy
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_speed import make_context_data  # noqa: E402
+from bench_speed import make_context_data, median_seconds  # noqa: E402
 
 from skhyper import ConcatClassifier, HyperNetworkClassifier  # noqa: E402
 from skhyper._data import TensorTable  # noqa: E402
@@ -29,14 +27,8 @@ PREDICT_ROWS = 100_000
 BATCH = 8192
 
 
-def median_seconds(run, repeats: int = 3) -> float:
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def median_of_3(run) -> float:
+    return median_seconds(run, repeats=3)[0]
 
 
 def fit_times() -> None:
@@ -53,7 +45,7 @@ def fit_times() -> None:
     }
     for name, model in settings.items():
         model.set_params(random_state=0)
-        print(f"{name:40s} fit {median_seconds(lambda m=model: m.fit(X, y)):.3f} s")
+        print(f"{name:40s} fit {median_of_3(lambda m=model: m.fit(X, y)):.3f} s")
 
 
 def forward_times() -> None:
@@ -74,7 +66,7 @@ def forward_times() -> None:
                 network(**batch, generated=generated)
 
     for dtype in (torch.float32, torch.float64):
-        seconds = median_seconds(lambda d=dtype: forward(d))
+        seconds = median_of_3(lambda d=dtype: forward(d))
         print(
             f"hypernetwork forward, {PREDICT_ROWS:,} rows, {dtype}: "
             f"{seconds:.3f} s = {PREDICT_ROWS / seconds:,.0f} rows/s"

@@ -22,18 +22,14 @@ def preview(values, limit: int = 5) -> str:
     return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
 
 
-def _check_scalars(values: np.ndarray, what: str) -> None:
-    """Reject dicts, lists and other unhashable values."""
-    try:
-        pd.unique(values)
-        return
-    except TypeError:
-        pass
+def _explain_unhashable(values: np.ndarray, what: str) -> None:
+    """After hashing ``values`` failed: name the dict, list or other
+    unhashable value that made it fail."""
     for value in values:
         if not pd.api.types.is_hashable(value) or not pd.api.types.is_scalar(value):
             raise TypeError(
                 f"{what} holds {value!r} of type {type(value).__name__}: each "
-                "context argument must be a string or a number."
+                "argument must be a string or a number."
             )
 
 
@@ -66,7 +62,7 @@ class CategoryEncoder:
     def fit(self, column: pd.Series) -> np.ndarray:
         """Learn the categories of ``column`` and return its codes."""
         self._check(column)
-        self.categories_ = _sorted_categories(column)
+        self.categories_ = self._hashed(column, _sorted_categories)
         self._index = pd.Index(self.categories_)
         return self._index.get_indexer(column).astype(np.int64)
 
@@ -77,7 +73,7 @@ class CategoryEncoder:
     def encode(self, column: pd.Series) -> np.ndarray:
         """Codes of ``column``; unseen values follow ``handle_unknown``."""
         self._check(column)
-        codes = self._index.get_indexer(column).astype(np.int64)
+        codes = self._hashed(column, self._index.get_indexer).astype(np.int64)
         unseen = codes < 0
         if unseen.any():
             if self.handle_unknown == "error":
@@ -91,10 +87,18 @@ class CategoryEncoder:
             codes[unseen] = self.unknown_code
         return codes
 
+    def _hashed(self, column: pd.Series, operation):
+        """``operation(column)``, which hashes the values; an unhashable
+        value gets a TypeError that names it."""
+        try:
+            return operation(column)
+        except TypeError:
+            if is_object_dtype(column.dtype):
+                _explain_unhashable(column.to_numpy(), self.what)
+            raise
+
     def _check(self, column: pd.Series) -> None:
-        """Reject unhashable, missing and infinite values."""
-        if is_object_dtype(column.dtype):
-            _check_scalars(column.to_numpy(), self.what)
+        """Reject missing and infinite values."""
         missing = column.isna().to_numpy()
         if missing.any():
             raise ValueError(

@@ -242,7 +242,7 @@ class ContextLinear(nn.Module):
         self.generator = nn.Sequential(
             nn.Linear(self.embedding.output_size, hyper_hidden_size),
             ACTIVATIONS[activation](),
-            nn.Linear(hyper_hidden_size, sum(self._factor_sizes) + out_features),
+            nn.Linear(hyper_hidden_size, self.update_size),
         )
         self._zero_update_at_init()
         bound = 1.0 / math.sqrt(in_features)
@@ -250,6 +250,11 @@ class ContextLinear(nn.Module):
             torch.empty(in_features, out_features).uniform_(-bound, bound)
         )
         self.base_bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
+
+    @property
+    def update_size(self) -> int:
+        """Numbers the generator outputs per context (factors and bias)."""
+        return sum(self._factor_sizes) + self.out_features
 
     @torch.no_grad()
     def _zero_update_at_init(self) -> None:
@@ -492,8 +497,7 @@ class HyperNetworkModule(_ContextNetwork):
     def predicting_weights(self):
         layer = self.context_layer
         n_combinations = self.context_embedding.n_combinations
-        per_context = sum(layer._factor_sizes) + layer.out_features
-        if n_combinations * per_context * 8 > PREDICT_WEIGHT_CACHE_BYTES:
+        if n_combinations * layer.update_size * 8 > PREDICT_WEIGHT_CACHE_BYTES:
             return None
         ids = torch.arange(n_combinations, device=layer.base_weight.device)
         return layer.generate_update(self.context_embedding.codes_of(ids))

@@ -8,6 +8,7 @@ estimator's parameters configure it, and how they are validated. The task
 
 from __future__ import annotations
 
+import inspect
 from numbers import Integral
 
 import numpy as np
@@ -51,8 +52,16 @@ context_column : str, int, list of these, or None, default=None
     lr : float, default=1e-3
         Learning rate of the Adam optimizer (AdamW, with decoupled weight
         decay).
-    weight_decay : float, default=0.0
-        Decoupled weight decay of AdamW; ``0`` is plain Adam.
+    weight_decay : float, default=WEIGHT_DECAY_DEFAULT
+        Decoupled weight decay of AdamW on the weights (biases are not
+        decayed): each step multiplies every weight by
+        ``1 - lr * weight_decay``. It keeps the network from fitting noise
+        and pulls contexts with few rows towards what the others share;
+        ``0`` is plain Adam. The classifiers' defaults are each network's
+        best mean ROC AUC over the quality benchmark's tasks (see
+        ``docs/defaults.md``); the regressors were not benchmarked and
+        default to ``0``. The shrinkage per step grows with ``lr``: lower
+        ``weight_decay`` when raising ``lr``.
     batch_size : int, default=128
         Rows per training step.
     early_stopping : bool, default=False
@@ -164,8 +173,11 @@ The numeric (non-context) features are standardised and projected to
 
 def fill_docstring(estimator: type, **sections: str) -> None:
     """Put the shared documentation sections into ``estimator.__doc__``."""
+    weight_decay = inspect.signature(estimator).parameters["weight_decay"].default
     estimator.__doc__ = estimator.__doc__.format(
-        shared_parameters=SHARED_PARAMETERS_DOC,
+        shared_parameters=SHARED_PARAMETERS_DOC.replace(
+            "WEIGHT_DECAY_DEFAULT", repr(weight_decay)
+        ),
         shared_attributes=SHARED_ATTRIBUTES_DOC,
         **sections,
     )

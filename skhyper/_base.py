@@ -222,6 +222,9 @@ class _ContextEstimator(
             criterion__reduction="none",
             optimizer=torch.optim.AdamW,
             optimizer__weight_decay=self.weight_decay,
+            # Decay shrinks weights only: a bias bounded near zero could not
+            # reach, e.g., the output bias log(p / (1 - p)) of a rare class.
+            optimizer__param_groups=[("*bias", {"weight_decay": 0.0})],
             # The fused kernel is several times faster than the default
             # per-tensor loop on the generator's ~1M-parameter output layer.
             optimizer__fused=True,

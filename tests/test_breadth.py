@@ -237,3 +237,27 @@ def test_categorical_feature_unknown_value_with_learned_policy():
     assert np.isfinite(proba).all()
     # All unseen colours share one learned "unknown" embedding.
     assert np.allclose(proba, model.predict_proba(unseen.assign(color="pink")))
+
+
+@pytest.mark.parametrize("cls", [HyperNetworkClassifier, ConcatClassifier])
+def test_weight_decay_leaves_biases_free(cls):
+    """With decay strong enough to flatten every weight, the output bias
+    still finds the rare class's base rate; a decayed bias would stay near
+    zero and predict about 0.5."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=600), "ctx": rng.choice(["a", "b"], 600)})
+    y = (rng.random(600) < 0.05).astype(int)
+    model = cls("ctx", lr=0.05, weight_decay=15.0, max_epochs=40, **SMALL)
+    proba = model.fit(X, y).predict_proba(X)[:, 1]
+    assert abs(proba.mean() - y.mean()) < 0.03
+    output_bias = model.net_.module_.output.bias.detach()
+    assert (output_bias[1] - output_bias[0]).item() < -1.5
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [HyperNetworkClassifier, ConcatClassifier, HyperNetworkRegressor, ConcatRegressor],
+)
+def test_documented_weight_decay_default_is_the_real_one(cls):
+    default = cls().get_params()["weight_decay"]
+    assert f"weight_decay : float, default={default!r}" in cls.__doc__

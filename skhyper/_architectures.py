@@ -37,8 +37,9 @@ context_column : str, int, list of these, or None, default=None
         get a learned embedding each; both are projected together. Unseen
         categories at predict follow ``handle_unknown``.
     hidden_size : int, default=128
-        Size of the linear projection (followed by the activation) of the
-        non-context features.
+        Size of the linear projection of the non-context features
+        (followed by the activation in the concat networks; the
+        hypernetwork's generated layer takes it as it is).
     embedding_size : int, default=16
         Size of each learned embedding (per context column and per
         categorical feature).
@@ -141,8 +142,11 @@ context_categories_ : ndarray of shape (n_contexts,)
         context columns the index is (column, value)."""
 
 HYPERNETWORK_DESCRIPTION = """\
-The numeric (non-context) features are standardised and projected to
-    ``hidden_size``. The context value is embedded, and a small generator MLP
+The numeric (non-context) features are standardised and projected
+    linearly to ``hidden_size``, with no activation, so that the generated
+    layer acts on a linear map of the features and a rule that is linear
+    within each context is easy to represent. The context value is
+    embedded, and a small generator MLP
     (embedding -> ``hyper_hidden_size`` -> activation -> output) produces the
     weight matrix and bias of a ``hidden_size -> output_size`` layer for that
     context. ``num_fc_layers`` fully connected layers of ``output_size`` and

@@ -104,3 +104,25 @@ def test_generator_size_does_not_grow_with_input_columns():
         for n in (3, 300)
     ]
     assert sizes[0] == sizes[1]
+
+
+def test_generated_layer_sees_a_linear_map_of_the_features():
+    """Projection then generated layer is affine in the features within each
+    context (no activation between them), so a rule that is linear per
+    context is directly representable; the concat network keeps its
+    activation after the projection."""
+    torch.manual_seed(0)
+    module = _trained_like(HyperNetworkModule(3, [], [4], 2, hidden_size=8))
+    x1, x2 = torch.randn(6, 3), torch.randn(6, 3)
+    context = torch.tensor([[0], [1], [2], [3], [0], [1]])
+    empty = torch.empty(6, 0, dtype=torch.long)
+
+    def pre_activation(x):
+        projected = module.projection(x, empty)
+        return module.context_layer(projected, context)
+
+    mixed = pre_activation(0.3 * x1 + 0.7 * x2)
+    expected = 0.3 * pre_activation(x1) + 0.7 * pre_activation(x2)
+    torch.testing.assert_close(mixed, expected)
+    concat = ConcatModule(3, [], [4], 2, hidden_size=8)
+    assert isinstance(concat.projection.activation, torch.nn.ReLU)

@@ -34,6 +34,7 @@ from joblib import Parallel, delayed
 from sklearn.model_selection import StratifiedKFold, cross_validate
 
 sys.path.insert(0, str(Path(__file__).parent))
+from bench_quality import scoring  # noqa: E402
 from quality_data import TASKS, Task  # noqa: E402
 
 from skhyper import ConcatClassifier, HyperNetworkClassifier  # noqa: E402
@@ -61,15 +62,12 @@ def score(
     model = NETWORKS[network](task.context, weight_decay=weight_decay, random_state=0)
     if smoke:
         model.set_params(max_epochs=2)
-    auc = "roc_auc" if len(np.unique(y)) == 2 else "roc_auc_ovr"
     cv = StratifiedKFold(folds, shuffle=True, random_state=0)
-    result = cross_validate(
-        model, X, y, cv=cv, scoring={"auc": auc, "nll": "neg_log_loss"}
-    )
+    result = cross_validate(model, X, y, cv=cv, scoring=scoring(y))
     return {
-        "auc": float(result["test_auc"].mean()),
-        "auc_std": float(result["test_auc"].std()),
-        "log_loss": float(-result["test_nll"].mean()),
+        "auc": float(result["test_roc_auc"].mean()),
+        "auc_std": float(result["test_roc_auc"].std()),
+        "log_loss": float(-result["test_neg_log_loss"].mean()),
         "fit_s": float(np.median(result["fit_time"])),
     }
 
@@ -88,13 +86,13 @@ def run(jobs: list, folds: int, smoke: bool, n_jobs: int) -> list[dict]:
 
 
 def choose(rows: list[dict], network: str) -> float:
-    """The grid value with the highest mean AUC over the selection tasks."""
-    means = {
-        wd: np.mean([r["auc"] for r in rows if r["network"] == network
-                     and r["weight_decay"] == wd])
-        for wd in GRID
-    }  # fmt: skip
-    return max(means, key=means.get)
+    """The weight decay (among those scored) with the highest mean AUC over
+    the selection tasks."""
+    scores: dict[float, list[float]] = {}
+    for r in rows:
+        if r["network"] == network:
+            scores.setdefault(r["weight_decay"], []).append(r["auc"])
+    return max(scores, key=lambda wd: np.mean(scores[wd]))
 
 
 def table(rows: list[dict], tasks: list[Task], metric: str) -> str:

@@ -208,15 +208,11 @@ def bare_torch_epochs(estimator, X, y, epochs: int) -> list[float]:
     table = TensorTable(estimator.encoder_.transform(X))
     target = torch.as_tensor(np.searchsorted(estimator.classes_, y))
     module = type(estimator.net_.module_)(**estimator.net_.get_params_for("module"))
-    # The estimator's optimizer: AdamW, with biases exempt from the decay.
-    named = list(module.named_parameters())
-    groups = [
-        {"params": [p for n, p in named if not n.endswith("bias")]},
-        {"params": [p for n, p in named if n.endswith("bias")], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(
-        groups, lr=estimator.lr, weight_decay=estimator.weight_decay, fused=True
-    )
+    # The estimator's own optimizer settings (class, lr, decay, the bias
+    # group, fused), built by its skorch net for the fresh module.
+    net = estimator.net_
+    args, kwargs = net.get_params_for_optimizer("optimizer", module.named_parameters())
+    optimizer = net.optimizer(*args, **kwargs)
     generator = torch.Generator().manual_seed(0)
     durations = []
     with torch.random.fork_rng():

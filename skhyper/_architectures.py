@@ -63,6 +63,17 @@ context_column : str, int, list of these, or None, default=None
         ``docs/defaults.md``); the regressors were not benchmarked and
         default to ``0``. The shrinkage per step grows with ``lr``: lower
         ``weight_decay`` when raising ``lr``.
+    weight_averaging : float, default=WEIGHT_AVERAGING_DEFAULT
+        Fraction of the last epochs whose weights are averaged into the
+        fitted model (stochastic weight averaging): the weights at the end
+        of each of the last ``ceil(weight_averaging * max_epochs)`` epochs
+        are averaged. The mean of these iterates varies less with the
+        shuffling than the last one and usually predicts held-out rows
+        better. ``0`` keeps the last epoch's weights. Ignored with
+        ``early_stopping=True``, which keeps the best epoch's weights
+        instead. The classifiers' defaults come from the same benchmark as
+        ``weight_decay`` (see ``docs/defaults.md``); the regressors default
+        to ``0``.
     batch_size : int, default=128
         Rows per training step.
     early_stopping : bool, default=False
@@ -177,11 +188,14 @@ The numeric (non-context) features are standardised and projected to
 
 def fill_docstring(estimator: type, **sections: str) -> None:
     """Put the shared documentation sections into ``estimator.__doc__``."""
-    weight_decay = inspect.signature(estimator).parameters["weight_decay"].default
+    parameters = inspect.signature(estimator).parameters
+    shared = SHARED_PARAMETERS_DOC
+    for name in ("weight_decay", "weight_averaging"):
+        shared = shared.replace(
+            f"{name.upper()}_DEFAULT", repr(parameters[name].default)
+        )
     estimator.__doc__ = estimator.__doc__.format(
-        shared_parameters=SHARED_PARAMETERS_DOC.replace(
-            "WEIGHT_DECAY_DEFAULT", repr(weight_decay)
-        ),
+        shared_parameters=shared,
         shared_attributes=SHARED_ATTRIBUTES_DOC,
         **sections,
     )

@@ -8,6 +8,7 @@ and outputs decoded.
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -29,7 +30,7 @@ from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.helper import predefined_split
 
-from ._callbacks import RaiseOnDivergence
+from ._callbacks import RaiseOnDivergence, WeightAveraging
 from ._data import TensorBatches, TensorTable
 from ._encoding import HANDLE_UNKNOWN_OPTIONS, EncodedTable, TableEncoder, as_table
 from ._modules import ACTIVATIONS
@@ -65,6 +66,7 @@ class _ContextEstimator(
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "weight_averaging": [Interval(Real, 0, 1, closed="both")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -207,6 +209,9 @@ class _ContextEstimator(
         callbacks = [("divergence", RaiseOnDivergence(self._reference_loss()))]
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
+        if valid is None and self._n_averaged_epochs() > 1:
+            averaging = WeightAveraging(self._n_averaged_epochs())
+            callbacks.append(("weight_averaging", averaging))
         if valid is not None:
             stopper = EarlyStopping(
                 monitor="valid_loss",
@@ -240,6 +245,11 @@ class _ContextEstimator(
             verbose=self.verbose,
             callbacks=callbacks,
         )
+
+    def _n_averaged_epochs(self) -> int:
+        """How many final epochs ``weight_averaging`` averages (at least 1)."""
+        # round() first: 0.55 * 100 is 55.00000000000001 in floating point.
+        return max(1, math.ceil(round(self.weight_averaging * self.max_epochs, 9)))
 
     # -- predicting --------------------------------------------------------
 

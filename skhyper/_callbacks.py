@@ -51,3 +51,42 @@ class RaiseOnDivergence(Callback):
             f"{len(net.history)}). Lower the learning rate (lr={net.lr}) or "
             "check the inputs for extreme values."
         )
+
+
+class WeightAveraging(Callback):
+    """Finish training with the mean of the weights at the end of each of
+    the last ``n_epochs`` epochs (stochastic weight averaging, Izmailov et
+    al., UAI 2018).
+
+    The iterates of a constant learning rate keep moving around a minimum;
+    their mean sits nearer its centre than any one of them, so it varies less
+    with the shuffling and predicts held-out rows better.
+
+    Parameters
+    ----------
+    n_epochs : int
+        Number of final epochs averaged; ``1`` keeps the last weights.
+    """
+
+    def __init__(self, n_epochs: int):
+        self.n_epochs = n_epochs
+
+    def on_train_begin(self, net, **kwargs) -> None:
+        self.mean_, self.n_averaged_ = None, 0
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        if len(net.history) <= net.max_epochs - self.n_epochs:
+            return
+        weights = net.module_.state_dict()
+        self.n_averaged_ += 1
+        if self.mean_ is None:
+            self.mean_ = {name: w.detach().clone() for name, w in weights.items()}
+            return
+        for name, mean in self.mean_.items():
+            if mean.is_floating_point():
+                mean.add_(weights[name].detach() - mean, alpha=1 / self.n_averaged_)
+
+    def on_train_end(self, net, **kwargs) -> None:
+        if self.mean_ is not None:
+            net.module_.load_state_dict(self.mean_)
+        self.mean_ = None  # no copy of the weights kept in the fitted net

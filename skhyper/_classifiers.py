@@ -177,6 +177,7 @@ class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
         max_epochs=30,
         lr=1e-3,
         weight_decay=7.0,
+        weight_averaging=0.0,
         batch_size=128,
         early_stopping=False,
         validation_fraction=0.1,
@@ -200,6 +201,7 @@ class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
         self.max_epochs = max_epochs
         self.lr = lr
         self.weight_decay = weight_decay
+        self.weight_averaging = weight_averaging
         self.batch_size = batch_size
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -264,6 +266,7 @@ class ConcatClassifier(ConcatArchitecture, _ContextClassifier):
         max_epochs=30,
         lr=1e-3,
         weight_decay=5.0,
+        weight_averaging=0.0,
         batch_size=128,
         early_stopping=False,
         validation_fraction=0.1,
@@ -284,6 +287,7 @@ class ConcatClassifier(ConcatArchitecture, _ContextClassifier):
         self.max_epochs = max_epochs
         self.lr = lr
         self.weight_decay = weight_decay
+        self.weight_averaging = weight_averaging
         self.batch_size = batch_size
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction

@@ -140,6 +140,7 @@ class HyperNetworkRegressor(HyperNetworkArchitecture, _ContextRegressor):
         max_epochs=30,
         lr=1e-3,
         weight_decay=0.0,
+        weight_averaging=0.0,
         batch_size=128,
         early_stopping=False,
         validation_fraction=0.1,
@@ -162,6 +163,7 @@ class HyperNetworkRegressor(HyperNetworkArchitecture, _ContextRegressor):
         self.max_epochs = max_epochs
         self.lr = lr
         self.weight_decay = weight_decay
+        self.weight_averaging = weight_averaging
         self.batch_size = batch_size
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -224,6 +226,7 @@ class ConcatRegressor(ConcatArchitecture, _ContextRegressor):
         max_epochs=30,
         lr=1e-3,
         weight_decay=0.0,
+        weight_averaging=0.0,
         batch_size=128,
         early_stopping=False,
         validation_fraction=0.1,
@@ -243,6 +246,7 @@ class ConcatRegressor(ConcatArchitecture, _ContextRegressor):
         self.max_epochs = max_epochs
         self.lr = lr
         self.weight_decay = weight_decay
+        self.weight_averaging = weight_averaging
         self.batch_size = batch_size
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sklearn
+import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, r2_score
 from sklearn.model_selection import cross_validate
@@ -258,6 +259,68 @@ def test_weight_decay_leaves_biases_free(cls):
     "cls",
     [HyperNetworkClassifier, ConcatClassifier, HyperNetworkRegressor, ConcatRegressor],
 )
-def test_documented_weight_decay_default_is_the_real_one(cls):
-    default = cls().get_params()["weight_decay"]
-    assert f"weight_decay : float, default={default!r}" in cls.__doc__
+@pytest.mark.parametrize("name", ["weight_decay", "weight_averaging"])
+def test_documented_default_is_the_real_one(cls, name):
+    default = cls().get_params()[name]
+    assert f"{name} : float, default={default!r}" in cls.__doc__
+
+
+def _weights(model) -> dict:
+    return {k: v.clone() for k, v in model.net_.module_.state_dict().items()}
+
+
+@pytest.mark.parametrize("cls", [HyperNetworkClassifier, ConcatRegressor])
+def test_weight_averaging_averages_the_last_epochs(cls):
+    """Fits are deterministic, so the 3- and 4-epoch fits pass through the
+    same weights; averaging half of 4 epochs must give their mean."""
+    X, y = _flip_regression(n=200)
+    if cls is HyperNetworkClassifier:
+        y = (y > 100).astype(int)
+    fits = {
+        epochs: cls("ctx", max_epochs=epochs, weight_averaging=0, **SMALL).fit(X, y)
+        for epochs in (3, 4)
+    }
+    at = {epochs: _weights(model) for epochs, model in fits.items()}
+    assert any(not torch.equal(at[3][k], at[4][k]) for k in at[4])
+    averaged = cls("ctx", max_epochs=4, weight_averaging=0.5, **SMALL).fit(X, y)
+    weights = _weights(averaged)
+    assert weights.keys() == at[4].keys()
+    for name, value in weights.items():
+        expected = (at[3][name] + at[4][name]) / 2
+        torch.testing.assert_close(value, expected, rtol=1e-5, atol=1e-6)
+    # Predictions come from the averaged weights.
+    assert not np.allclose(_outputs(averaged, X), _outputs(fits[4], X))
+    # The fitted net keeps no second copy of the weights.
+    assert dict(averaged.net_.callbacks_)["weight_averaging"].mean_ is None
+
+
+def _outputs(model, X) -> np.ndarray:
+    if hasattr(model, "predict_proba"):
+        return model.predict_proba(X)
+    return model.predict(X)
+
+
+@pytest.mark.parametrize("averaging", [0.0, 0.1])
+def test_weight_averaging_of_one_epoch_keeps_the_last_weights(averaging):
+    """0, or a fraction that rounds up to a single epoch, is no averaging."""
+    X, y = _flip_regression(n=200)
+    plain = ConcatRegressor("ctx", max_epochs=5, weight_averaging=0.0, **SMALL)
+    other = ConcatRegressor("ctx", max_epochs=5, weight_averaging=averaging, **SMALL)
+    np.testing.assert_array_equal(
+        plain.fit(X, y).predict(X), other.fit(X, y).predict(X)
+    )
+
+
+def test_early_stopping_ignores_weight_averaging():
+    """Early stopping keeps the best epoch's weights, averaged or not."""
+    X, y = _flip_regression(n=300)
+    params = dict(max_epochs=6, early_stopping=True, n_iter_no_change=2, **SMALL)
+    plain = HyperNetworkRegressor("ctx", weight_averaging=0.0, **params).fit(X, y)
+    averaged = HyperNetworkRegressor("ctx", weight_averaging=1.0, **params).fit(X, y)
+    np.testing.assert_array_equal(plain.predict(X), averaged.predict(X))
+
+
+def test_weight_averaging_out_of_range_names_the_parameter():
+    X, y = _flip_regression(n=50)
+    with pytest.raises(ValueError, match="'weight_averaging' parameter"):
+        ConcatRegressor("ctx", weight_averaging=1.5, **SMALL).fit(X, y)

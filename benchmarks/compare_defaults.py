@@ -1,5 +1,6 @@
-"""Which weight decay should the networks have by default? A grid on the
-quality benchmark's tasks, and a check on freshly drawn synthetic data.
+"""Which weight decay and weight averaging should the networks have by
+default? A grid on the quality benchmark's tasks, and a check on freshly
+drawn synthetic data.
 
 Run from the repository root::
 
@@ -8,17 +9,19 @@ Run from the repository root::
 
 1. **Selection.** Each network is cross-validated (stratified 5-fold, one
    repeat, ``random_state=0``) on the 12 tasks of ``bench_quality.py`` with
-   every ``weight_decay`` of ``GRID`` and all other parameters at their
-   defaults. Each network's default is the value with the highest mean ROC
-   AUC over the 12 tasks: one number for all tasks, never a per-task choice.
-2. **Check.** The selection saw the benchmark's own data, so the chosen
-   values are compared with no weight decay on new draws of the synthetic
-   generators (seeds the benchmark does not use), which the selection never
-   saw.
+   every setting of ``GRID`` (``weight_decay``, ``weight_averaging``) and all
+   other parameters at their defaults. Each network's default is the
+   setting with the highest mean ROC AUC over the 12 tasks: one setting for
+   all tasks, never a per-task choice.
+2. **Check.** The selection saw the benchmark's own data, so on new draws
+   of the synthetic generators (seeds the benchmark does not use), which
+   the selection never saw, the chosen setting is compared with no decay
+   and no averaging, and with the chosen decay alone.
 
-It prints markdown tables (ROC AUC / log loss per task and setting) and
-writes every score to ``benchmarks/results/compare_defaults.json``.
-``docs/defaults.md`` quotes the tables and says what was chosen and why.
+It prints markdown tables (ROC AUC / log loss, one row per network and
+setting, one column per task) and writes every score to
+``benchmarks/results/compare_defaults.json``. ``docs/defaults.md`` quotes
+the tables and says what was chosen and why.
 """
 
 from __future__ import annotations
@@ -39,7 +42,11 @@ from quality_data import TASKS, Task  # noqa: E402
 
 from skhyper import ConcatClassifier, HyperNetworkClassifier  # noqa: E402
 
-GRID = (0.0, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 30.0)
+WEIGHT_DECAYS = (0.0, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 30.0)
+# Averaging is tried with the decays that did best without it (round 3).
+GRID = [(wd, 0.0) for wd in WEIGHT_DECAYS] + [
+    (wd, averaging) for wd in (3.0, 5.0, 7.0, 10.0) for averaging in (0.3, 0.5)
+]
 NETWORKS = {"hypernetwork": HyperNetworkClassifier, "concat": ConcatClassifier}
 LABELS = {"hypernetwork": "HN", "concat": "concat"}
 # New draws for the check: far from the seeds the benchmark's tasks use (0-6).
@@ -55,13 +62,19 @@ def load(task: Task, smoke: bool, seed: int | None):
 
 
 def score(
-    task: Task, network: str, weight_decay: float, folds: int, smoke: bool, seed
+    task: Task, network: str, setting: tuple, folds: int, smoke: bool, seed
 ) -> dict:
     """Cross-validated mean AUC and log loss of one network on one task."""
     X, y = load(task, smoke, seed)
-    model = NETWORKS[network](task.context, weight_decay=weight_decay, random_state=0)
-    if smoke:
-        model.set_params(max_epochs=2)
+    weight_decay, weight_averaging = setting
+    model = NETWORKS[network](
+        task.context,
+        weight_decay=weight_decay,
+        weight_averaging=weight_averaging,
+        random_state=0,
+    )
+    if smoke:  # 4 epochs, so that averaging 0.5 of them averages 2
+        model.set_params(max_epochs=4)
     cv = StratifiedKFold(folds, shuffle=True, random_state=0)
     result = cross_validate(model, X, y, cv=cv, scoring=scoring(y))
     return {
@@ -73,43 +86,49 @@ def score(
 
 
 def run(jobs: list, folds: int, smoke: bool, n_jobs: int) -> list[dict]:
-    """Score every ``(stage, task, network, weight_decay, seed)`` job."""
+    """Score every ``(stage, task, network, setting, seed)`` job."""
     scores = Parallel(n_jobs=n_jobs)(
-        delayed(score)(task, network, wd, folds, smoke, seed)
-        for _, task, network, wd, seed in jobs
+        delayed(score)(task, network, setting, folds, smoke, seed)
+        for _, task, network, setting, seed in jobs
     )
     return [
         {"stage": stage, "task": task.name, "network": network,
-         "weight_decay": wd, "seed": seed, **result}
-        for (stage, task, network, wd, seed), result in zip(jobs, scores, strict=True)
+         "weight_decay": setting[0], "weight_averaging": setting[1],
+         "seed": seed, **result}
+        for (stage, task, network, setting, seed), result
+        in zip(jobs, scores, strict=True)
     ]  # fmt: skip
 
 
-def choose(rows: list[dict], network: str) -> float:
-    """The weight decay (among those scored) with the highest mean AUC over
-    the selection tasks."""
-    scores: dict[float, list[float]] = {}
+def setting_of(row: dict) -> tuple[float, float]:
+    return row["weight_decay"], row["weight_averaging"]
+
+
+def choose(rows: list[dict], network: str) -> tuple[float, float]:
+    """The setting (among those scored) with the highest mean AUC over the
+    selection tasks."""
+    scores: dict[tuple, list[float]] = {}
     for r in rows:
         if r["network"] == network:
-            scores.setdefault(r["weight_decay"], []).append(r["auc"])
-    return max(scores, key=lambda wd: np.mean(scores[wd]))
+            scores.setdefault(setting_of(r), []).append(r["auc"])
+    return max(scores, key=lambda setting: np.mean(scores[setting]))
 
 
 def table(rows: list[dict], tasks: list[Task], metric: str) -> str:
-    """Markdown: one row per task, one column per (network, weight_decay)."""
-    columns = sorted({(r["network"], r["weight_decay"]) for r in rows})
+    """Markdown: one row per (network, setting), one column per task, and
+    the mean over the tasks."""
+    cell = {(r["network"], setting_of(r), r["task"]): r[metric] for r in rows}
     lines = [
-        "| task | " + " | ".join(f"{LABELS[n]} wd={wd:g}" for n, wd in columns) + " |",
-        "|---|" + "---|" * len(columns),
+        "| network | wd | avg | " + " | ".join(t.name for t in tasks) + " | mean |",
+        "|---|---|---|" + "---|" * (len(tasks) + 1),
     ]
-    cell = {(r["task"], r["network"], r["weight_decay"]): r[metric] for r in rows}
-    for task in tasks:
-        values = [cell[task.name, n, wd] for n, wd in columns]
+    for network, setting in sorted({(r["network"], setting_of(r)) for r in rows}):
+        values = [cell[network, setting, t.name] for t in tasks]
         lines.append(
-            f"| {task.name} | " + " | ".join(f"{v:.3f}" for v in values) + " |"
+            f"| {LABELS[network]} | {setting[0]:g} | {setting[1]:g} | "
+            + " | ".join(f"{v:.3f}" for v in values)
+            + f" | **{np.mean(values):.3f}** |"
         )
-    means = [np.mean([cell[t.name, n, wd] for t in tasks]) for n, wd in columns]
-    lines.append("| **mean** | " + " | ".join(f"**{m:.3f}**" for m in means) + " |")
     return "\n".join(lines)
 
 
@@ -123,25 +142,27 @@ def main(argv=None) -> None:
         [t for t in TASKS if t.smoke_kwargs is not None][:2] if args.smoke else TASKS
     )
     folds = 2 if args.smoke else 5
-    grid = GRID[:2] if args.smoke else GRID
+    grid = [GRID[0], GRID[-1]] if args.smoke else GRID
     start = time.perf_counter()
 
     selection = run(
-        [("selection", t, n, wd, None) for t in tasks for n in NETWORKS for wd in grid],
+        [("selection", t, n, s, None) for t in tasks for n in NETWORKS for s in grid],
         folds, args.smoke, args.n_jobs,
     )  # fmt: skip
     chosen = {n: choose(selection, n) for n in NETWORKS}
     synthetic = [t for t in tasks if t.kind == "synthetic"]
     check = run(
-        [("check", t, n, wd, CHECK_SEED + i)
-         for i, t in enumerate(synthetic) for n in NETWORKS for wd in {0.0, chosen[n]}],
+        [("check", t, n, s, CHECK_SEED + i)
+         for i, t in enumerate(synthetic) for n in NETWORKS
+         for s in {(0.0, 0.0), (chosen[n][0], 0.0), chosen[n]}],
         folds, args.smoke, args.n_jobs,
     )  # fmt: skip
 
     print(f"{len(selection) + len(check)} cross-validations "
           f"in {time.perf_counter() - start:.0f} s")  # fmt: skip
     print(
-        "chosen weight_decay: " + ", ".join(f"{n} {wd:g}" for n, wd in chosen.items())
+        "chosen (weight_decay, weight_averaging): "
+        + ", ".join(f"{n} {wd:g}, {avg:g}" for n, (wd, avg) in chosen.items())
     )
     for stage, rows, stage_tasks in (
         ("Selection", selection, tasks),

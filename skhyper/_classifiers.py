@@ -177,7 +177,7 @@ class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
         max_epochs=30,
         lr=1e-3,
         weight_decay=7.0,
-        weight_averaging=0.0,
+        weight_averaging=0.3,
         batch_size=128,
         early_stopping=False,
         validation_fraction=0.1,

@@ -60,7 +60,7 @@ class WeightAveraging(Callback):
 
     The iterates of a constant learning rate keep moving around a minimum;
     their mean sits nearer its centre than any one of them, so it varies less
-    with the shuffling and predicts held-out rows better.
+    with the shuffling and usually predicts held-out rows better.
 
     Parameters
     ----------

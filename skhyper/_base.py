@@ -209,10 +209,8 @@ class _ContextEstimator(
         callbacks = [("divergence", RaiseOnDivergence(self._reference_loss()))]
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
-        if valid is None and self._n_averaged_epochs() > 1:
-            averaging = WeightAveraging(self._n_averaged_epochs())
-            callbacks.append(("weight_averaging", averaging))
-        if valid is not None:
+        n_averaged = self._n_averaged_epochs()
+        if valid is not None:  # keeps its best epoch: nothing to average
             stopper = EarlyStopping(
                 monitor="valid_loss",
                 patience=self.n_iter_no_change,
@@ -220,6 +218,8 @@ class _ContextEstimator(
                 sink=print if self.verbose else _silent,
             )
             callbacks.append(("early_stopping", stopper))
+        elif n_averaged > 1:
+            callbacks.append(("weight_averaging", WeightAveraging(n_averaged)))
         return WeightedLossNet(
             module=self._module_class,
             **{f"module__{key}": value for key, value in module_params.items()},

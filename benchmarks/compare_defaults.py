@@ -132,16 +132,25 @@ def table(rows: list[dict], tasks: list[Task], metric: str) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv, description: str, output: Path) -> argparse.Namespace:
+    """``--smoke``, ``--n-jobs`` and ``--output`` (default ``output``)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    tasks = (
-        [t for t in TASKS if t.smoke_kwargs is not None][:2] if args.smoke else TASKS
-    )
-    folds = 2 if args.smoke else 5
+    parser.add_argument("--output", type=Path, default=output)
+    return parser.parse_args(argv)
+
+
+def tasks_and_folds(smoke: bool) -> tuple[list[Task], int]:
+    """All 12 tasks and 5 folds; in smoke mode 2 small tasks and 2 folds."""
+    if smoke:
+        return [t for t in TASKS if t.smoke_kwargs is not None][:2], 2
+    return TASKS, 5
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv, __doc__.splitlines()[0], RESULTS)
+    tasks, folds = tasks_and_folds(args.smoke)
     grid = [GRID[0], GRID[-1]] if args.smoke else GRID
     start = time.perf_counter()
 

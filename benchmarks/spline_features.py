@@ -27,7 +27,6 @@ writes every score to ``benchmarks/results/spline_features.json``;
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -49,6 +48,7 @@ from sklearn.preprocessing import (
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_quality import scoring  # noqa: E402
+from compare_defaults import parse_args, tasks_and_folds  # noqa: E402
 from quality_data import TASKS, Task  # noqa: E402
 
 from skhyper import ConcatClassifier, HyperNetworkClassifier  # noqa: E402
@@ -196,15 +196,8 @@ def diagnosis_table(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    tasks = (
-        [t for t in TASKS if t.smoke_kwargs is not None][:2] if args.smoke else TASKS
-    )
-    folds = 2 if args.smoke else 5
+    args = parse_args(argv, __doc__.splitlines()[0], RESULTS)
+    tasks, folds = tasks_and_folds(args.smoke)
     contraception = next(t for t in TASKS if t.name == "contraception")
     start = time.perf_counter()
 

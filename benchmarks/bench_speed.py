@@ -4,6 +4,7 @@ Run from the repository root::
 
     python benchmarks/bench_speed.py            # full run, several minutes
     python benchmarks/bench_speed.py --smoke    # tiny sizes, a few seconds (CI)
+    python benchmarks/bench_speed.py --device cuda   # the networks on a GPU
 
 Every figure is the median of at least ``--repeats`` (default 5) runs in this
 one process, so ratios between rows are comparable even on a noisy machine.
@@ -20,6 +21,10 @@ Sections:
    the rows and the number of contexts grow;
 4. overhead of an epoch through the estimator over the same module trained
    by a bare torch loop on the same tensors.
+
+``--device`` sets the networks' ``device`` (the scikit-learn reference models
+of section 1 always run on the CPU); on a GPU, section 3 also records the
+peak GPU memory.
 """
 
 from __future__ import annotations
@@ -99,7 +104,7 @@ def epoch_seconds(estimator) -> list[float]:
 # -- 1. fit time on the sensor data -----------------------------------------
 
 
-def reference_models(max_epochs: int) -> dict:
+def reference_models(max_epochs: int, device: str) -> dict:
     numeric = ["sensor_a", "sensor_b", "sensor_c"]
     one_hot = make_column_transformer(
         (StandardScaler(), numeric), (OneHotEncoder(), ["sensor_type"])
@@ -107,19 +112,18 @@ def reference_models(max_epochs: int) -> dict:
     ordinal = make_column_transformer(
         (OrdinalEncoder(), ["sensor_type"]), remainder="passthrough"
     )
+    network = dict(
+        context_column="sensor_type",
+        max_epochs=max_epochs,
+        random_state=0,
+        device=device,
+    )
     return {
-        "HyperNetworkClassifier": HyperNetworkClassifier(
-            context_column="sensor_type", max_epochs=max_epochs, random_state=0
-        ),
+        "HyperNetworkClassifier": HyperNetworkClassifier(**network),
         "HyperNetworkClassifier(generator_rank=None)": HyperNetworkClassifier(
-            context_column="sensor_type",
-            generator_rank=None,
-            max_epochs=max_epochs,
-            random_state=0,
+            generator_rank=None, **network
         ),
-        "ConcatClassifier": ConcatClassifier(
-            context_column="sensor_type", max_epochs=max_epochs, random_state=0
-        ),
+        "ConcatClassifier": ConcatClassifier(**network),
         "MLPClassifier((128, 64))": make_pipeline(
             one_hot,
             MLPClassifier((128, 64), max_iter=max_epochs, random_state=0),
@@ -131,13 +135,13 @@ def reference_models(max_epochs: int) -> dict:
     }
 
 
-def bench_fit(repeats: int, max_epochs: int) -> dict:
+def bench_fit(repeats: int, max_epochs: int, device: str) -> dict:
     X, y = sensor_xy()
     results = {}
     with warnings.catch_warnings():
         # MLPClassifier warns that 30 iterations do not converge; we know.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        for name, model in reference_models(max_epochs).items():
+        for name, model in reference_models(max_epochs, device).items():
             median, times = median_seconds(lambda m=model: m.fit(X, y), repeats)
             results[name] = {"median_s": median, "runs_s": times}
     return results
@@ -146,13 +150,13 @@ def bench_fit(repeats: int, max_epochs: int) -> dict:
 # -- 2. predict throughput ------------------------------------------------------
 
 
-def bench_predict(repeats: int, n_rows: int) -> dict:
+def bench_predict(repeats: int, n_rows: int, device: str) -> dict:
     X, y = make_context_data(n_rows, 20)
     results = {}
-    for estimator in (
-        HyperNetworkClassifier(context_column="context", max_epochs=1, random_state=0),
-        ConcatClassifier(context_column="context", max_epochs=1, random_state=0),
-    ):
+    for cls in (HyperNetworkClassifier, ConcatClassifier):
+        estimator = cls(
+            context_column="context", max_epochs=1, random_state=0, device=device
+        )
         estimator.fit(X[:2000], y[:2000])
         median, times = median_seconds(lambda e=estimator: e.predict_proba(X), repeats)
         results[type(estimator).__name__] = {
@@ -167,23 +171,29 @@ def bench_predict(repeats: int, n_rows: int) -> dict:
 # -- 3. scaling -------------------------------------------------------------------
 
 
-def fit_for_scaling(n_rows: int, n_contexts: int, epochs: int) -> dict:
-    """Fit in this process; return per-epoch times and the peak RSS."""
+def fit_for_scaling(n_rows: int, n_contexts: int, epochs: int, device: str) -> dict:
+    """Fit in this process; return per-epoch times and the peak RSS (and,
+    on a GPU, the peak GPU memory)."""
     X, y = make_context_data(n_rows, n_contexts)
     estimator = HyperNetworkClassifier(
-        context_column="context", max_epochs=epochs, random_state=0
+        context_column="context", max_epochs=epochs, random_state=0, device=device
     ).fit(X, y)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"epoch_s": epoch_seconds(estimator), "peak_rss_mb": peak_kib / 1024}
+    measured = {"epoch_s": epoch_seconds(estimator), "peak_rss_mb": peak_kib / 1024}
+    if torch.device(device).type == "cuda":
+        measured["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return measured
 
 
-def bench_scaling(configs: list[tuple[int, int]], epochs: int) -> list[dict]:
+def bench_scaling(
+    configs: list[tuple[int, int]], epochs: int, device: str
+) -> list[dict]:
     """Each configuration in a fresh subprocess, so its peak RSS is its own."""
     results = []
     for n_rows, n_contexts in configs:
         out = subprocess.run(
             [sys.executable, __file__, "--scaling-worker", str(n_rows)]
-            + [str(n_contexts), str(epochs)],
+            + [str(n_contexts), str(epochs), "--device", device],
             check=True,
             capture_output=True,
             text=True,
@@ -203,11 +213,20 @@ def bench_scaling(configs: list[tuple[int, int]], epochs: int) -> list[dict]:
 # -- 4. overhead over a bare torch loop ---------------------------------------------
 
 
+def synchronize(device: str) -> None:
+    """Wait for queued GPU work, so that a wall-clock time includes it."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
 def bare_torch_epochs(estimator, X, y, epochs: int) -> list[float]:
-    """Train a fresh copy of the estimator's module with a plain loop."""
+    """Train a fresh copy of the estimator's module with a plain loop, on the
+    estimator's device."""
+    device = estimator.device
     table = TensorTable(estimator.encoder_.transform(X))
-    target = torch.as_tensor(np.searchsorted(estimator.classes_, y))
+    target = torch.as_tensor(np.searchsorted(estimator.classes_, y)).to(device)
     module = type(estimator.net_.module_)(**estimator.net_.get_params_for("module"))
+    module.to(device)
     # The estimator's own optimizer settings (class, lr, decay, the bias
     # group, fused), built by its skorch net for the fresh module.
     net = estimator.net_
@@ -225,20 +244,24 @@ def bare_torch_epochs(estimator, X, y, epochs: int) -> list[float]:
                 rows = order[i : i + estimator.batch_size]
                 optimizer.zero_grad()
                 inputs, _ = table.rows(rows)
+                inputs = {name: t.to(device) for name, t in inputs.items()}
                 logits = module(**inputs)
                 loss = torch.nn.functional.cross_entropy(logits, target[rows])
                 loss.backward()
                 optimizer.step()
+            synchronize(device)
             durations.append(time.perf_counter() - start)
     return durations
 
 
-def bench_overhead(n_rows: int, epochs: int) -> dict:
+def bench_overhead(n_rows: int, epochs: int, device: str) -> dict:
     X, y = make_context_data(n_rows, 20)
     results = {}
     for cls in (HyperNetworkClassifier, ConcatClassifier):
         threads_before = torch.get_num_threads()
-        estimator = cls(context_column="context", max_epochs=epochs, random_state=0)
+        estimator = cls(
+            context_column="context", max_epochs=epochs, random_state=0, device=device
+        )
         estimator_epochs = epoch_seconds(estimator.fit(X, y))
         bare_epochs = bare_torch_epochs(estimator, X, y, epochs)
         torch.set_num_threads(threads_before)
@@ -256,8 +279,11 @@ def bench_overhead(n_rows: int, epochs: int) -> dict:
 # -- report -------------------------------------------------------------------
 
 
-def machine() -> dict:
+def machine(device: str) -> dict:
+    gpu = torch.device(device).type == "cuda"
     return {
+        "device": device,
+        "gpu": torch.cuda.get_device_name() if gpu else None,
         "cpu_count": os.cpu_count(),
         "torch_default_threads": torch.get_num_threads(),
         "estimator_threads": HyperNetworkClassifier().n_threads,
@@ -272,6 +298,8 @@ def machine() -> dict:
 
 def print_report(report: dict) -> None:
     m = report["machine"]
+    if m.get("gpu"):
+        print(f"networks on {m['device']}: {m['gpu']}")
     print(
         f"machine: {m['cpu_count']} cores, torch default threads "
         f"{m['torch_default_threads']}, estimators use {m['estimator_threads']}; "
@@ -287,9 +315,10 @@ def print_report(report: dict) -> None:
         print(f"  {name:42s} {r['rows_per_s']:12,.0f} rows/s  ({r['rows']:,} rows)")
     print("\n3. HyperNetworkClassifier scaling (median epoch, peak RSS)")
     for r in report["scaling"]:
+        gpu = f"  {r['peak_gpu_mb']:7.0f} MB GPU" if "peak_gpu_mb" in r else ""
         print(
             f"  {r['rows']:>9,} rows {r['contexts']:>5} contexts  "
-            f"{r['epoch_median_s']:8.3f} s/epoch  {r['peak_rss_mb']:7.0f} MB"
+            f"{r['epoch_median_s']:8.3f} s/epoch  {r['peak_rss_mb']:7.0f} MB{gpu}"
         )
     print("\n4. estimator epoch vs bare torch loop (median epoch)")
     for name, r in report["overhead"].items():
@@ -315,12 +344,14 @@ def run(args) -> dict:
         sizes = {"predict_rows": 100_000, "overhead_rows": 20_000, "epochs": 5}
     return {
         "command": " ".join(["python", "benchmarks/bench_speed.py", *sys.argv[1:]]),
-        "machine": machine(),
+        "machine": machine(args.device),
         "repeats": args.repeats,
-        "fit": bench_fit(args.repeats, 2 if args.smoke else 30),
-        "predict": bench_predict(args.repeats, sizes["predict_rows"]),
-        "scaling": bench_scaling(scaling, sizes["epochs"]),
-        "overhead": bench_overhead(sizes["overhead_rows"], sizes["epochs"]),
+        "fit": bench_fit(args.repeats, 2 if args.smoke else 30, args.device),
+        "predict": bench_predict(args.repeats, sizes["predict_rows"], args.device),
+        "scaling": bench_scaling(scaling, sizes["epochs"], args.device),
+        "overhead": bench_overhead(
+            sizes["overhead_rows"], sizes["epochs"], args.device
+        ),
     }
 
 
@@ -329,10 +360,13 @@ def main(argv=None) -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--device", default="cpu", help="the networks' torch device, e.g. cuda"
+    )
     parser.add_argument("--scaling-worker", nargs=3, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.scaling_worker:
-        print(json.dumps(fit_for_scaling(*args.scaling_worker)))
+        print(json.dumps(fit_for_scaling(*args.scaling_worker, args.device)))
         return
     if args.smoke:
         args.repeats = min(args.repeats, 2)

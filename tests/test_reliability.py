@@ -188,7 +188,35 @@ np.save(folder / "cpu.npy", clf.predict_proba(X))
 """
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+needs_cuda = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device"
+)
+
+
+@needs_cuda
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_cuda_fit_and_every_predicting_method(cls):
+    X, y = make_frame(n=300)
+    # The defaults (weight averaging on for the hypernetwork), then early
+    # stopping with sample weights: each training path runs on the GPU.
+    for params, fit_params in (
+        ({}, {}),
+        ({"early_stopping": True}, {"sample_weight": np.linspace(0.5, 1.5, len(X))}),
+    ):
+        clf = make_clf(cls, device="cuda", **params).fit(X, y, **fit_params)
+        module = clf.net_.module_
+        assert {p.device.type for p in module.parameters()} == {"cuda"}
+        assert_valid_proba(clf.predict_proba(X), len(X))
+        assert set(clf.predict(X)) <= set(clf.classes_)
+        assert 0 <= clf.score(X, y) <= 1
+        assert np.isfinite(clf.transform(X)).all()
+        assert np.isfinite(clf.context_embeddings_.to_numpy()).all()
+        if hasattr(clf, "generated_weights"):
+            weight, bias = clf.generated_weights("a")
+            assert np.isfinite(weight).all() and np.isfinite(bias).all()
+
+
+@needs_cuda
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_cuda_model_loads_and_predicts_on_cpu_only_machine(cls, tmp_path):
     X, y = make_frame()

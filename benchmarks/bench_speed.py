@@ -220,11 +220,11 @@ def synchronize(device: str) -> None:
 
 
 def bare_torch_epochs(estimator, X, y, epochs: int) -> list[float]:
-    """Train a fresh copy of the estimator's module with a plain loop, on the
-    estimator's device."""
+    """Train a fresh copy of the estimator's module with a plain loop, with
+    the data on the estimator's device, as the estimator keeps it."""
     device = estimator.device
-    table = TensorTable(estimator.encoder_.transform(X))
-    target = torch.as_tensor(np.searchsorted(estimator.classes_, y)).to(device)
+    table = TensorTable(estimator.encoder_.transform(X), device=device)
+    target = torch.as_tensor(np.searchsorted(estimator.classes_, y), device=device)
     module = type(estimator.net_.module_)(**estimator.net_.get_params_for("module"))
     module.to(device)
     # The estimator's own optimizer settings (class, lr, decay, the bias
@@ -239,12 +239,11 @@ def bare_torch_epochs(estimator, X, y, epochs: int) -> list[float]:
         module.train()
         for _ in range(epochs):
             start = time.perf_counter()
-            order = torch.randperm(len(target), generator=generator)
+            order = torch.randperm(len(target), generator=generator).to(device)
             for i in range(0, len(order), estimator.batch_size):
                 rows = order[i : i + estimator.batch_size]
                 optimizer.zero_grad()
                 inputs, _ = table.rows(rows)
-                inputs = {name: t.to(device) for name, t in inputs.items()}
                 logits = module(**inputs)
                 loss = torch.nn.functional.cross_entropy(logits, target[rows])
                 loss.backward()

@@ -5,6 +5,7 @@ Run from the repository root::
     python benchmarks/bench_speed.py            # full run, several minutes
     python benchmarks/bench_speed.py --smoke    # tiny sizes, a few seconds (CI)
     python benchmarks/bench_speed.py --device cuda   # the networks on a GPU
+    python benchmarks/bench_speed.py --sections overhead   # one section only
 
 Every figure is the median of at least ``--repeats`` (default 5) runs in this
 one process, so ratios between rows are comparable even on a noisy machine.
@@ -295,6 +296,47 @@ def machine(device: str) -> dict:
     }
 
 
+def print_fit(report: dict) -> None:
+    print(f"\n1. fit on the sensor data (median of {report['repeats']} runs)")
+    base = report["fit"]["ConcatClassifier"]["median_s"]
+    for name, r in report["fit"].items():
+        ratio = r["median_s"] / base
+        print(f"  {name:42s} {r['median_s']:7.3f} s   {ratio:5.2f}x concat")
+
+
+def print_predict(report: dict) -> None:
+    print(f"\n2. predict_proba throughput (median of {report['repeats']} runs)")
+    for name, r in report["predict"].items():
+        print(f"  {name:42s} {r['rows_per_s']:12,.0f} rows/s  ({r['rows']:,} rows)")
+
+
+def print_scaling(report: dict) -> None:
+    print("\n3. HyperNetworkClassifier scaling (median epoch, peak RSS)")
+    for r in report["scaling"]:
+        gpu = f"  {r['peak_gpu_mb']:7.0f} MB GPU" if "peak_gpu_mb" in r else ""
+        print(
+            f"  {r['rows']:>9,} rows {r['contexts']:>5} contexts  "
+            f"{r['epoch_median_s']:8.3f} s/epoch  {r['peak_rss_mb']:7.0f} MB{gpu}"
+        )
+
+
+def print_overhead(report: dict) -> None:
+    print("\n4. estimator epoch vs bare torch loop (median epoch)")
+    for name, r in report["overhead"].items():
+        print(
+            f"  {name:42s} {r['estimator_epoch_s']:.3f} s vs "
+            f"{r['bare_torch_epoch_s']:.3f} s  = {r['ratio']:.2f}x"
+        )
+
+
+SECTION_PRINTERS = {
+    "fit": print_fit,
+    "predict": print_predict,
+    "scaling": print_scaling,
+    "overhead": print_overhead,
+}
+
+
 def print_report(report: dict) -> None:
     m = report["machine"]
     if m.get("gpu"):
@@ -304,27 +346,9 @@ def print_report(report: dict) -> None:
         f"{m['torch_default_threads']}, estimators use {m['estimator_threads']}; "
         f"torch {m['torch']}, skorch {m['skorch']}, scikit-learn {m['scikit-learn']}"
     )
-    print(f"\n1. fit on the sensor data (median of {report['repeats']} runs)")
-    base = report["fit"]["ConcatClassifier"]["median_s"]
-    for name, r in report["fit"].items():
-        ratio = r["median_s"] / base
-        print(f"  {name:42s} {r['median_s']:7.3f} s   {ratio:5.2f}x concat")
-    print(f"\n2. predict_proba throughput (median of {report['repeats']} runs)")
-    for name, r in report["predict"].items():
-        print(f"  {name:42s} {r['rows_per_s']:12,.0f} rows/s  ({r['rows']:,} rows)")
-    print("\n3. HyperNetworkClassifier scaling (median epoch, peak RSS)")
-    for r in report["scaling"]:
-        gpu = f"  {r['peak_gpu_mb']:7.0f} MB GPU" if "peak_gpu_mb" in r else ""
-        print(
-            f"  {r['rows']:>9,} rows {r['contexts']:>5} contexts  "
-            f"{r['epoch_median_s']:8.3f} s/epoch  {r['peak_rss_mb']:7.0f} MB{gpu}"
-        )
-    print("\n4. estimator epoch vs bare torch loop (median epoch)")
-    for name, r in report["overhead"].items():
-        print(
-            f"  {name:42s} {r['estimator_epoch_s']:.3f} s vs "
-            f"{r['bare_torch_epoch_s']:.3f} s  = {r['ratio']:.2f}x"
-        )
+    for section, print_section in SECTION_PRINTERS.items():
+        if section in report:
+            print_section(report)
 
 
 def run(args) -> dict:
@@ -341,17 +365,24 @@ def run(args) -> dict:
             (100_000, 1_000),
         ]
         sizes = {"predict_rows": 100_000, "overhead_rows": 20_000, "epochs": 5}
-    return {
-        "command": " ".join(["python", "benchmarks/bench_speed.py", *sys.argv[1:]]),
-        "machine": machine(args.device),
-        "repeats": args.repeats,
-        "fit": bench_fit(args.repeats, 2 if args.smoke else 30, args.device),
-        "predict": bench_predict(args.repeats, sizes["predict_rows"], args.device),
-        "scaling": bench_scaling(scaling, sizes["epochs"], args.device),
-        "overhead": bench_overhead(
+    sections = {
+        "fit": lambda: bench_fit(args.repeats, 2 if args.smoke else 30, args.device),
+        "predict": lambda: bench_predict(
+            args.repeats, sizes["predict_rows"], args.device
+        ),
+        "scaling": lambda: bench_scaling(scaling, sizes["epochs"], args.device),
+        "overhead": lambda: bench_overhead(
             sizes["overhead_rows"], sizes["epochs"], args.device
         ),
     }
+    report = {
+        "command": " ".join(["python", "benchmarks/bench_speed.py", *sys.argv[1:]]),
+        "machine": machine(args.device),
+        "repeats": args.repeats,
+    }
+    for name in args.sections:
+        report[name] = sections[name]()
+    return report
 
 
 def main(argv=None) -> None:
@@ -361,6 +392,13 @@ def main(argv=None) -> None:
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument(
         "--device", default="cpu", help="the networks' torch device, e.g. cuda"
+    )
+    parser.add_argument(
+        "--sections",
+        nargs="+",
+        choices=list(SECTION_PRINTERS),
+        default=list(SECTION_PRINTERS),
+        help="which sections to run (default: all)",
     )
     parser.add_argument("--scaling-worker", nargs=3, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -97,6 +97,10 @@ def median_seconds(run: Callable[[], object], repeats: int) -> tuple[float, list
     return statistics.median(times), times
 
 
+def on_gpu(device: str) -> bool:
+    return torch.device(device).type == "cuda"
+
+
 def epoch_seconds(estimator) -> list[float]:
     """Per-epoch durations that skorch recorded during the last fit."""
     return [float(d) for d in estimator.net_.history[:, "dur"]]
@@ -181,7 +185,7 @@ def fit_for_scaling(n_rows: int, n_contexts: int, epochs: int, device: str) -> d
     ).fit(X, y)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     measured = {"epoch_s": epoch_seconds(estimator), "peak_rss_mb": peak_kib / 1024}
-    if torch.device(device).type == "cuda":
+    if on_gpu(device):
         measured["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
     return measured
 
@@ -216,7 +220,7 @@ def bench_scaling(
 
 def synchronize(device: str) -> None:
     """Wait for queued GPU work, so that a wall-clock time includes it."""
-    if torch.device(device).type == "cuda":
+    if on_gpu(device):
         torch.cuda.synchronize()
 
 
@@ -280,10 +284,9 @@ def bench_overhead(n_rows: int, epochs: int, device: str) -> dict:
 
 
 def machine(device: str) -> dict:
-    gpu = torch.device(device).type == "cuda"
     return {
         "device": device,
-        "gpu": torch.cuda.get_device_name() if gpu else None,
+        "gpu": torch.cuda.get_device_name() if on_gpu(device) else None,
         "cpu_count": os.cpu_count(),
         "torch_default_threads": torch.get_num_threads(),
         "estimator_threads": HyperNetworkClassifier().n_threads,

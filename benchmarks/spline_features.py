@@ -37,7 +37,6 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.compose import make_column_transformer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import (
     FunctionTransformer,
@@ -47,8 +46,12 @@ from sklearn.preprocessing import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_quality import scoring  # noqa: E402
-from compare_defaults import parse_args, tasks_and_folds  # noqa: E402
+from compare_defaults import (  # noqa: E402
+    cross_validated,
+    load,
+    parse_args,
+    tasks_and_folds,
+)
 from quality_data import TASKS, Task  # noqa: E402
 
 from skhyper import ConcatClassifier, HyperNetworkClassifier  # noqa: E402
@@ -145,19 +148,11 @@ def spline_models(context: str, smoke: bool) -> dict:
     return models
 
 
-def load(task: Task, smoke: bool):
-    return task.load(**(task.smoke_kwargs or {})) if smoke else task.load()
-
-
 def score(task: Task, model, folds: int, smoke: bool) -> dict:
-    """Cross-validated mean AUC and log loss of ``model`` on ``task``."""
-    X, y = load(task, smoke)
-    cv = StratifiedKFold(folds, shuffle=True, random_state=0)
-    result = cross_validate(model, X, y, cv=cv, scoring=scoring(y))
-    return {
-        "auc": float(result["test_roc_auc"].mean()),
-        "log_loss": float(-result["test_neg_log_loss"].mean()),
-    }
+    """Cross-validated scores of ``model`` on ``task``, as compare_defaults
+    computes them."""
+    X, y = load(task, smoke, seed=None)
+    return cross_validated(model, X, y, folds)
 
 
 def run(jobs: list, folds: int, smoke: bool, n_jobs: int) -> list[dict]:

@@ -5,8 +5,9 @@ A table (DataFrame, 2-D array or list of rows) is split into
 * the *context* column(s), encoded as integer codes (``_categories.py``),
 * other categorical columns (category, string, or object columns of
   strings), encoded the same way and embedded by the network, and
-* the numeric columns (bool included), converted to float and standardised
-  with the training mean and standard deviation.
+* the numeric columns (bool included), converted to float; missing values
+  are filled and flagged and the columns encoded by
+  :class:`~skhyper._numeric.NumericEncoder` (``_numeric.py``).
 
 Every check that can fail names the column (and, where useful, the value) so
 that the error tells the user what to change.
@@ -25,11 +26,7 @@ from scipy import sparse
 from sklearn.utils.validation import check_array
 
 from ._categories import CategoryEncoder, preview
-
-# Standardised values further than this from zero are clipped, so that an
-# extreme input (say 1e30) gives a confident prediction instead of an
-# overflow to inf and NaN probabilities inside the network.
-STANDARDISED_CLIP = 1e6
+from ._numeric import NumericEncoder
 
 HANDLE_UNKNOWN_OPTIONS = ("error", "learned")
 
@@ -38,7 +35,7 @@ HANDLE_UNKNOWN_OPTIONS = ("error", "learned")
 class EncodedTable:
     """The network inputs made from one table."""
 
-    numeric: np.ndarray  # (n_samples, n_numeric) float32, standardised
+    numeric: np.ndarray  # (n_samples, n_numeric + n_indicators) float32
     categorical: np.ndarray  # (n_samples, n_categorical) int64 codes
     context: np.ndarray  # (n_samples, n_context_columns) int64 codes
 
@@ -254,53 +251,29 @@ def _object_column_to_float(values: np.ndarray, label: str, name) -> np.ndarray:
     return np.array([np.nan if v is None else float(v) for v in values])
 
 
-def _check_finite(values: np.ndarray, labels: list[str]) -> None:
-    finite = np.isfinite(values)
-    if finite.all():
+def _check_no_infinity(values: np.ndarray, labels: list[str]) -> None:
+    """Infinities are an error; NaN is a missing value the encoder fills and
+    flags."""
+    infinite = np.isinf(values)
+    if not infinite.any():
         return
-    bad_columns = np.flatnonzero(~finite.all(axis=0))
-    details = []
-    for j in bad_columns[:5]:
-        column = values[:, j]
-        n_nan = int(np.isnan(column).sum())
-        n_inf = int(np.isinf(column).sum())
-        parts = [f"{n_nan} NaN/missing"] * bool(n_nan) + [f"{n_inf} infinite"] * bool(
-            n_inf
-        )
-        details.append(f"column {labels[j]} ({', '.join(parts)})")
+    bad_columns = np.flatnonzero(infinite.any(axis=0))
+    details = [
+        f"column {labels[j]} ({int(infinite[:, j].sum())} infinite)"
+        for j in bad_columns[:5]
+    ]
     raise ValueError(
-        "Input X contains NaN or infinity in "
+        "Input X contains infinity in "
         + "; ".join(details)
-        + ". Impute or drop these values first, e.g. with "
-        "sklearn.impute.SimpleImputer in a Pipeline."
+        + ". Replace these values with finite numbers, or with NaN to treat "
+        "them as missing (missing numeric values are encoded with a learned "
+        "indicator)."
     )
 
 
-def _column_statistics(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column mean and standard deviation that stay finite for any
-    finite input.
-
-    Sums of values near the float64 limit (about 1.8e308) overflow to inf,
-    and inf statistics would turn every standardised value into NaN. Such
-    columns are divided by their largest magnitude first; other columns get
-    the plain (bit-for-bit unchanged) computation.
-    """
-    with np.errstate(over="ignore", invalid="ignore"):
-        mean = raw.mean(axis=0)
-        std = raw.std(axis=0)
-    overflowed = ~(np.isfinite(mean) & np.isfinite(std))
-    if overflowed.any():
-        columns = raw[:, overflowed]
-        peak = np.abs(columns).max(axis=0)
-        scaled = columns / peak
-        mean[overflowed] = scaled.mean(axis=0) * peak
-        std[overflowed] = scaled.std(axis=0) * peak
-    return mean, std
-
-
 class TableEncoder:
-    """Split a table into standardised numeric features, categorical codes
-    and context codes.
+    """Split a table into encoded numeric features, categorical codes and
+    context codes.
 
     Parameters
     ----------
@@ -311,12 +284,25 @@ class TableEncoder:
         ``fit``: raise, or give it the column's unknown code.
     estimator_name : str
         Used in error messages.
+    numeric_encoding : {"standard", "quantile", "piecewise_linear"}
+        How the numeric columns are encoded (:class:`NumericEncoder`).
+    n_bins : int
+        Bins per column for ``"piecewise_linear"``.
     """
 
-    def __init__(self, context_column, handle_unknown: str, estimator_name: str):
+    def __init__(
+        self,
+        context_column,
+        handle_unknown: str,
+        estimator_name: str,
+        numeric_encoding: str = "standard",
+        n_bins: int = 16,
+    ):
         self.context_column = context_column
         self.handle_unknown = handle_unknown
         self.estimator_name = estimator_name
+        self.numeric_encoding = numeric_encoding
+        self.n_bins = n_bins
 
     def fit_transform(self, X) -> EncodedTable:
         table = as_table(X, self.estimator_name)
@@ -352,17 +338,15 @@ class TableEncoder:
         )
 
         raw = self._numeric_matrix(table)
-        self.mean_, scale = _column_statistics(raw)
-        # Constant columns keep a scale of 1: they carry no information but
-        # must not produce 0/0 = NaN.
-        self.scale_ = np.where(scale > 0, scale, 1.0)
-        return EncodedTable(self._standardise(raw), categorical, context)
+        self.numeric_encoder_ = NumericEncoder(self.numeric_encoding, self.n_bins)
+        self.numeric_encoder_.fit(raw)
+        return EncodedTable(self.numeric_encoder_.transform(raw), categorical, context)
 
     def transform(self, X) -> EncodedTable:
         # The caller has checked the number and names of columns against fit.
         table = as_table(X, self.estimator_name)
         return EncodedTable(
-            self._standardise(self._numeric_matrix(table)),
+            self.numeric_encoder_.transform(self._numeric_matrix(table)),
             self._codes(table, self.categorical_positions_, self.categorical_encoders_),
             self._codes(table, self.context_positions_, self.context_encoders_),
         )
@@ -414,19 +398,7 @@ class TableEncoder:
         if not columns:  # every non-context column is categorical
             return np.empty((len(table), 0))
         values = np.column_stack(columns)
-        _check_finite(values, [column_label(table, i) for i in self.numeric_positions_])
+        _check_no_infinity(
+            values, [column_label(table, i) for i in self.numeric_positions_]
+        )
         return values
-
-    def _standardise(self, raw: np.ndarray) -> np.ndarray:
-        with np.errstate(over="ignore", invalid="ignore"):
-            standardised = (raw - self.mean_) / self.scale_
-            overflowed = ~np.isfinite(standardised)
-            if overflowed.any():
-                # Near the float64 limit ``raw - mean`` can overflow although
-                # the standardised value is moderate (1.8e308 - (-1e296) in a
-                # column with scale 5e307 is 3.2): divide first there. What
-                # still overflows is huge and is clipped below.
-                divided_first = raw / self.scale_ - self.mean_ / self.scale_
-                standardised[overflowed] = divided_first[overflowed]
-        np.clip(standardised, -STANDARDISED_CLIP, STANDARDISED_CLIP, out=standardised)
-        return standardised.astype(np.float32)

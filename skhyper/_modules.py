@@ -156,13 +156,62 @@ class ContextEmbedding(nn.Module):
         )
 
 
+class PiecewiseLinearEncoding(nn.Module):
+    """Expand numeric columns over their quantile bins (piecewise-linear
+    encoding, Gorishniy et al., "On Embeddings for Numerical Features in
+    Tabular Deep Learning", NeurIPS 2022).
+
+    A column with edges ``e_0 < e_1 < ... < e_T`` becomes ``T`` numbers, one
+    per bin: ``clamp((x - e_{t-1}) / (e_t - e_{t-1}), 0, 1)``, i.e. 1 for the
+    bins left of ``x``, the fraction of its own bin that ``x`` covers, and 0
+    for the bins to its right. A linear layer on top is then an arbitrary
+    piecewise-linear function of each column, with one slope per bin, so a
+    sharp threshold needs a few moderate weights instead of a huge one.
+    Values beyond the training range saturate, as a tree's do; a column that
+    was constant at fit contributes no bins.
+
+    Columns after ``len(bin_edges)`` (the missing-value indicators) pass
+    through unchanged.
+
+    Parameters
+    ----------
+    bin_edges : sequence of 1-D arrays
+        The edges of each encoded column (in the scale of the input).
+    """
+
+    def __init__(self, bin_edges: Sequence):
+        super().__init__()
+        self.n_encoded = len(bin_edges)
+        lefts, widths, columns = [], [], []
+        for j, edges in enumerate(bin_edges):
+            edges = torch.as_tensor(edges, dtype=torch.float32)
+            lefts.append(edges[:-1])
+            widths.append(edges[1:] - edges[:-1])
+            columns.append(torch.full((max(len(edges) - 1, 0),), j, dtype=torch.long))
+        self.register_buffer("left", torch.cat([torch.zeros(0), *lefts]))
+        self.register_buffer("width", torch.cat([torch.ones(0), *widths]))
+        self.register_buffer(
+            "column", torch.cat([torch.zeros(0, dtype=torch.long), *columns])
+        )
+
+    def output_size(self, n_inputs: int) -> int:
+        """Width of the output for ``n_inputs`` input columns."""
+        return len(self.left) + n_inputs - self.n_encoded
+
+    def forward(self, numeric: torch.Tensor) -> torch.Tensor:
+        values = numeric[:, self.column]
+        bins = torch.clamp((values - self.left) / self.width, 0.0, 1.0)
+        return torch.cat([bins, numeric[:, self.n_encoded :]], dim=1)
+
+
 class FeatureProjection(nn.Module):
     """Numeric features and embedded categorical features -> one linear
     projection -> activation (none when ``activation`` is None).
 
     Each categorical column has its own embedding (its last code is the
     "unknown" code); the embeddings are concatenated with the numeric
-    features before the projection.
+    features before the projection. With ``bin_edges``, the first numeric
+    columns are first expanded by :class:`PiecewiseLinearEncoding`.
     """
 
     def __init__(
@@ -172,6 +221,7 @@ class FeatureProjection(nn.Module):
         embedding_size: int,
         hidden_size: int,
         activation: str | None,
+        bin_edges: Sequence | None = None,
     ):
         super().__init__()
         self.embeddings = nn.ModuleList(
@@ -179,6 +229,11 @@ class FeatureProjection(nn.Module):
         )
         unknown = torch.tensor([int(n) for n in categorical_sizes], dtype=torch.long)
         self.register_buffer("unknown_codes", unknown, persistent=False)
+        self.numeric_encoding = (
+            nn.Identity() if bin_edges is None else PiecewiseLinearEncoding(bin_edges)
+        )
+        if bin_edges is not None:
+            n_numeric = self.numeric_encoding.output_size(n_numeric)
         n_in = n_numeric + embedding_size * len(self.embeddings)
         self.linear = nn.Linear(n_in, hidden_size)
         self.activation = (
@@ -186,6 +241,7 @@ class FeatureProjection(nn.Module):
         )
 
     def forward(self, numeric: torch.Tensor, categorical: torch.Tensor) -> torch.Tensor:
+        numeric = self.numeric_encoding(numeric)
         if self.embeddings:
             embedded = [e(categorical[:, j]) for j, e in enumerate(self.embeddings)]
             numeric = torch.cat([numeric, *embedded], dim=1)
@@ -344,6 +400,7 @@ class _ContextNetwork(nn.Module):
         hidden_size: int,
         activation: str,
         unknown_rate: float,
+        bin_edges: Sequence | None,
     ):
         super().__init__()
         self.projection = FeatureProjection(
@@ -352,6 +409,7 @@ class _ContextNetwork(nn.Module):
             embedding_size,
             hidden_size,
             activation if self.activate_projection else None,
+            bin_edges,
         )
         self.unknown_rate = unknown_rate
 
@@ -458,6 +516,10 @@ class HyperNetworkModule(_ContextNetwork):
         One of :data:`ACTIVATIONS`.
     unknown_rate : float
         Fraction of training context codes replaced by the unknown code.
+    bin_edges : sequence of 1-D arrays or None
+        Quantile bin edges of the first numeric columns, which are then
+        piecewise-linear encoded (:class:`PiecewiseLinearEncoding`); None
+        feeds the numeric columns as they are.
     """
 
     activate_projection = False
@@ -477,6 +539,7 @@ class HyperNetworkModule(_ContextNetwork):
         dropout: float = 0.1,
         activation: str = "relu",
         unknown_rate: float = 0.0,
+        bin_edges: Sequence | None = None,
     ):
         super().__init__(
             n_numeric,
@@ -485,6 +548,7 @@ class HyperNetworkModule(_ContextNetwork):
             hidden_size,
             activation,
             unknown_rate,
+            bin_edges,
         )
         self.context_layer = ContextLinear(
             context_sizes,
@@ -528,7 +592,7 @@ class ConcatModule(_ContextNetwork):
     Parameters
     ----------
     n_numeric, categorical_sizes, context_sizes, n_outputs, hidden_size,
-    embedding_size, dropout, activation, unknown_rate
+    embedding_size, dropout, activation, unknown_rate, bin_edges
         As for :class:`HyperNetworkModule`.
     hidden_layer_sizes : sequence of int
         Sizes of the FC layers after the concatenation.
@@ -546,6 +610,7 @@ class ConcatModule(_ContextNetwork):
         dropout: float = 0.1,
         activation: str = "relu",
         unknown_rate: float = 0.0,
+        bin_edges: Sequence | None = None,
     ):
         super().__init__(
             n_numeric,
@@ -554,6 +619,7 @@ class ConcatModule(_ContextNetwork):
             hidden_size,
             activation,
             unknown_rate,
+            bin_edges,
         )
         self.embedding = ContextEmbedding(context_sizes, embedding_size)
         sizes = [hidden_size + self.embedding.output_size, *hidden_layer_sizes]

@@ -1,0 +1,193 @@
+"""Encoding the numeric (non-context) columns: missing values, scaling and
+the per-feature encodings the networks take.
+
+:class:`NumericEncoder` turns the float64 matrix of a table's numeric columns
+(NaN allowed, infinities rejected earlier) into the float32 matrix the
+network receives:
+
+* a missing value is filled with its column's training median, and every
+  column that had missing values at fit gets a 0/1 "missing" indicator
+  appended, so the network learns its own response to a missing value (as
+  gradient boosting sends missing values down a learned branch);
+* ``"standard"``: each column is standardised with its training mean and
+  standard deviation;
+* ``"quantile"``: each column is mapped through its training quantiles to
+  a standard normal score, so that ranks, not magnitudes, reach the network
+  (robust to heavy tails and skew);
+* ``"piecewise_linear"``: the columns are standardised here, and the
+  network expands each one over quantile bins
+  (:class:`skhyper._modules.PiecewiseLinearEncoding`, Gorishniy et al.,
+  NeurIPS 2022). The bin edges, learned here on the training rows, are
+  handed to the network in the standardised scale.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtri
+
+NUMERIC_ENCODINGS = ("standard", "quantile", "piecewise_linear")
+
+# Standardised values further than this from zero are clipped, so that an
+# extreme input (say 1e30) gives a confident prediction instead of an
+# overflow to inf and NaN probabilities inside the network.
+STANDARDISED_CLIP = 1e6
+
+# Quantile encoding: at most this many quantiles per column, and uniform
+# ranks are kept this far from 0 and 1 so that normal scores stay finite
+# (about +-5.2, as scikit-learn's QuantileTransformer does).
+N_QUANTILES = 1000
+RANK_MARGIN = 1e-7
+
+
+class NumericEncoder:
+    """Fill, flag and encode numeric columns with statistics of the
+    training rows.
+
+    Parameters
+    ----------
+    encoding : {"standard", "quantile", "piecewise_linear"}
+    n_bins : int
+        Largest number of quantile bins per column for
+        ``"piecewise_linear"`` (fewer where a column has fewer distinct
+        values).
+
+    Attributes
+    ----------
+    median_ : ndarray of shape (n_columns,)
+        Fill value of each column (0 for a column that was all missing).
+    has_missing_ : ndarray of bool, shape (n_columns,)
+        Columns with missing values at fit; each gets an indicator column.
+    mean_, scale_ : ndarray of shape (n_columns,)
+        Standardisation (``"standard"`` and ``"piecewise_linear"``).
+    quantiles_ : list of ndarray
+        Training quantiles of each column (``"quantile"``).
+    bin_edges_ : list of ndarray
+        Bin edges of each column in the standardised scale
+        (``"piecewise_linear"``); at least two distinct edges, or none for a
+        constant column.
+    """
+
+    def __init__(self, encoding: str = "standard", n_bins: int = 16):
+        self.encoding = encoding
+        self.n_bins = n_bins
+
+    def fit(self, raw: np.ndarray) -> NumericEncoder:
+        missing = np.isnan(raw)
+        self.has_missing_ = missing.any(axis=0)
+        self.median_ = _nanmedian(raw)
+        filled = self._fill(raw, missing)
+        self.mean_, scale = _column_statistics(filled)
+        # Constant columns keep a scale of 1: they carry no information but
+        # must not produce 0/0 = NaN.
+        self.scale_ = np.where(scale > 0, scale, 1.0)
+        # Quantiles and bins are taken of the standardised values: ranks do
+        # not change, and the standardised values are finite and moderate
+        # even where the raw ones span the whole float range.
+        standardised = self._standardise(filled)
+        observed = [standardised[~missing[:, j], j] for j in range(raw.shape[1])]
+        if self.encoding == "quantile":
+            self.quantiles_ = [_quantiles(values, N_QUANTILES) for values in observed]
+        elif self.encoding == "piecewise_linear":
+            self.bin_edges_ = [_bin_edges(values, self.n_bins) for values in observed]
+        return self
+
+    def transform(self, raw: np.ndarray) -> np.ndarray:
+        """The network's numeric input: encoded columns, then the indicators
+        of the columns that had missing values at fit."""
+        missing = np.isnan(raw)
+        encoded = self._standardise(self._fill(raw, missing))
+        if self.encoding == "quantile":
+            for j, quantiles in enumerate(self.quantiles_):
+                encoded[:, j] = _normal_scores(encoded[:, j], quantiles)
+        indicators = missing[:, self.has_missing_]
+        return np.hstack([encoded, indicators]).astype(np.float32)
+
+    @property
+    def n_indicators(self) -> int:
+        return int(self.has_missing_.sum())
+
+    def _fill(self, raw: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        if not missing.any():
+            return raw
+        return np.where(missing, self.median_, raw)
+
+    def _standardise(self, raw: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore", invalid="ignore"):
+            standardised = (raw - self.mean_) / self.scale_
+            overflowed = ~np.isfinite(standardised)
+            if overflowed.any():
+                # Near the float64 limit ``raw - mean`` can overflow although
+                # the standardised value is moderate (1.8e308 - (-1e296) in a
+                # column with scale 5e307 is 3.2): divide first there. What
+                # still overflows is huge and is clipped below.
+                divided_first = raw / self.scale_ - self.mean_ / self.scale_
+                standardised[overflowed] = divided_first[overflowed]
+        return np.clip(standardised, -STANDARDISED_CLIP, STANDARDISED_CLIP)
+
+
+def _nanmedian(raw: np.ndarray) -> np.ndarray:
+    """Column medians ignoring NaN; 0 for a column with no value at all."""
+    observed = ~np.isnan(raw)
+    median = np.zeros(raw.shape[1])
+    for j in np.flatnonzero(observed.any(axis=0)):
+        # The lower median: averaging the two middle values could overflow.
+        median[j] = np.quantile(raw[observed[:, j], j], 0.5, method="lower")
+    return median
+
+
+def _column_statistics(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and standard deviation that stay finite for any
+    finite input.
+
+    Sums of values near the float64 limit (about 1.8e308) overflow to inf,
+    and inf statistics would turn every standardised value into NaN. Such
+    columns are divided by their largest magnitude first; other columns get
+    the plain (bit-for-bit unchanged) computation.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = raw.mean(axis=0)
+        std = raw.std(axis=0)
+    overflowed = ~(np.isfinite(mean) & np.isfinite(std))
+    if overflowed.any():
+        columns = raw[:, overflowed]
+        peak = np.abs(columns).max(axis=0)
+        scaled = columns / peak
+        mean[overflowed] = scaled.mean(axis=0) * peak
+        std[overflowed] = scaled.std(axis=0) * peak
+    return mean, std
+
+
+def _quantiles(values: np.ndarray, n_quantiles: int) -> np.ndarray:
+    """Evenly spaced training quantiles of one column (one value if the
+    column was constant or all missing)."""
+    if len(values) == 0:  # all missing: the indicator carries everything
+        return np.zeros(1)
+    levels = np.linspace(0, 1, min(n_quantiles, len(values)))
+    return np.quantile(values, levels)
+
+
+def _normal_scores(values: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
+    """Standard normal scores of ``values`` by their rank among the
+    training quantiles; values beyond the training range get the extreme
+    scores."""
+    if len(quantiles) == 1:  # constant column: no information
+        return np.zeros(len(values))
+    levels = np.linspace(0, 1, len(quantiles))
+    # Repeated quantiles (ties) would send a tied value to the top of its
+    # run; averaging the forward and the backward interpolation puts it in
+    # the middle.
+    forward = np.interp(values, quantiles, levels)
+    backward = -np.interp(-values, -quantiles[::-1], -levels[::-1])
+    ranks = np.clip((forward + backward) / 2, RANK_MARGIN, 1 - RANK_MARGIN)
+    return ndtri(ranks)
+
+
+def _bin_edges(values: np.ndarray, n_bins: int) -> np.ndarray:
+    """Distinct quantile edges of one (standardised) column, as the network
+    will compare them: in float32. Empty for a constant column."""
+    if len(values) == 0:
+        return np.empty(0, dtype=np.float32)
+    edges = np.quantile(values, np.linspace(0, 1, n_bins + 1))
+    edges = np.unique(edges.astype(np.float32))
+    return edges if len(edges) >= 2 else np.empty(0, dtype=np.float32)

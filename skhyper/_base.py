@@ -30,11 +30,12 @@ from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.helper import predefined_split
 
-from ._callbacks import RaiseOnDivergence, WeightAveraging
+from ._callbacks import RaiseOnDivergence, StopOnConvergence, WeightAveraging
 from ._data import TensorBatches, TensorTable
 from ._encoding import HANDLE_UNKNOWN_OPTIONS, EncodedTable, TableEncoder, as_table
 from ._modules import ACTIVATIONS
 from ._net import WeightedLossNet
+from ._numeric import NUMERIC_ENCODINGS
 from ._runtime import draw_seed, torch_session
 
 # Rows per forward pass at predict time: large batches amortise the per-call
@@ -44,6 +45,11 @@ PREDICT_BATCH_SIZE = 8192
 # With handle_unknown="learned", this fraction of training rows sees the
 # unknown context each epoch, which trains its embedding.
 UNKNOWN_RATE = 0.05
+
+# early_stopping="auto" holds out a validation split from this many rows on,
+# as HistGradientBoostingClassifier does; smaller fits stop when the
+# training loss converges, as MLPClassifier does.
+AUTO_EARLY_STOPPING_ROWS = 10_000
 
 
 class _ContextEstimator(
@@ -68,9 +74,12 @@ class _ContextEstimator(
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "weight_averaging": [Interval(Real, 0, 1, closed="both")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
+        "early_stopping": [StrOptions({"auto"}), "boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "numeric_encoding": [StrOptions(set(NUMERIC_ENCODINGS))],
+        "n_bins": [Interval(Integral, 2, None, closed="left")],
         "handle_unknown": [StrOptions(set(HANDLE_UNKNOWN_OPTIONS))],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
@@ -147,7 +156,11 @@ class _ContextEstimator(
         target = self._scale_target(target, weight)
 
         self.encoder_ = TableEncoder(
-            self.context_column, self.handle_unknown, type(self).__name__
+            self.context_column,
+            self.handle_unknown,
+            type(self).__name__,
+            self.numeric_encoding,
+            self.n_bins,
         )
         encoded = self.encoder_.fit_transform(table)
         self.context_categories_ = self.encoder_.categories_
@@ -179,9 +192,15 @@ class _ContextEstimator(
             )
         return weight
 
+    def _uses_validation(self, n_samples: int) -> bool:
+        """Whether this fit holds out a validation split (``early_stopping``)."""
+        if self.early_stopping == "auto":
+            return n_samples >= AUTO_EARLY_STOPPING_ROWS
+        return bool(self.early_stopping)
+
     def _early_stopping_split(self, data: TensorTable, target, seed: int):
         """``(train, valid)``; ``valid`` is None without early stopping."""
-        if not self.early_stopping:
+        if not self._uses_validation(len(data)):
             return data, None
         train_rows, valid_rows = train_test_split(
             np.arange(len(data)),
@@ -204,6 +223,7 @@ class _ContextEstimator(
             ],
             "n_outputs": self._n_outputs(),
             "unknown_rate": UNKNOWN_RATE if self.handle_unknown == "learned" else 0.0,
+            "bin_edges": getattr(self.encoder_.numeric_encoder_, "bin_edges_", None),
             **module_params,
         }
         callbacks = [("divergence", RaiseOnDivergence(self._reference_loss()))]
@@ -214,12 +234,17 @@ class _ContextEstimator(
             stopper = EarlyStopping(
                 monitor="valid_loss",
                 patience=self.n_iter_no_change,
+                threshold=self.tol,
+                threshold_mode="abs",
                 load_best=True,
                 sink=print if self.verbose else _silent,
             )
             callbacks.append(("early_stopping", stopper))
-        elif n_averaged > 1:
-            callbacks.append(("weight_averaging", WeightAveraging(n_averaged)))
+        else:
+            stopper = StopOnConvergence(self.tol, self.n_iter_no_change)
+            callbacks.append(("convergence", stopper))
+            if n_averaged > 1:
+                callbacks.append(("weight_averaging", WeightAveraging(n_averaged)))
         return WeightedLossNet(
             module=self._module_class,
             **{f"module__{key}": value for key, value in module_params.items()},

@@ -90,3 +90,35 @@ class WeightAveraging(Callback):
         if self.mean_ is not None:
             net.module_.load_state_dict(self.mean_)
         self.mean_ = None  # no copy of the weights kept in the fitted net
+
+
+class StopOnConvergence(Callback):
+    """Stop when the training loss has stopped improving: scikit-learn's
+    rule for ``MLPClassifier`` without early stopping.
+
+    An epoch whose training loss is not at least ``tol`` below the best so
+    far counts as a miss; ``patience`` misses in a row end the fit. So an
+    easy fit stops after a few dozen epochs and a hard one runs on, up to
+    ``max_epochs``.
+
+    Parameters
+    ----------
+    tol : float
+        Smallest decrease of the training loss that counts as improvement.
+    patience : int
+        Misses in a row that stop training.
+    """
+
+    def __init__(self, tol: float, patience: int):
+        self.tol = tol
+        self.patience = patience
+
+    def on_train_begin(self, net, **kwargs) -> None:
+        self.best_loss_, self.misses_ = math.inf, 0
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        loss = net.history[-1, "train_loss"]
+        self.misses_ = self.misses_ + 1 if loss > self.best_loss_ - self.tol else 0
+        self.best_loss_ = min(self.best_loss_, loss)
+        if self.misses_ >= self.patience:
+            raise KeyboardInterrupt  # skorch's signal to end training cleanly

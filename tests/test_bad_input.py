@@ -61,25 +61,53 @@ def cls(request):
 
 # -- non-finite and non-numeric values ---------------------------------------
 
-NON_FINITE = [
-    (np.nan, r"column 'x2' \(1 NaN/missing\)"),
-    (np.inf, r"column 'x2' \(1 infinite\)"),
-    (-np.inf, r"column 'x2' \(1 infinite\)"),
-]
+INFINITE = [np.inf, -np.inf]
+INFINITY_MESSAGE = r"Input X contains infinity in column 'x2' \(1 infinite\)"
 
 
-@pytest.mark.parametrize(("value", "message"), NON_FINITE, ids=["nan", "inf", "-inf"])
-def test_non_finite_value_raises_at_fit(cls, value, message):
+@pytest.mark.parametrize("value", INFINITE, ids=["inf", "-inf"])
+def test_infinite_value_raises_at_fit(cls, value):
     X, y = make_frame()
-    with pytest.raises(ValueError, match=message + ".*SimpleImputer"):
+    with pytest.raises(ValueError, match=INFINITY_MESSAGE + ".*NaN to treat them"):
         make_clf(cls).fit(with_value(X, "x2", 4, value), y)
 
 
-@pytest.mark.parametrize(("value", "message"), NON_FINITE, ids=["nan", "inf", "-inf"])
-def test_non_finite_value_raises_at_predict(fitted, value, message):
+@pytest.mark.parametrize("value", INFINITE, ids=["inf", "-inf"])
+def test_infinite_value_raises_at_predict(fitted, value):
     X, _ = make_frame()
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=INFINITY_MESSAGE):
         fitted.predict_proba(with_value(X, "x2", 4, value))
+
+
+def test_nan_in_numeric_column_is_a_missing_value_at_fit(cls):
+    X, y = make_frame()
+    train = with_value(X, "x2", 4, np.nan)
+    clf = make_clf(cls).fit(train, y)
+    numeric = clf.encoder_.numeric_encoder_
+    # x2 (the second numeric column) gets the only missing indicator.
+    assert numeric.has_missing_.tolist() == [False, True, False]
+    assert clf.encoder_.transform(train).numeric.shape == (len(X), 4)
+    assert_valid_proba(clf.predict_proba(train), len(X))
+    # The NaN row does not change the other rows' predictions.
+    complete = clf.predict_proba(X)
+    mixed = clf.predict_proba(with_value(X, "x1", 7, np.nan))
+    assert_valid_proba(mixed, len(X))
+    others = np.arange(len(X)) != 7
+    np.testing.assert_allclose(mixed[others], complete[others], rtol=1e-6)
+
+
+def test_nan_in_numeric_column_is_a_missing_value_at_predict(fitted):
+    # x2 had no NaN at fit: a NaN at predict is filled with the training
+    # median and flagged by no indicator.
+    X, _ = make_frame()
+    complete = fitted.predict_proba(X)
+    mixed = fitted.predict_proba(with_value(X, "x2", 4, np.nan))
+    assert_valid_proba(mixed, len(X))
+    others = np.arange(len(X)) != 4
+    np.testing.assert_allclose(mixed[others], complete[others], rtol=1e-6)
+    median = fitted.encoder_.numeric_encoder_.median_[1]
+    filled = fitted.predict_proba(with_value(X, "x2", 4, median))
+    np.testing.assert_allclose(mixed[4], filled[4], rtol=1e-6)
 
 
 def test_non_finite_value_in_array_names_the_position(cls):
@@ -377,6 +405,7 @@ def test_huge_values_give_finite_probabilities(cls, big):
 
 
 @pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("encoding", ["standard", "quantile", "piecewise_linear"])
 @pytest.mark.parametrize(
     "column",
     [
@@ -388,15 +417,21 @@ def test_huge_values_give_finite_probabilities(cls, big):
     ],
     ids=["alternating", "extremes"],
 )
-def test_values_spanning_the_whole_float_range(cls, column):
+def test_values_spanning_the_whole_float_range(cls, column, encoding):
     X, y = make_frame()
     X["x1"] = column
-    clf = make_clf(cls).fit(X, y)
-    assert np.all(np.isfinite(clf.encoder_.mean_))
-    assert np.all(np.isfinite(clf.encoder_.scale_))
-    # Standardised with a population std, no value can exceed sqrt(n - 1).
-    standardised = clf.encoder_.transform(X).numeric
-    assert np.abs(standardised).max() <= np.sqrt(len(X) - 1) + 1e-3
+    clf = make_clf(cls, numeric_encoding=encoding).fit(X, y)
+    numeric = clf.encoder_.numeric_encoder_
+    assert np.all(np.isfinite(numeric.mean_))
+    assert np.all(np.isfinite(numeric.scale_))
+    # Standardised with a population std, no value can exceed sqrt(n - 1);
+    # normal scores are at most about 5.2 (ranks kept off 0 and 1).
+    encoded = clf.encoder_.transform(X).numeric
+    assert np.all(np.isfinite(encoded))
+    assert np.abs(encoded).max() <= np.sqrt(len(X) - 1) + 1e-3
+    if encoding == "piecewise_linear":
+        edges = numeric.bin_edges_[0]
+        assert len(edges) >= 2 and np.all(np.isfinite(edges))
     assert_valid_proba(clf.predict_proba(X), len(X))
 
 
@@ -448,17 +483,38 @@ def test_nullable_dtype_without_na_works(cls, nullable, plain, make):
 @pytest.mark.parametrize(
     ("nullable", "plain", "make"), NULLABLE, ids=[n[0] for n in NULLABLE]
 )
-def test_nullable_dtype_with_na_names_the_column(cls, nullable, plain, make):
+def test_nullable_dtype_with_na_is_a_missing_value(cls, nullable, plain, make):
+    # pd.NA is a missing value, exactly like NaN in the same column as float.
     X, y = make_frame()
-    X_nullable = X.assign(n=make(X).astype(nullable))
-    with_na = X_nullable.copy()
+    with_na = X.assign(n=make(X).astype(nullable))
     with_na.loc[with_na.index[2], "n"] = pd.NA
-    message = r"column 'n' \(1 NaN/missing\).*Impute"
-    with pytest.raises(ValueError, match=message):
-        make_clf(cls).fit(with_na, y)
-    clf = make_clf(cls).fit(X_nullable, y)
-    with pytest.raises(ValueError, match=message):
-        clf.predict(with_na)
+    with_nan = X.assign(n=make(X).astype(float))
+    with_nan.loc[with_nan.index[2], "n"] = np.nan
+    clf = make_clf(cls).fit(with_na, y)
+    reference = make_clf(cls).fit(with_nan, y)
+    assert clf.encoder_.numeric_encoder_.has_missing_.tolist() == [0, 0, 0, 1]
+    assert np.array_equal(clf.predict_proba(with_na), reference.predict_proba(with_nan))
+    assert_valid_proba(clf.predict_proba(with_na), len(X))
+    # At predict too, after a fit without NA.
+    complete = X.assign(n=make(X).astype(nullable))
+    clf = make_clf(cls).fit(complete, y)
+    mixed = clf.predict_proba(with_na)
+    assert_valid_proba(mixed, len(X))
+    others = np.arange(len(X)) != 2
+    np.testing.assert_allclose(mixed[others], clf.predict_proba(complete)[others])
+
+
+def test_object_column_of_numbers_with_none_is_a_missing_value(cls):
+    X, y = make_frame()
+    with_none = X.astype({"x2": object})
+    with_none.loc[3, "x2"] = None
+    clf = make_clf(cls).fit(with_none, y)
+    reference = make_clf(cls).fit(with_value(X, "x2", 3, np.nan), y)
+    assert np.array_equal(
+        clf.predict_proba(with_none),
+        reference.predict_proba(with_value(X, "x2", 3, np.nan)),
+    )
+    assert_valid_proba(clf.predict_proba(with_none), len(X))
 
 
 def test_object_array_works_like_the_dataframe(cls):
@@ -496,17 +552,23 @@ def test_list_of_lists_works_like_the_array(cls):
     assert_valid_proba(from_list.predict_proba(rows[:1]), 1)
 
 
-def test_list_of_lists_with_bad_values(cls):
+def test_list_of_lists_with_bad_or_missing_values(cls):
     X, y = make_frame()
     rows = X.to_numpy(dtype=object).tolist()
     with_string = [list(row) for row in rows]
     with_string[3][1] = "oops"
     with pytest.raises(ValueError, match=r"Column at position 1 .* string 'oops'"):
         make_clf(cls, context_column=3).fit(with_string, y)
+    with_infinity = [list(row) for row in rows]
+    with_infinity[3][2] = float("inf")
+    with pytest.raises(ValueError, match=r"column at position 2 \(1 infinite\)"):
+        make_clf(cls, context_column=3).fit(with_infinity, y)
+    # None among numbers is a missing value.
     with_none = [list(row) for row in rows]
     with_none[3][2] = None
-    with pytest.raises(ValueError, match=r"column at position 2 \(1 NaN/missing\)"):
-        make_clf(cls, context_column=3).fit(with_none, y)
+    clf = make_clf(cls, context_column=3).fit(with_none, y)
+    assert clf.encoder_.numeric_encoder_.has_missing_.tolist() == [False, False, True]
+    assert_valid_proba(clf.predict_proba(with_none), len(rows))
 
 
 def test_ragged_list_of_lists_names_the_row(cls):
@@ -563,7 +625,7 @@ def test_random_frames_give_valid_probabilities(cls, data):
 @FEW
 @given(
     data=random_frames(),
-    garbage=st.sampled_from([np.nan, np.inf, -np.inf, "garbage"]),
+    garbage=st.sampled_from([np.inf, -np.inf, "garbage"]),
     where=st.tuples(st.integers(0, 100), st.integers(0, 100)),
 )
 def test_random_garbage_names_its_column(cls, data, garbage, where):
@@ -577,3 +639,25 @@ def test_random_garbage_names_its_column(cls, data, garbage, where):
     clf = make_clf(cls, max_epochs=1).fit(X, y)
     with pytest.raises(ValueError, match=message):
         clf.predict_proba(bad)
+
+
+@FEW
+@given(
+    data=random_frames(),
+    where=st.tuples(st.integers(0, 100), st.integers(0, 100)),
+    encoding=st.sampled_from(["standard", "quantile", "piecewise_linear"]),
+)
+def test_random_nan_is_a_missing_value(cls, data, where, encoding):
+    # NaN is not garbage: fit and predict work, and only the NaN row's
+    # prediction can differ from the complete table's.
+    X, y = data
+    row, column = where[0] % len(X), f"c{where[1] % (X.shape[1] - 1)}"
+    missing = with_value(X, column, row, np.nan)
+    clf = make_clf(cls, max_epochs=1, numeric_encoding=encoding).fit(missing, y)
+    n_classes = len(np.unique(y))
+    assert_valid_proba(clf.predict_proba(missing), len(X), n_classes)
+    clf = make_clf(cls, max_epochs=1, numeric_encoding=encoding).fit(X, y)
+    mixed = clf.predict_proba(missing)
+    assert_valid_proba(mixed, len(X), n_classes)
+    others = np.arange(len(X)) != row
+    np.testing.assert_allclose(mixed[others], clf.predict_proba(X)[others], rtol=1e-6)

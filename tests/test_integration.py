@@ -43,7 +43,8 @@ def numeric_pipeline():
 
 
 def with_missing(X):
-    # Missing numeric values make the upstream imputer necessary.
+    # Missing numeric values for the upstream imputer to fill (the
+    # estimators would also take them as they are).
     X = X.copy()
     X.loc[::10, "x1"] = np.nan
     return X
@@ -354,21 +355,28 @@ def test_string_in_numeric_column_raises(cls):
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
-@pytest.mark.parametrize(
-    ("bad_value", "message"),
-    [
-        (np.nan, r"column 'x3' \(1 NaN/missing\)"),
-        (np.inf, r"column 'x3' \(1 infinite\)"),
-    ],
-)
-def test_non_finite_numeric_value_raises(cls, bad_value, message):
+@pytest.mark.parametrize("bad_value", [np.inf, -np.inf])
+def test_infinite_numeric_value_raises(cls, bad_value):
     X, y = make_frame()
     X.loc[3, "x3"] = bad_value
+    message = r"column 'x3' \(1 infinite\)"
     with pytest.raises(ValueError, match=message):
         make_clf(cls).fit(X, y)
     clf = make_clf(cls).fit(make_frame()[0], y)
     with pytest.raises(ValueError, match=message):
         clf.predict(X)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_nan_numeric_value_is_a_missing_value(cls):
+    X, y = make_frame()
+    X.loc[3, "x3"] = np.nan
+    assert_valid_proba(make_clf(cls).fit(X, y).predict_proba(X), len(X), 2)
+    clf = make_clf(cls).fit(make_frame()[0], y)
+    mixed, complete = clf.predict_proba(X), clf.predict_proba(make_frame()[0])
+    assert_valid_proba(mixed, len(X), 2)
+    others = np.arange(len(X)) != 3
+    np.testing.assert_allclose(mixed[others], complete[others], rtol=1e-6)
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)

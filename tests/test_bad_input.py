@@ -391,15 +391,16 @@ def test_one_class_only(cls):
 
 
 @pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("encoding", ["standard", "quantile", "piecewise_linear"])
 @pytest.mark.parametrize("big", [1e30, 1e308])
-def test_huge_values_give_finite_probabilities(cls, big):
+def test_huge_values_give_finite_probabilities(cls, big, encoding):
     X, y = make_frame()
     # Huge values at fit (they dominate mean and std) ...
     train = with_value(with_value(X, "x1", 0, big), "x3", 1, -big)
-    clf = make_clf(cls).fit(train, y)
+    clf = make_clf(cls, numeric_encoding=encoding).fit(train, y)
     assert_valid_proba(clf.predict_proba(train), len(X))
     # ... and at predict, far outside the training range.
-    clf = make_clf(cls).fit(X, y)
+    clf = make_clf(cls, numeric_encoding=encoding).fit(X, y)
     test = X.head(4).assign(x1=[big, -big, big, 0.0], x2=[big, -big, -big, big])
     assert_valid_proba(clf.predict_proba(test), 4)
 

@@ -9,7 +9,7 @@ estimator's parameters configure it, and how they are validated. The task
 from __future__ import annotations
 
 import inspect
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -31,11 +31,29 @@ context_column : str, int, list of these, or None, default=None
         context values (None/NaN) are an error: fill them with an explicit
         category first.
 
-        Of the other columns, numeric ones (bool included) are standardised
-        with the training mean and standard deviation, and categorical ones
-        (``category`` or ``string`` dtype, or ``object`` columns of strings)
-        get a learned embedding each; both are projected together. Unseen
-        categories at predict follow ``handle_unknown``.
+        Of the other columns, numeric ones (bool included) are encoded as
+        ``numeric_encoding`` says, and categorical ones (``category`` or
+        ``string`` dtype, or ``object`` columns of strings) get a learned
+        embedding each; both are projected together. Unseen categories at
+        predict follow ``handle_unknown``.
+    numeric_encoding : {"standard", "quantile", "piecewise_linear"}, \
+default=NUMERIC_ENCODING_DEFAULT
+        How numeric columns enter the network, each fitted on the training
+        rows. ``"standard"``: standardised with the training mean and
+        standard deviation. ``"quantile"``: mapped through the training
+        quantiles to standard normal scores, so only ranks count (robust to
+        heavy tails and skew). ``"piecewise_linear"``: each standardised
+        column is expanded over up to ``n_bins`` quantile bins (Gorishniy et
+        al., NeurIPS 2022), so the first layer can shape an irregular effect
+        of one feature bin by bin. In every case a missing value (NaN, None,
+        ``pd.NA``) is filled with the column's training median and flagged
+        by a 0/1 "missing" input per column that had missing values at fit,
+        so the network learns what a missing value means; a missing value
+        at predict in a column that had none at fit gets the median.
+        Infinite values are an error.
+    n_bins : int, default=16
+        Largest number of quantile bins per column for
+        ``numeric_encoding="piecewise_linear"``.
     hidden_size : int, default=128
         Size of the linear projection of the non-context features
         (followed by the activation in the concat networks; the
@@ -48,43 +66,53 @@ context_column : str, int, list of these, or None, default=None
     activation : {"relu", "tanh", "sigmoid", "gelu", "elu", "leaky_relu", \
 "silu"}, default="relu"
         Activation function used throughout the network.
-    max_epochs : int, default=30
-        Maximum number of passes over the training data.
+    max_epochs : int, default=200
+        Most passes over the training data; a fit usually stops earlier (see
+        ``early_stopping``).
     lr : float, default=1e-3
         Learning rate of the Adam optimizer (AdamW, with decoupled weight
         decay).
-    weight_decay : float, default=WEIGHT_DECAY_DEFAULT
+    weight_decay : "auto" or float, default=WEIGHT_DECAY_DEFAULT
         Decoupled weight decay of AdamW on the weights (biases are not
         decayed): each step multiplies every weight by
-        ``1 - lr * weight_decay``. It keeps the network from fitting noise
-        and pulls contexts with few rows towards what the others share;
-        ``0`` is plain Adam. The classifiers' defaults are each network's
-        best mean ROC AUC over the quality benchmark's tasks (see
-        ``docs/defaults.md``); the regressors were not benchmarked and
-        default to ``0``. The shrinkage per step grows with ``lr``: lower
-        ``weight_decay`` when raising ``lr``.
+        ``1 - lr * weight_decay``. Decay keeps the network from fitting
+        noise and pulls contexts with few rows towards what the others
+        share, but it also caps how large the weights, and so how sharp
+        the learned rules, can get. ``"auto"`` lets the validation split
+        choose: training starts at decay 7 and, each time the validation
+        loss stops improving, goes back to the best weights and continues
+        with a weaker decay (2, 0.5, then 0.1), keeping the best weights of
+        the whole path (``weight_decay_`` tells which decay they had).
+        Without a validation split, ``"auto"`` means 7. A number fixes the
+        decay; ``0`` is plain Adam. The shrinkage per step grows with
+        ``lr``: lower ``weight_decay`` when raising ``lr``.
     weight_averaging : float, default=WEIGHT_AVERAGING_DEFAULT
         Fraction of the last epochs whose weights are averaged into the
-        fitted model (stochastic weight averaging): the weights at the end
-        of each of the last ``ceil(weight_averaging * max_epochs)`` epochs
-        are averaged. The mean of these iterates varies less with the
-        shuffling than the last one and usually predicts held-out rows
-        better. ``0`` keeps the last epoch's weights. Ignored with
-        ``early_stopping=True``, which keeps the best epoch's weights
-        instead. The classifiers' defaults come from the same benchmark as
-        ``weight_decay`` (see ``docs/defaults.md``); the regressors default
-        to ``0``.
+        fitted model (stochastic weight averaging) in a fit without a
+        validation split: such a fit then runs all ``max_epochs`` and
+        averages the weights at the end of each of the last
+        ``ceil(weight_averaging * max_epochs)`` epochs. ``0`` keeps the last
+        epoch's weights and lets the fit stop on convergence. Ignored with
+        a validation split, which keeps the best epoch's weights instead.
     batch_size : int, default=128
         Rows per training step.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training rows (stratified for
-        classifiers, drawn with ``random_state``), stop when their loss has
-        not improved for ``n_iter_no_change`` epochs, and keep the weights of
-        the best epoch.
+    early_stopping : "auto" or bool, default="auto"
+        Whether to hold out ``validation_fraction`` of the training rows
+        (stratified for classifiers, drawn with ``random_state``) and stop
+        when their loss has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs, keeping the weights of the best epoch
+        (and walking the decay path with ``weight_decay="auto"``).
+        ``"auto"`` does so from 200 training rows on. Without a validation
+        split the fit stops when the training loss has not improved by
+        ``tol`` for ``n_iter_no_change`` epochs, as ``MLPClassifier`` does,
+        or after ``max_epochs``.
     validation_fraction : float, default=0.1
-        Share of the training rows held out when ``early_stopping=True``.
+        Share of the training rows held out for early stopping.
     n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
+        Patience of early stopping and of the convergence rule, in epochs.
+    tol : float, default=1e-4
+        Smallest decrease of the monitored loss that counts as an
+        improvement.
     handle_unknown : {"error", "learned"}, default="error"
         What to do with a context value (or a value of a categorical feature)
         at predict that was not seen at fit. ``"error"`` raises a
@@ -127,7 +155,15 @@ hyper_hidden_size : int, default=64
         output_size`` parameters (about 1.06 million), which dominate
         training time. On the quality benchmark's 12 tasks rank 8 matched
         the full generator's ROC AUC (mean difference under 0.01) in about
-        half the fit time; see ``docs/defaults.md``."""
+        half the fit time; see ``docs/defaults.md``.
+    context_pooling : float, default=CONTEXT_POOLING_DEFAULT
+        Partial pooling of the contexts towards the shared layer, as a
+        mixed-effects model pools groups: each training row's loss gets
+        ``context_pooling / n_c`` times the mean square of what its context
+        generated (``x dW(c) + db(c)``), ``n_c`` being the number of
+        training rows of its context. A context with few rows is thus
+        pulled strongly towards the shared weights ``W0``, one with many
+        rows hardly at all. ``0`` turns it off."""
 
 CONCAT_PARAMETERS_DOC = """\
 hidden_layer_sizes : tuple of int, default=(128, 64)
@@ -144,10 +180,15 @@ context_categories_ : ndarray of shape (n_contexts,)
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the torch module.
     history_ : DataFrame
-        One row per epoch: ``train_loss``, ``valid_loss`` (with early
-        stopping) and ``dur`` (seconds).
+        One row per epoch: ``train_loss``; with a validation split
+        ``valid_loss``, ``weight_decay`` and, for classifiers,
+        ``valid_monitor`` (one minus the validation ROC AUC, which early
+        stopping minimises); and ``dur`` (seconds).
     n_iter_ : int
         Number of epochs run.
+    weight_decay_ : float
+        The weight decay of the kept weights: with ``weight_decay="auto"``
+        and a validation split, the point of the path chosen by it.
     context_embeddings_ : DataFrame of shape (n_contexts, embedding_size)
         The learned embedding of each context value (index); with several
         context columns the index is (column, value)."""
@@ -190,10 +231,18 @@ def fill_docstring(estimator: type, **sections: str) -> None:
     """Put the shared documentation sections into ``estimator.__doc__``."""
     parameters = inspect.signature(estimator).parameters
     shared = SHARED_PARAMETERS_DOC
-    for name in ("weight_decay", "weight_averaging"):
-        shared = shared.replace(
-            f"{name.upper()}_DEFAULT", repr(parameters[name].default)
-        )
+    for name in (
+        "weight_decay",
+        "weight_averaging",
+        "context_pooling",
+        "numeric_encoding",
+    ):
+        if name in parameters:
+            placeholder = f"{name.upper()}_DEFAULT"
+            default = parameters[name].default
+            value = f'"{default}"' if isinstance(default, str) else repr(default)
+            shared = shared.replace(placeholder, value)
+            sections = {k: v.replace(placeholder, value) for k, v in sections.items()}
     estimator.__doc__ = estimator.__doc__.format(
         shared_parameters=shared,
         shared_attributes=SHARED_ATTRIBUTES_DOC,
@@ -210,7 +259,11 @@ class HyperNetworkArchitecture:
         "output_size": [Interval(Integral, 1, None, closed="left")],
         "num_fc_layers": [Interval(Integral, 0, None, closed="left")],
         "generator_rank": [Interval(Integral, 1, None, closed="left"), None],
+        "context_pooling": [Interval(Real, 0, None, closed="left")],
     }
+
+    def _pooling_strength(self) -> float:
+        return float(self.context_pooling)
 
     def generated_weights(self, context_value) -> tuple[np.ndarray, np.ndarray]:
         """The weight matrix and bias that ``context_value`` generates.

@@ -27,10 +27,15 @@ from sklearn.utils.validation import (
     validate_data,
 )
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.callbacks import ProgressBar
 from skorch.helper import predefined_split
 
-from ._callbacks import RaiseOnDivergence, StopOnConvergence, WeightAveraging
+from ._callbacks import (
+    DecayPath,
+    RaiseOnDivergence,
+    StopOnConvergence,
+    WeightAveraging,
+)
 from ._data import TensorBatches, TensorTable
 from ._encoding import HANDLE_UNKNOWN_OPTIONS, EncodedTable, TableEncoder, as_table
 from ._modules import ACTIVATIONS
@@ -46,10 +51,14 @@ PREDICT_BATCH_SIZE = 8192
 # unknown context each epoch, which trains its embedding.
 UNKNOWN_RATE = 0.05
 
-# early_stopping="auto" holds out a validation split from this many rows on,
-# as HistGradientBoostingClassifier does; smaller fits stop when the
+# early_stopping="auto" holds out a validation split from this many rows on
+# (a tenth of them is then at least 20 rows); smaller fits stop when the
 # training loss converges, as MLPClassifier does.
-AUTO_EARLY_STOPPING_ROWS = 10_000
+AUTO_EARLY_STOPPING_ROWS = 200
+
+# weight_decay="auto": the path of decays that early stopping walks,
+# strongest first (see DecayPath); without a validation split, the first.
+DECAY_PATH = (7.0, 2.0, 0.5, 0.1)
 
 
 class _ContextEstimator(
@@ -71,7 +80,7 @@ class _ContextEstimator(
         "activation": [StrOptions(set(ACTIVATIONS))],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "weight_averaging": [Interval(Real, 0, 1, closed="both")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": [StrOptions({"auto"}), "boolean"],
@@ -114,6 +123,11 @@ class _ContextEstimator(
         """The target as the loss sees it, given the rows' weights."""
         return target
 
+    def _pooling_strength(self) -> float:
+        """``context_pooling`` of architectures that generate per-context
+        weights; 0 for the others."""
+        return 0.0
+
     def _row_weights(self, target: np.ndarray) -> np.ndarray | None:
         """Per-row loss weights implied by the target (e.g. class weights)."""
         return None
@@ -121,6 +135,12 @@ class _ContextEstimator(
     def _stratify(self, target: np.ndarray) -> np.ndarray | None:
         """Labels to stratify the early-stopping split by, if any."""
         return None
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Missing numeric values are encoded with a learned indicator.
+        tags.input_tags.allow_nan = True
+        return tags
 
     # -- fitting -----------------------------------------------------------
 
@@ -166,14 +186,24 @@ class _ContextEstimator(
         self.context_categories_ = self.encoder_.categories_
 
         seed = draw_seed(self.random_state)
-        data = TensorTable(encoded, target, weight, self.device)
+        pooling = None
+        if self._pooling_strength() > 0:
+            pooling = pooling_coefficients(
+                encoded.context, weight, self._pooling_strength()
+            )
+        data = TensorTable(encoded, target, weight, self.device, pooling)
         train, valid = self._early_stopping_split(data, target, seed)
         with torch_session(self.n_threads, seed, self.device):
-            net = self._build_net(encoded, module_params, seed, valid)
-            net.fit(train, None)
+            net = self._train(encoded, module_params, seed, train, valid)
         self.net_ = net  # only once training has succeeded
         self.n_iter_ = len(net.history)
         self.history_ = _history_frame(net.history)
+        stopper = dict(net.callbacks_).get("early_stopping")
+        self.weight_decay_ = (
+            stopper.best_decay_
+            if stopper is not None
+            else net.optimizer_.param_groups[-1]["weight_decay"]
+        )
         self.context_embeddings_ = self._context_embeddings()
         self._n_features_out = net.module_.representation_size
         return self
@@ -210,8 +240,55 @@ class _ContextEstimator(
         )
         return data.subset(train_rows), data.subset(valid_rows)
 
+    def _train(
+        self, encoded: EncodedTable, module_params: dict, seed: int, train, valid
+    ) -> NeuralNet:
+        """Fit the net. With ``weight_decay="auto"`` and a validation split,
+        fit two: one along the decay path with early stopping, and one with
+        the path's weakest decay until the training loss converges; keep
+        the one with the lower validation loss (:meth:`_validation_loss`)."""
+        if valid is None or self.weight_decay != "auto":
+            budget = self._budget_callbacks(valid)
+            net = self._build_net(encoded, module_params, seed, valid, budget)
+            return net.fit(train, None)
+        say = print if self.verbose else _silent
+        say(f"Decay path {DECAY_PATH} with early stopping:")
+        path = self._build_net(
+            encoded, module_params, seed, valid, self._budget_callbacks(valid)
+        ).fit(train, None)
+        say(f"Weight decay {DECAY_PATH[-1]} until the training loss converges:")
+        converged = [
+            ("convergence", StopOnConvergence(self.tol, self.n_iter_no_change))
+        ]
+        weak = self._build_net(
+            encoded, module_params, seed, None, converged, decay=DECAY_PATH[-1]
+        ).fit(train, None)
+        losses = [self._validation_loss(net, valid) for net in (path, weak)]
+        kept = int(np.argmin(losses))
+        say(
+            f"Kept the {('decay path', 'weak decay')[kept]} fit "
+            f"(validation {losses[0]:.4f} against {losses[1]:.4f})."
+        )
+        return (path, weak)[kept]
+
+    def _validation_loss(self, net: NeuralNet, valid: TensorTable) -> float:
+        """What the validation split says of a trained net: the monitored
+        quantity, else the weighted mean loss."""
+        monitor = self._monitor(valid)
+        if monitor is not None:
+            return monitor(net)
+        outputs = net.module_.predict_outputs(valid.inputs, PREDICT_BATCH_SIZE)
+        with torch.no_grad():
+            return float(net.get_loss(outputs.float(), (valid.target, valid.weight)))
+
     def _build_net(
-        self, encoded: EncodedTable, module_params: dict, seed: int, valid
+        self,
+        encoded: EncodedTable,
+        module_params: dict,
+        seed: int,
+        valid,
+        budget: list,
+        decay: float | None = None,
     ) -> NeuralNet:
         module_params = {
             "n_numeric": encoded.numeric.shape[1],
@@ -229,29 +306,14 @@ class _ContextEstimator(
         callbacks = [("divergence", RaiseOnDivergence(self._reference_loss()))]
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
-        n_averaged = self._n_averaged_epochs()
-        if valid is not None:  # keeps its best epoch: nothing to average
-            stopper = EarlyStopping(
-                monitor="valid_loss",
-                patience=self.n_iter_no_change,
-                threshold=self.tol,
-                threshold_mode="abs",
-                load_best=True,
-                sink=print if self.verbose else _silent,
-            )
-            callbacks.append(("early_stopping", stopper))
-        else:
-            stopper = StopOnConvergence(self.tol, self.n_iter_no_change)
-            callbacks.append(("convergence", stopper))
-            if n_averaged > 1:
-                callbacks.append(("weight_averaging", WeightAveraging(n_averaged)))
+        callbacks += budget
         return WeightedLossNet(
             module=self._module_class,
             **{f"module__{key}": value for key, value in module_params.items()},
             criterion=self._criterion(),
             criterion__reduction="none",
             optimizer=torch.optim.AdamW,
-            optimizer__weight_decay=self.weight_decay,
+            optimizer__weight_decay=self._decays()[0] if decay is None else decay,
             # Decay shrinks weights only: a bias bounded near zero could not
             # reach, e.g., the output bias log(p / (1 - p)) of a rare class.
             optimizer__param_groups=[("*bias", {"weight_decay": 0.0})],
@@ -270,6 +332,30 @@ class _ContextEstimator(
             verbose=self.verbose,
             callbacks=callbacks,
         )
+
+    def _decays(self) -> tuple[float, ...]:
+        """The weight decays to try, strongest first: the path for "auto"."""
+        if self.weight_decay == "auto":
+            return DECAY_PATH
+        return (float(self.weight_decay),)
+
+    def _monitor(self, valid):
+        """What early stopping minimises, if not the validation loss."""
+        return None
+
+    def _budget_callbacks(self, valid) -> list:
+        """What ends training: early stopping along the decay path with a
+        validation split; else convergence of the training loss, or all
+        ``max_epochs`` when the last of them are averaged."""
+        if valid is not None:  # keeps its best epoch: nothing to average
+            stopper = DecayPath(
+                self._decays(), self.n_iter_no_change, self.tol, self._monitor(valid)
+            )
+            return [("early_stopping", stopper)]
+        n_averaged = self._n_averaged_epochs()
+        if self.weight_averaging > 0 and n_averaged > 1:
+            return [("weight_averaging", WeightAveraging(n_averaged))]
+        return [("convergence", StopOnConvergence(self.tol, self.n_iter_no_change))]
 
     def _n_averaged_epochs(self) -> int:
         """How many final epochs ``weight_averaging`` averages (at least 1)."""
@@ -335,13 +421,35 @@ class _ContextEstimator(
         return frame
 
 
+def pooling_coefficients(
+    context: np.ndarray, weight: np.ndarray, strength: float
+) -> np.ndarray:
+    """Each row's partial-pooling coefficient, ``strength / n_c``, where
+    ``n_c`` is the number of training rows of the row's context (its
+    combination of context values), counted in rows of average weight.
+
+    Added to every row's loss, ``n_c`` such terms make each context's
+    penalty ``strength`` times the mean square of its generated update,
+    against a data term that grows with ``n_c``: the Gaussian prior of a
+    mixed-effects model, so a context with few rows is shrunk strongly
+    towards the shared layer and one with many rows hardly at all.
+    """
+    _, group = np.unique(context, axis=0, return_inverse=True)
+    group = group.ravel()
+    rows = np.bincount(group, weights=weight / weight.mean())
+    with np.errstate(divide="ignore"):
+        per_context = np.where(rows > 0, strength / rows, 0.0)
+    return per_context[group]
+
+
 def _silent(*args, **kwargs) -> None:
     """A sink for skorch messages when ``verbose=0``."""
 
 
 def _history_frame(history) -> pd.DataFrame:
     """skorch's per-epoch record as a DataFrame indexed by epoch."""
-    columns = [c for c in ("train_loss", "valid_loss", "dur") if c in history[-1]]
+    names = ("train_loss", "valid_loss", "valid_monitor", "weight_decay", "dur")
+    columns = [c for c in names if c in history[-1]]
     frame = pd.DataFrame(
         {c: [epoch[c] for epoch in history] for c in columns},
         index=pd.RangeIndex(1, len(history) + 1, name="epoch"),

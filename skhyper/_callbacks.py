@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 from skorch.callbacks import Callback
@@ -122,3 +123,75 @@ class StopOnConvergence(Callback):
         self.best_loss_ = min(self.best_loss_, loss)
         if self.misses_ >= self.patience:
             raise KeyboardInterrupt  # skorch's signal to end training cleanly
+
+
+class DecayPath(Callback):
+    """Early stopping along a path of weight decays, strongest first.
+
+    Training starts with ``decays[0]``. When the validation loss has not
+    improved by ``tol`` for ``patience`` epochs, training goes back to the
+    best weights so far and continues with the next, weaker decay; after
+    the last one it stops, and the best weights of the whole path are kept.
+    This is the warm-started regularisation path of glmnet, chosen by a
+    validation split: a small or noisy table keeps the strong decay that
+    pools what the contexts share, while a sharp rule on plenty of data
+    goes on to the weak decay it needs to grow large weights. With a single
+    decay this is plain early stopping with the best epoch restored.
+
+    Each epoch's decay is recorded in the history as ``weight_decay``.
+
+    Parameters
+    ----------
+    decays : sequence of float
+        The path, strongest first.
+    patience : int
+        Epochs without improvement before moving on (or stopping).
+    tol : float
+        Smallest decrease of the validation loss that counts as improvement.
+    monitor : callable or None
+        ``monitor(net)`` gives the number to minimise instead of skorch's
+        ``valid_loss`` (recorded as ``valid_monitor``).
+    """
+
+    def __init__(self, decays, patience: int, tol: float, monitor=None):
+        self.decays = decays
+        self.patience = patience
+        self.tol = tol
+        self.monitor = monitor
+
+    def on_train_begin(self, net, **kwargs) -> None:
+        self.stage_, self.misses_, self.best_loss_ = 0, 0, math.inf
+        self.best_weights_, self.best_decay_ = None, self.decays[0]
+        # The groups that decay (biases never do).
+        self._decayed = [g for g in net.optimizer_.param_groups if g["weight_decay"]]
+        self._set_decay(self.decays[0])
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        decay = self.decays[self.stage_]
+        net.history.record("weight_decay", decay)
+        if self.monitor is None:
+            loss = net.history[-1, "valid_loss"]
+        else:
+            loss = self.monitor(net)
+            net.history.record("valid_monitor", loss)
+        if loss < self.best_loss_ - self.tol:
+            self.best_loss_, self.misses_, self.best_decay_ = loss, 0, decay
+            self.best_weights_ = copy.deepcopy(net.module_.state_dict())
+            return
+        self.misses_ += 1
+        if self.misses_ < self.patience:
+            return
+        if self.stage_ + 1 == len(self.decays):
+            raise KeyboardInterrupt  # skorch's signal to end training cleanly
+        self.stage_, self.misses_ = self.stage_ + 1, 0
+        net.module_.load_state_dict(self.best_weights_)
+        self._set_decay(self.decays[self.stage_])
+
+    def on_train_end(self, net, **kwargs) -> None:
+        if self.best_weights_ is not None:
+            net.module_.load_state_dict(self.best_weights_)
+        self.best_weights_, self._decayed = None, []  # nothing kept in the net
+
+    def _set_decay(self, decay: float) -> None:
+        for group in self._decayed:
+            group["weight_decay"] = decay

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import ClassifierMixin
+from sklearn.metrics import roc_auc_score
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -20,7 +21,7 @@ from ._architectures import (
     HyperNetworkArchitecture,
     fill_docstring,
 )
-from ._base import _ContextEstimator
+from ._base import PREDICT_BATCH_SIZE, _ContextEstimator
 
 CLASSIFIER_PARAMETERS_DOC = """\
 class_weight : "balanced", dict or None, default=None
@@ -81,6 +82,27 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
 
     def _criterion(self):
         return torch.nn.CrossEntropyLoss
+
+    def _monitor(self, valid):
+        """One minus the validation ROC AUC (one-vs-rest for several
+        classes): a ranking quality, which keeps improving on a sharp rule
+        while an overconfident fit's log loss already worsens."""
+        target = valid.target.cpu().numpy()
+        weight = valid.weight.cpu().numpy()
+        labels = np.arange(len(self.classes_))
+        if len(np.unique(target)) < len(labels):  # AUC undefined: use the loss
+            return None
+
+        def one_minus_auc(net) -> float:
+            outputs = net.module_.predict_outputs(valid.inputs, PREDICT_BATCH_SIZE)
+            proba = torch.softmax(outputs.double(), dim=1).cpu().numpy()
+            if len(labels) == 2:
+                return 1 - roc_auc_score(target, proba[:, 1], sample_weight=weight)
+            return 1 - roc_auc_score(
+                target, proba, multi_class="ovr", labels=labels, sample_weight=weight
+            )
+
+        return one_minus_auc
 
     def _n_outputs(self) -> int:
         return len(self.classes_)
@@ -171,13 +193,14 @@ class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
         output_size=128,
         num_fc_layers=1,
         generator_rank=8,
+        context_pooling=0.0,
         embedding_size=16,
         dropout=0.1,
         activation="relu",
         max_epochs=200,
         lr=1e-3,
-        weight_decay=7.0,
-        weight_averaging=0.3,
+        weight_decay="auto",
+        weight_averaging=0.0,
         batch_size=128,
         early_stopping="auto",
         validation_fraction=0.1,
@@ -198,6 +221,7 @@ class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
         self.output_size = output_size
         self.num_fc_layers = num_fc_layers
         self.generator_rank = generator_rank
+        self.context_pooling = context_pooling
         self.embedding_size = embedding_size
         self.dropout = dropout
         self.activation = activation
@@ -271,7 +295,7 @@ class ConcatClassifier(ConcatArchitecture, _ContextClassifier):
         activation="relu",
         max_epochs=200,
         lr=1e-3,
-        weight_decay=5.0,
+        weight_decay="auto",
         weight_averaging=0.0,
         batch_size=128,
         early_stopping="auto",

@@ -21,7 +21,9 @@ class TensorTable(torch.utils.data.Dataset):
     on one device.
 
     A batch is ``(inputs, (target, weight))``: the module gets ``inputs`` as
-    keyword arguments, the loss gets the weighted target.
+    keyword arguments, the loss gets the weighted target. ``pooling`` holds
+    each row's partial-pooling coefficient (see
+    :func:`skhyper._base.pooling_coefficients`).
     """
 
     def __init__(
@@ -30,6 +32,7 @@ class TensorTable(torch.utils.data.Dataset):
         target: np.ndarray | None = None,
         weight: np.ndarray | None = None,
         device="cpu",
+        pooling: np.ndarray | None = None,
     ):
         self.numeric = torch.as_tensor(encoded.numeric, device=device)
         self.categorical = torch.as_tensor(encoded.categorical, device=device)
@@ -38,6 +41,9 @@ class TensorTable(torch.utils.data.Dataset):
         self.weight = None
         if weight is not None:
             self.weight = torch.as_tensor(weight, dtype=torch.float32, device=device)
+        self.pooling = None
+        if pooling is not None:
+            self.pooling = torch.as_tensor(pooling, dtype=torch.float32, device=device)
 
     def __len__(self) -> int:
         return len(self.context)
@@ -51,12 +57,16 @@ class TensorTable(torch.utils.data.Dataset):
 
     @property
     def inputs(self) -> dict[str, torch.Tensor]:
-        """The module's keyword inputs for all rows."""
-        return {
+        """The module's keyword inputs for all rows (with the rows'
+        partial-pooling coefficients, when training with them)."""
+        inputs = {
             "numeric": self.numeric,
             "categorical": self.categorical,
             "context": self.context,
         }
+        if self.pooling is not None:
+            inputs["pooling"] = self.pooling
+        return inputs
 
     def rows(self, index) -> tuple[dict[str, torch.Tensor], tuple | None]:
         """The module inputs and the (target, weight) of the rows at ``index``."""

@@ -358,13 +358,17 @@ class ContextLinear(nn.Module):
         inputs: torch.Tensor,
         context: torch.Tensor,
         generated: tuple[torch.Tensor, ...] | None = None,
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Apply each row's context layer to ``inputs``.
 
         ``context`` holds a row of codes per input row. ``generated`` is an
         optional :meth:`generate_update` of every context combination (by
         :meth:`ContextEmbedding.combination_ids`), computed once for
         prediction.
+
+        Returns the layer's output and the part of it that the context
+        generated, ``x dW(c) + db(c)``, whose size the partial pooling
+        penalises.
         """
         ids = self.embedding.combination_ids(context)
         present, group = torch.unique(ids, return_inverse=True)
@@ -374,11 +378,9 @@ class ContextLinear(nn.Module):
             )
         else:
             *factors, bias_update = (part[present] for part in generated)
-        bias = bias_update + self.base_bias
-        if self.rank is None:
-            return grouped_product(inputs, group, [factors[0] + self.base_weight], bias)
         # x (W0 + A B) = x W0 + (x A) B: the full A B is never formed.
-        return inputs @ self.base_weight + grouped_product(inputs, group, factors, bias)
+        update = grouped_product(inputs, group, factors, bias_update)
+        return inputs @ self.base_weight + self.base_bias + update, update
 
 
 class _ContextNetwork(nn.Module):
@@ -429,8 +431,20 @@ class _ContextNetwork(nn.Module):
     def _mask_context(self, context: torch.Tensor) -> torch.Tensor:
         return self._mask_unknown(context, self.context_embedding.unknown_codes)
 
-    def forward(self, numeric, categorical, context, generated=None):
-        return self.output(self.combine(numeric, categorical, context, generated))
+    def forward(self, numeric, categorical, context, generated=None, pooling=None):
+        """The outputs (logits); in training with ``pooling`` (one
+        coefficient per row), also each row's partial-pooling penalty:
+        ``pooling`` times the mean square of the context-generated part of
+        the row's hidden layer."""
+        hidden, update = self._combine(numeric, categorical, context, generated)
+        outputs = self.output(hidden)
+        if pooling is None or update is None or not self.training:
+            return outputs
+        return outputs, pooling * update.square().mean(dim=1)
+
+    def combine(self, numeric, categorical, context, generated=None) -> torch.Tensor:
+        """The representation before the output layer."""
+        return self._combine(numeric, categorical, context, generated)[0]
 
     @property
     def representation_size(self) -> int:
@@ -571,11 +585,14 @@ class HyperNetworkModule(_ContextNetwork):
     def context_embedding(self) -> ContextEmbedding:
         return self.context_layer.embedding
 
-    def combine(self, numeric, categorical, context, generated=None) -> torch.Tensor:
-        """The representation before the output layer."""
+    def _combine(self, numeric, categorical, context, generated=None):
+        """The representation before the output layer, and the part of the
+        generated layer's output that the context generated."""
         projected = self._project(numeric, categorical)
-        hidden = self.context_layer(projected, self._mask_context(context), generated)
-        return self.fc(self.after_context(hidden))
+        hidden, update = self.context_layer(
+            projected, self._mask_context(context), generated
+        )
+        return self.fc(self.after_context(hidden)), update
 
     def predicting_weights(self):
         layer = self.context_layer
@@ -630,8 +647,9 @@ class ConcatModule(_ContextNetwork):
     def context_embedding(self) -> ContextEmbedding:
         return self.embedding
 
-    def combine(self, numeric, categorical, context, generated=None) -> torch.Tensor:
-        """The representation before the output layer."""
+    def _combine(self, numeric, categorical, context, generated=None):
+        """The representation before the output layer; nothing is generated
+        per context, so there is nothing to pool."""
         projected = self._project(numeric, categorical)
         embedded = self.embedding(self._mask_context(context))
-        return self.fc(torch.cat([projected, embedded], dim=1))
+        return self.fc(torch.cat([projected, embedded], dim=1)), None

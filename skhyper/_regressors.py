@@ -134,12 +134,13 @@ class HyperNetworkRegressor(HyperNetworkArchitecture, _ContextRegressor):
         output_size=128,
         num_fc_layers=1,
         generator_rank=8,
+        context_pooling=0.0,
         embedding_size=16,
         dropout=0.1,
         activation="relu",
         max_epochs=200,
         lr=1e-3,
-        weight_decay=0.0,
+        weight_decay="auto",
         weight_averaging=0.0,
         batch_size=128,
         early_stopping="auto",
@@ -160,6 +161,7 @@ class HyperNetworkRegressor(HyperNetworkArchitecture, _ContextRegressor):
         self.output_size = output_size
         self.num_fc_layers = num_fc_layers
         self.generator_rank = generator_rank
+        self.context_pooling = context_pooling
         self.embedding_size = embedding_size
         self.dropout = dropout
         self.activation = activation
@@ -231,7 +233,7 @@ class ConcatRegressor(ConcatArchitecture, _ContextRegressor):
         activation="relu",
         max_epochs=200,
         lr=1e-3,
-        weight_decay=0.0,
+        weight_decay="auto",
         weight_averaging=0.0,
         batch_size=128,
         early_stopping="auto",

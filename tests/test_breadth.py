@@ -1,5 +1,7 @@
 """Regressors, weights, early stopping, history and the look inside."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -117,15 +119,24 @@ def test_early_stopping_stops_and_restores_the_best_epoch():
     ).fit(X, y)
     assert model.n_iter_ < 200
     history = model.history_
-    assert list(history.columns) == ["train_loss", "valid_loss", "dur"]
-    best = history["valid_loss"].idxmin()
+    # Classifiers stop on the validation ROC AUC (as 1 - AUC, "valid_monitor").
+    assert list(history.columns) == [
+        "train_loss",
+        "valid_loss",
+        "valid_monitor",
+        "weight_decay",
+        "dur",
+    ]
+    best = history["valid_monitor"].idxmin()
     assert model.n_iter_ == best + 5  # patience ran out after the best epoch
     assert len(history) == model.n_iter_
 
 
 def test_history_without_early_stopping():
     X, y = _sensor()
-    model = ConcatClassifier("sensor_type", max_epochs=3, **SMALL).fit(X, y)
+    model = ConcatClassifier(
+        "sensor_type", max_epochs=3, early_stopping=False, **SMALL
+    ).fit(X, y)
     assert list(model.history_.columns) == ["train_loss", "dur"]
     assert list(model.history_.index) == [1, 2, 3]
     assert model.history_["train_loss"].iloc[-1] < model.history_["train_loss"].iloc[0]
@@ -172,9 +183,13 @@ def test_transform_as_a_feature_extractor(cls):
 def test_verbose_levels(capsys):
     X, y = _sensor()
     for verbose in (0, 1, 2):
-        ConcatClassifier("sensor_type", max_epochs=3, verbose=verbose, **SMALL).fit(
-            X, y
-        )
+        ConcatClassifier(
+            "sensor_type",
+            max_epochs=3,
+            verbose=verbose,
+            early_stopping=False,
+            **SMALL,
+        ).fit(X, y)
         printed = capsys.readouterr()
         table_lines = [line for line in printed.out.splitlines() if "\x1b[36m" in line]
         assert len(table_lines) == (0 if verbose == 0 else 3)  # one line per epoch
@@ -248,7 +263,9 @@ def test_weight_decay_leaves_biases_free(cls):
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"x": rng.normal(size=600), "ctx": rng.choice(["a", "b"], 600)})
     y = (rng.random(600) < 0.05).astype(int)
-    model = cls("ctx", lr=0.05, weight_decay=15.0, max_epochs=40, **SMALL)
+    model = cls(
+        "ctx", lr=0.05, weight_decay=15.0, max_epochs=40, early_stopping=False, **SMALL
+    )
     proba = model.fit(X, y).predict_proba(X)[:, 1]
     assert abs(proba.mean() - y.mean()) < 0.03
     output_bias = model.net_.module_.output.bias.detach()
@@ -259,10 +276,13 @@ def test_weight_decay_leaves_biases_free(cls):
     "cls",
     [HyperNetworkClassifier, ConcatClassifier, HyperNetworkRegressor, ConcatRegressor],
 )
-@pytest.mark.parametrize("name", ["weight_decay", "weight_averaging"])
+@pytest.mark.parametrize(
+    "name", ["weight_decay", "weight_averaging", "early_stopping", "numeric_encoding"]
+)
 def test_documented_default_is_the_real_one(cls, name):
     default = cls().get_params()[name]
-    assert f"{name} : float, default={default!r}" in cls.__doc__
+    shown = f'"{default}"' if isinstance(default, str) else repr(default)
+    assert re.search(rf"{name} : [^\n]*, default={re.escape(shown)}\n", cls.__doc__)
 
 
 def _weights(model) -> dict:
@@ -276,13 +296,14 @@ def test_weight_averaging_averages_the_last_epochs(cls):
     X, y = _flip_regression(n=200)
     if cls is HyperNetworkClassifier:
         y = (y > 100).astype(int)
+    fixed = dict(early_stopping=False, **SMALL)  # averaging needs no validation
     fits = {
-        epochs: cls("ctx", max_epochs=epochs, weight_averaging=0, **SMALL).fit(X, y)
+        epochs: cls("ctx", max_epochs=epochs, weight_averaging=0, **fixed).fit(X, y)
         for epochs in (3, 4)
     }
     at = {epochs: _weights(model) for epochs, model in fits.items()}
     assert any(not torch.equal(at[3][k], at[4][k]) for k in at[4])
-    averaged = cls("ctx", max_epochs=4, weight_averaging=0.5, **SMALL).fit(X, y)
+    averaged = cls("ctx", max_epochs=4, weight_averaging=0.5, **fixed).fit(X, y)
     weights = _weights(averaged)
     assert weights.keys() == at[4].keys()
     for name, value in weights.items():

@@ -130,7 +130,7 @@ def test_auto_validates_from_the_threshold_on(cls, auto_threshold_100):
 
 def test_auto_is_the_default():
     assert HyperNetworkClassifier().early_stopping == "auto"
-    assert skhyper._base.AUTO_EARLY_STOPPING_ROWS == 10_000
+    assert skhyper._base.AUTO_EARLY_STOPPING_ROWS == 200
 
 
 @pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)

@@ -30,7 +30,11 @@ def test_context_linear_matches_per_row_weights(rank, n_present):
     context = (torch.randint(0, n_present, (40,)) * 2)[:, None]  # codes 0, 2, ...
     weight, bias = layer.generate(context)  # per row: the obvious reference
     expected = torch.einsum("ri,rio->ro", inputs, weight) + bias
-    torch.testing.assert_close(layer(inputs, context), expected)
+    output, update = layer(inputs, context)
+    torch.testing.assert_close(output, expected)
+    # The generated part is what the context adds to the shared layer.
+    shared = inputs @ layer.base_weight + layer.base_bias
+    torch.testing.assert_close(update, expected - shared)
 
 
 @pytest.mark.parametrize("rank", [None, 2])
@@ -41,7 +45,7 @@ def test_several_context_columns_combine(rank):
     context = torch.stack([torch.randint(0, 4, (50,)), torch.randint(0, 5, (50,))], 1)
     weight, bias = layer.generate(context)
     expected = torch.einsum("ri,rio->ro", inputs, weight) + bias
-    torch.testing.assert_close(layer(inputs, context), expected)
+    torch.testing.assert_close(layer(inputs, context)[0], expected)
 
 
 def test_combination_ids_round_trip():
@@ -119,10 +123,37 @@ def test_generated_layer_sees_a_linear_map_of_the_features():
 
     def pre_activation(x):
         projected = module.projection(x, empty)
-        return module.context_layer(projected, context)
+        return module.context_layer(projected, context)[0]
 
     mixed = pre_activation(0.3 * x1 + 0.7 * x2)
     expected = 0.3 * pre_activation(x1) + 0.7 * pre_activation(x2)
     torch.testing.assert_close(mixed, expected)
     concat = ConcatModule(3, [], [4], 2, hidden_size=8)
     assert isinstance(concat.projection.activation, torch.nn.ReLU)
+
+
+def test_pooling_penalty_is_the_rows_generated_part_in_training_only():
+    """With ``pooling``, training returns each row's penalty: its
+    coefficient times the mean square of what the context generated; in
+    eval mode, and for concat, the outputs alone."""
+    torch.manual_seed(0)
+    module = _trained_like(HyperNetworkModule(3, [], [4], 2, hidden_size=8))
+    numeric = torch.randn(10, 3)
+    categorical = torch.empty(10, 0, dtype=torch.long)
+    context = torch.randint(0, 4, (10, 1))
+    pooling = torch.linspace(0.5, 5.0, 10)
+    module.train()
+    module.projection.train(False)  # no dropout there anyway; keep it explicit
+    torch.manual_seed(1)
+    outputs, penalty = module(numeric, categorical, context, pooling=pooling)
+    projected = module.projection(numeric, categorical)
+    _, update = module.context_layer(projected, context)
+    torch.testing.assert_close(penalty, pooling * update.square().mean(dim=1))
+    module.eval()
+    assert isinstance(
+        module(numeric, categorical, context, pooling=pooling), torch.Tensor
+    )
+    concat = ConcatModule(3, [], [4], 2, hidden_size=8).train()
+    assert isinstance(
+        concat(numeric, categorical, context, pooling=pooling), torch.Tensor
+    )

@@ -1,27 +1,21 @@
-"""Which weight decay and weight averaging should the networks have by
-default? A grid on the quality benchmark's tasks, and a check on freshly
-drawn synthetic data.
+"""Which training defaults should the networks have? A grid of candidate
+settings on the quality benchmark's tuning half (round 5).
 
 Run from the repository root::
 
-    python benchmarks/compare_defaults.py           # the grid and the check
-    python benchmarks/compare_defaults.py --smoke   # CI: 2 tuning tasks, 2 folds
+    python benchmarks/compare_defaults.py           # the grid, ~30 min on 2 cores
+    python benchmarks/compare_defaults.py --smoke   # CI: 2 tasks, 2 folds
 
-1. **Selection.** Each network is cross-validated (stratified 5-fold, one
-   repeat, ``random_state=0``) on the tasks of the *tuning half* of
-   ``bench_quality.py`` (``quality_data.TASKS`` with ``half == "tuning"``)
-   with every setting of ``GRID`` (``weight_decay``, ``weight_averaging``)
-   and all other parameters at their defaults. Each network's default is
-   the setting with the highest mean ROC AUC over those tasks: one setting
-   for all tasks, never a per-task choice. The confirmation half is never
-   loaded here: it is kept for ``bench_quality.py --half confirmation``.
-2. **Check.** The selection saw the benchmark's own data, so on new draws
-   of the tuning half's synthetic generators (seeds the benchmark does not
-   use), which the selection never saw, the chosen setting is compared with
-   no decay and no averaging, and with the chosen decay alone.
+Each network is cross-validated (stratified 5-fold, ``random_state=0``) on
+the tasks of the benchmark's **tuning half** (``quality_data.py`` fixes the
+split by a seeded draw) with every setting of ``GRID`` and all other
+parameters at their defaults. Each network's default is the setting with
+the highest mean ROC AUC over those tasks: one setting for all tasks, never
+a per-task choice. The confirmation half is never seen here;
+``bench_quality.py`` reports the chosen defaults on it.
 
-It prints markdown tables (ROC AUC / log loss, one row per network and
-setting, one column per task) and writes every score to
+It prints markdown tables (ROC AUC, log loss and median fit seconds, one
+row per network and setting, one column per task) and writes every score to
 ``benchmarks/results/compare_defaults.json``. ``docs/defaults.md`` quotes
 the tables and says what was chosen and why.
 """
@@ -44,15 +38,35 @@ from quality_data import TASKS, Task  # noqa: E402
 
 from skhyper import ConcatClassifier, HyperNetworkClassifier  # noqa: E402
 
-WEIGHT_DECAYS = (0.0, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 30.0)
-# Averaging is tried with the decays that did best without it (round 3).
-GRID = [(wd, 0.0) for wd in WEIGHT_DECAYS] + [
-    (wd, averaging) for wd in (3.0, 5.0, 7.0, 10.0) for averaging in (0.3, 0.5)
-]
+# Round 4's defaults: a fixed budget of 30 epochs, strong decay, averaging.
+ROUND_4 = {
+    "max_epochs": 30,
+    "early_stopping": False,
+    "weight_averaging": 0.3,
+    "weight_decay": 7.0,
+}
+# Round 5 candidates (see docs/defaults.md for how they came about).
+GRID = {
+    "hypernetwork": {
+        "round 4": ROUND_4,
+        "auto": {"weight_decay": "auto"},
+        "auto, pooling 300": {"weight_decay": "auto", "context_pooling": 300.0},
+        "auto, piecewise linear": {
+            "weight_decay": "auto",
+            "numeric_encoding": "piecewise_linear",
+        },
+    },
+    "concat": {
+        "round 4": {**ROUND_4, "weight_decay": 5.0, "weight_averaging": 0.0},
+        "auto": {"weight_decay": "auto"},
+        "auto, piecewise linear": {
+            "weight_decay": "auto",
+            "numeric_encoding": "piecewise_linear",
+        },
+    },
+}
 NETWORKS = {"hypernetwork": HyperNetworkClassifier, "concat": ConcatClassifier}
 LABELS = {"hypernetwork": "HN", "concat": "concat"}
-# New draws for the check: far from the seeds the benchmark's tasks use (0-15).
-CHECK_SEED = 1000
 RESULTS = Path(__file__).parent / "results" / "compare_defaults.json"
 
 
@@ -63,19 +77,12 @@ def load(task: Task, smoke: bool, seed: int | None):
     return task.load(**kwargs)
 
 
-def score(
-    task: Task, network: str, setting: tuple, folds: int, smoke: bool, seed
-) -> dict:
+def score(task: Task, network: str, setting: str, folds: int, smoke: bool) -> dict:
     """Cross-validated mean AUC and log loss of one network on one task."""
-    X, y = load(task, smoke, seed)
-    weight_decay, weight_averaging = setting
-    model = NETWORKS[network](
-        task.context,
-        weight_decay=weight_decay,
-        weight_averaging=weight_averaging,
-        random_state=0,
-    )
-    if smoke:  # 4 epochs, so that averaging 0.5 of them averages 2
+    X, y = load(task, smoke, seed=None)
+    model = NETWORKS[network](task.context, random_state=0)
+    model.set_params(**GRID[network][setting])
+    if smoke:
         model.set_params(max_epochs=4)
     return cross_validated(model, X, y, folds)
 
@@ -94,48 +101,44 @@ def cross_validated(model, X, y, folds: int) -> dict:
 
 
 def run(jobs: list, folds: int, smoke: bool, n_jobs: int) -> list[dict]:
-    """Score every ``(stage, task, network, setting, seed)`` job."""
+    """Score every ``(task, network, setting)`` job."""
     scores = Parallel(n_jobs=n_jobs)(
-        delayed(score)(task, network, setting, folds, smoke, seed)
-        for _, task, network, setting, seed in jobs
+        delayed(score)(task, network, setting, folds, smoke)
+        for task, network, setting in jobs
     )
     return [
-        {"stage": stage, "task": task.name, "network": network,
-         "weight_decay": setting[0], "weight_averaging": setting[1],
-         "seed": seed, **result}
-        for (stage, task, network, setting, seed), result
-        in zip(jobs, scores, strict=True)
-    ]  # fmt: skip
+        {"task": task.name, "network": network, "setting": setting, **result}
+        for (task, network, setting), result in zip(jobs, scores, strict=True)
+    ]
 
 
-def setting_of(row: dict) -> tuple[float, float]:
-    return row["weight_decay"], row["weight_averaging"]
-
-
-def choose(rows: list[dict], network: str) -> tuple[float, float]:
+def choose(rows: list[dict], network: str) -> str:
     """The setting (among those scored) with the highest mean AUC over the
-    selection tasks."""
-    scores: dict[tuple, list[float]] = {}
+    tuning tasks."""
+    scores: dict[str, list[float]] = {}
     for r in rows:
         if r["network"] == network:
-            scores.setdefault(setting_of(r), []).append(r["auc"])
+            scores.setdefault(r["setting"], []).append(r["auc"])
     return max(scores, key=lambda setting: np.mean(scores[setting]))
 
 
 def table(rows: list[dict], tasks: list[Task], metric: str) -> str:
     """Markdown: one row per (network, setting), one column per task, and
-    the mean over the tasks."""
-    cell = {(r["network"], setting_of(r), r["task"]): r[metric] for r in rows}
+    the mean (median for fit seconds) over the tasks."""
+    cell = {(r["network"], r["setting"], r["task"]): r[metric] for r in rows}
+    summary = np.median if metric == "fit_s" else np.mean
     lines = [
-        "| network | wd | avg | " + " | ".join(t.name for t in tasks) + " | mean |",
-        "|---|---|---|" + "---|" * (len(tasks) + 1),
+        "| network | setting | " + " | ".join(t.name for t in tasks) + " | all |",
+        "|---|---|" + "---|" * (len(tasks) + 1),
     ]
-    for network, setting in sorted({(r["network"], setting_of(r)) for r in rows}):
+    pairs = dict.fromkeys((r["network"], r["setting"]) for r in rows)
+    for network, setting in pairs:
         values = [cell[network, setting, t.name] for t in tasks]
+        digits = 2 if metric == "fit_s" else 3
         lines.append(
-            f"| {LABELS[network]} | {setting[0]:g} | {setting[1]:g} | "
-            + " | ".join(f"{v:.3f}" for v in values)
-            + f" | **{np.mean(values):.3f}** |"
+            f"| {LABELS[network]} | {setting} | "
+            + " | ".join(f"{v:.{digits}f}" for v in values)
+            + f" | **{summary(values):.{digits}f}** |"
         )
     return "\n".join(lines)
 
@@ -161,39 +164,25 @@ def tasks_and_folds(smoke: bool, half: str = "tuning") -> tuple[list[Task], int]
 def main(argv=None) -> None:
     args = parse_args(argv, __doc__.splitlines()[0], RESULTS)
     tasks, folds = tasks_and_folds(args.smoke)
-    grid = [GRID[0], GRID[-1]] if args.smoke else GRID
+    grid = {
+        network: list(settings)[:: len(settings) - 1] if args.smoke else settings
+        for network, settings in GRID.items()
+    }
     start = time.perf_counter()
-
-    selection = run(
-        [("selection", t, n, s, None) for t in tasks for n in NETWORKS for s in grid],
-        folds, args.smoke, args.n_jobs,
-    )  # fmt: skip
-    chosen = {n: choose(selection, n) for n in NETWORKS}
-    synthetic = [t for t in tasks if t.kind == "synthetic"]
-    check = run(
-        [("check", t, n, s, CHECK_SEED + i)
-         for i, t in enumerate(synthetic) for n in NETWORKS
-         for s in {(0.0, 0.0), (chosen[n][0], 0.0), chosen[n]}],
-        folds, args.smoke, args.n_jobs,
-    )  # fmt: skip
-
-    print(f"{len(selection) + len(check)} cross-validations "
-          f"in {time.perf_counter() - start:.0f} s")  # fmt: skip
-    print(
-        "chosen (weight_decay, weight_averaging): "
-        + ", ".join(f"{n} {wd:g}, {avg:g}" for n, (wd, avg) in chosen.items())
+    rows = run(
+        [(t, n, s) for n, settings in grid.items() for s in settings for t in tasks],
+        folds,
+        args.smoke,
+        args.n_jobs,
     )
-    for stage, rows, stage_tasks in (
-        ("Selection", selection, tasks),
-        (f"Check (synthetic tasks, seeds from {CHECK_SEED})", check, synthetic),
-    ):
-        for metric in ("auc", "log_loss"):
-            print(f"\n### {stage}: {metric}\n\n{table(rows, stage_tasks, metric)}")
+    chosen = {n: choose(rows, n) for n in NETWORKS}
+    print(f"{len(rows)} cross-validations in {time.perf_counter() - start:.0f} s")
+    print("chosen: " + ", ".join(f"{n}: {s}" for n, s in chosen.items()))
+    for metric in ("auc", "log_loss", "fit_s"):
+        print(f"\n### Tuning half: {metric}\n\n{table(rows, tasks, metric)}")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(
-        json.dumps(
-            {"grid": GRID, "chosen": chosen, "rows": selection + check}, indent=1
-        )
+        json.dumps({"grid": GRID, "chosen": chosen, "rows": rows}, indent=1)
     )
 
 

@@ -3,7 +3,7 @@ spline features of the numeric columns help?
 
 Run from the repository root::
 
-    python benchmarks/spline_features.py           # 12 tasks + diagnosis
+    python benchmarks/spline_features.py           # tuning half + diagnosis
     python benchmarks/spline_features.py --smoke   # CI: 2 tasks, 2 folds
 
 1. **Diagnosis** (``contraception`` only). Each network with and without its
@@ -13,14 +13,17 @@ Run from the repository root::
    add a one-hot district on top. If a network without the context scores
    like the linear regression, it has not learned the features' non-linear
    effects.
-2. **Spline features** (the 12 tasks of ``bench_quality.py``). Both networks
+2. **Spline features** (the tuning half of ``bench_quality.py``; in round 4
+   these were its 12 tasks, see ``docs/defaults.md``). Both networks
    with their defaults, alone and after ``SplineTransformer()`` on every
    numeric column with at least ``MIN_SPLINE_VALUES`` distinct values (the
    other columns, e.g. 0/1 flags, pass through unchanged).
 
 Every model is cross-validated like ``compare_defaults.py`` (stratified
 5-fold, one repeat, ``random_state=0``), so the rows without splines equal
-that script's rows for the default settings. It prints markdown tables and
+that script's rows for the default settings. ``contraception`` is in the
+confirmation half now: the diagnosis explains a known gap and chooses
+nothing. It prints markdown tables and
 writes every score to ``benchmarks/results/spline_features.json``;
 ``docs/defaults.md`` quotes them.
 """

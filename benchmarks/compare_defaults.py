@@ -55,6 +55,7 @@ GRID = {
             "weight_decay": "auto",
             "numeric_encoding": "piecewise_linear",
         },
+        "auto, quantile": {"weight_decay": "auto", "numeric_encoding": "quantile"},
     },
     "concat": {
         "round 4": {**ROUND_4, "weight_decay": 5.0, "weight_averaging": 0.0},

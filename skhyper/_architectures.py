@@ -182,8 +182,9 @@ context_categories_ : ndarray of shape (n_contexts,)
     history_ : DataFrame
         One row per epoch: ``train_loss``; with a validation split
         ``valid_loss``, ``weight_decay`` and, for classifiers,
-        ``valid_monitor`` (one minus the validation ROC AUC, which early
-        stopping minimises); and ``dur`` (seconds).
+        ``valid_monitor`` (what early stopping minimises: one minus the
+        validation ROC AUC, plus 0.01 times the validation log loss to
+        break ties); and ``dur`` (seconds).
     n_iter_ : int
         Number of epochs run.
     weight_decay_ : float

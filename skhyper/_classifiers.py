@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import ClassifierMixin
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -22,6 +22,11 @@ from ._architectures import (
     fill_docstring,
 )
 from ._base import PREDICT_BATCH_SIZE, _ContextEstimator
+
+# Weight of the validation log loss in what classifiers' early stopping
+# minimises (1 - ROC AUC + this x log loss): enough to break ties in the AUC,
+# too little to outweigh a real difference in ranking.
+LOSS_TIE_BREAK = 0.01
 
 CLASSIFIER_PARAMETERS_DOC = """\
 class_weight : "balanced", dict or None, default=None
@@ -85,24 +90,36 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
 
     def _monitor(self, valid):
         """One minus the validation ROC AUC (one-vs-rest for several
-        classes): a ranking quality, which keeps improving on a sharp rule
-        while an overconfident fit's log loss already worsens."""
+        classes), plus ``LOSS_TIE_BREAK`` times the validation log loss.
+
+        The AUC is a ranking quality, which keeps improving on a sharp rule
+        while an overconfident fit's log loss already worsens; the small
+        log-loss term only decides between fits that rank alike (e.g. once
+        the AUC is 1).
+        """
         target = valid.target.cpu().numpy()
         weight = valid.weight.cpu().numpy()
         labels = np.arange(len(self.classes_))
         if len(np.unique(target)) < len(labels):  # AUC undefined: use the loss
             return None
 
-        def one_minus_auc(net) -> float:
+        def score(net) -> float:
             outputs = net.module_.predict_outputs(valid.inputs, PREDICT_BATCH_SIZE)
             proba = torch.softmax(outputs.double(), dim=1).cpu().numpy()
             if len(labels) == 2:
-                return 1 - roc_auc_score(target, proba[:, 1], sample_weight=weight)
-            return 1 - roc_auc_score(
-                target, proba, multi_class="ovr", labels=labels, sample_weight=weight
-            )
+                auc = roc_auc_score(target, proba[:, 1], sample_weight=weight)
+            else:
+                auc = roc_auc_score(
+                    target,
+                    proba,
+                    multi_class="ovr",
+                    labels=labels,
+                    sample_weight=weight,
+                )
+            loss = log_loss(target, proba, sample_weight=weight, labels=labels)
+            return 1 - auc + LOSS_TIE_BREAK * loss
 
-        return one_minus_auc
+        return score
 
     def _n_outputs(self) -> int:
         return len(self.classes_)

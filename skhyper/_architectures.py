@@ -79,11 +79,16 @@ default=NUMERIC_ENCODING_DEFAULT
         noise and pulls contexts with few rows towards what the others
         share, but it also caps how large the weights, and so how sharp
         the learned rules, can get. ``"auto"`` lets the validation split
-        choose: training starts at decay 7 and, each time the validation
-        loss stops improving, goes back to the best weights and continues
-        with a weaker decay (2, 0.5, then 0.1), keeping the best weights of
-        the whole path (``weight_decay_`` tells which decay they had).
-        Without a validation split, ``"auto"`` means 7. A number fixes the
+        choose between two fits on the same training rows: one along a
+        decay path (it starts at decay 7 and, each time the validation
+        score stops improving, goes back to the best weights and continues
+        with a weaker decay: 2, 0.5, then 0.1, keeping the best weights of
+        the whole path), and one with decay 0.1 trained until the training
+        loss converges. The path suits small and noisy tables, the weak
+        decay sharp rules on enough data; the fit with the better
+        validation score is kept (``weight_decay_`` tells which decay its
+        weights had). This costs about two fits. Without a validation
+        split, ``"auto"`` means 7. A number fixes the
         decay; ``0`` is plain Adam. The shrinkage per step grows with
         ``lr``: lower ``weight_decay`` when raising ``lr``.
     weight_averaging : float, default=WEIGHT_AVERAGING_DEFAULT
@@ -180,8 +185,9 @@ context_categories_ : ndarray of shape (n_contexts,)
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the torch module.
     history_ : DataFrame
-        One row per epoch: ``train_loss``; with a validation split
-        ``valid_loss``, ``weight_decay`` and, for classifiers,
+        One row per epoch of the kept fit: ``train_loss``; when that fit
+        used the validation split (early stopping along the decay path),
+        also ``valid_loss``, ``weight_decay`` and, for classifiers,
         ``valid_monitor`` (what early stopping minimises: one minus the
         validation ROC AUC, plus 0.01 times the validation log loss to
         break ties); and ``dur`` (seconds).

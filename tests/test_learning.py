@@ -72,6 +72,8 @@ def test_flip_task_generated_weights_differ_between_contexts(flip_fit):
     assert weight_a.shape == (layer.in_features, layer.out_features)
     assert bias_a.shape == (layer.out_features,)
     relative = np.linalg.norm(weight_a - weight_b) / np.linalg.norm(weight_a)
-    # Measured 1.0-1.9 over seeds.
-    assert relative > 0.2
+    # Measured 0.13-0.25 over seeds 0-3 with context_pooling=300, which pulls
+    # the contexts' layers together (1.0-1.9 before pooling); identical
+    # layers would give 0.
+    assert relative > 0.05
     assert not np.allclose(bias_a, bias_b)

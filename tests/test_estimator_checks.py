@@ -17,7 +17,11 @@ from skhyper import (
 
 SMALL = {"context_column": 0, "handle_unknown": "learned", "max_epochs": 20}
 SMALL_TRAINING = {"lr": 1e-2, "batch_size": 32, "hidden_size": 16}
-HYPER = {"hyper_hidden_size": 8, "output_size": 16}
+# The checks' context is column 0, a continuous feature: nearly every row is
+# a context of its own, which context_pooling (by design) pulls onto the
+# shared layer, leaving too little to pass check_classifiers_train's
+# training-accuracy bar on 2-feature blobs. So it is off here.
+HYPER = {"hyper_hidden_size": 8, "output_size": 16, "context_pooling": 0.0}
 CONCAT = {"hidden_layer_sizes": (16,)}
 
 CHECKED = [

@@ -44,21 +44,33 @@ ROUND_4 = {
     "early_stopping": False,
     "weight_averaging": 0.3,
     "weight_decay": 7.0,
+    "context_pooling": 0.0,
 }
 # Round 5 candidates (see docs/defaults.md for how they came about).
 GRID = {
     "hypernetwork": {
         "round 4": ROUND_4,
-        "auto": {"weight_decay": "auto"},
+        # Pooling was off by default when this grid ran; it is named here so
+        # that a rerun scores the same settings.
+        "auto": {"weight_decay": "auto", "context_pooling": 0.0},
         "auto, pooling 300": {"weight_decay": "auto", "context_pooling": 300.0},
         "auto, piecewise linear": {
             "weight_decay": "auto",
+            "context_pooling": 0.0,
             "numeric_encoding": "piecewise_linear",
         },
-        "auto, quantile": {"weight_decay": "auto", "numeric_encoding": "quantile"},
+        "auto, quantile": {
+            "weight_decay": "auto",
+            "context_pooling": 0.0,
+            "numeric_encoding": "quantile",
+        },
     },
     "concat": {
-        "round 4": {**ROUND_4, "weight_decay": 5.0, "weight_averaging": 0.0},
+        "round 4": {
+            **{k: v for k, v in ROUND_4.items() if k != "context_pooling"},
+            "weight_decay": 5.0,
+            "weight_averaging": 0.0,
+        },
         "auto": {"weight_decay": "auto"},
         "auto, piecewise linear": {
             "weight_decay": "auto",

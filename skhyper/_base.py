@@ -41,11 +41,8 @@ from ._encoding import HANDLE_UNKNOWN_OPTIONS, EncodedTable, TableEncoder, as_ta
 from ._modules import ACTIVATIONS
 from ._net import WeightedLossNet
 from ._numeric import NUMERIC_ENCODINGS
+from ._optim import FusedAdamW, adamw_class
 from ._runtime import draw_seed, torch_session
-
-# Rows per forward pass at predict time: large batches amortise the per-call
-# overhead of these small networks.
-PREDICT_BATCH_SIZE = 8192
 
 # With handle_unknown="learned", this fraction of training rows sees the
 # unknown context each epoch, which trains its embedding.
@@ -277,7 +274,7 @@ class _ContextEstimator(
         monitor = self._monitor(valid)
         if monitor is not None:
             return monitor(net)
-        outputs = net.module_.predict_outputs(valid.inputs, PREDICT_BATCH_SIZE)
+        outputs = net.module_.predict_outputs(valid.inputs, pad=False)
         with torch.no_grad():
             return float(net.get_loss(outputs.float(), (valid.target, valid.weight)))
 
@@ -312,14 +309,14 @@ class _ContextEstimator(
             **{f"module__{key}": value for key, value in module_params.items()},
             criterion=self._criterion(),
             criterion__reduction="none",
-            optimizer=torch.optim.AdamW,
+            # AdamW in one fused kernel, without torch.optim's import of
+            # torch._dynamo (see _optim.py).
+            optimizer=adamw_class(),
             optimizer__weight_decay=self._decays()[0] if decay is None else decay,
             # Decay shrinks weights only: a bias bounded near zero could not
             # reach, e.g., the output bias log(p / (1 - p)) of a rare class.
             optimizer__param_groups=[("*bias", {"weight_decay": 0.0})],
-            # The fused kernel is several times faster than the default
-            # per-tensor loop on the generator's ~1M-parameter output layer.
-            optimizer__fused=True,
+            **self._fused_option(),
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
@@ -332,6 +329,13 @@ class _ContextEstimator(
             verbose=self.verbose,
             callbacks=callbacks,
         )
+
+    @staticmethod
+    def _fused_option() -> dict:
+        """``fused=True`` for ``torch.optim.AdamW`` (the fallback): the fused
+        kernel is several times faster than the per-tensor loop on the
+        generator's output layer. FusedAdamW is always fused."""
+        return {} if adamw_class() is FusedAdamW else {"optimizer__fused": True}
 
     def _decays(self) -> tuple[float, ...]:
         """The weight decays to try, strongest first: the path for "auto"."""
@@ -377,9 +381,7 @@ class _ContextEstimator(
             ) from None
         data = TensorTable(self.encoder_.transform(table), device=self.net_.device)
         with torch_session(self.n_threads):
-            return self.net_.module_.predict_outputs(
-                data.inputs, PREDICT_BATCH_SIZE, representation
-            )
+            return self.net_.module_.predict_outputs(data.inputs, representation)
 
     # -- looking inside ----------------------------------------------------
 
@@ -400,7 +402,7 @@ class _ContextEstimator(
         -------
         X_out : ndarray of shape (n_samples, n_features_out)
         """
-        return self._forward(X, representation=True).cpu().numpy()
+        return self._forward(X, representation=True).double().cpu().numpy()
 
     def _context_embeddings(self) -> pd.DataFrame:
         """One row per context value (per column and value with several

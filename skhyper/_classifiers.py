@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import ClassifierMixin
-from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -21,7 +20,8 @@ from ._architectures import (
     HyperNetworkArchitecture,
     fill_docstring,
 )
-from ._base import PREDICT_BATCH_SIZE, _ContextEstimator
+from ._base import _ContextEstimator
+from ._metrics import log_loss, roc_auc
 
 # Weight of the validation log loss in what classifiers' early stopping
 # minimises (1 - ROC AUC + this x log loss): enough to break ties in the AUC,
@@ -99,24 +99,14 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
         """
         target = valid.target.cpu().numpy()
         weight = valid.weight.cpu().numpy()
-        labels = np.arange(len(self.classes_))
-        if len(np.unique(target)) < len(labels):  # AUC undefined: use the loss
+        if len(np.unique(target)) < len(self.classes_):  # AUC undefined: use the loss
             return None
 
         def score(net) -> float:
-            outputs = net.module_.predict_outputs(valid.inputs, PREDICT_BATCH_SIZE)
+            outputs = net.module_.predict_outputs(valid.inputs, pad=False)
             proba = torch.softmax(outputs.double(), dim=1).cpu().numpy()
-            if len(labels) == 2:
-                auc = roc_auc_score(target, proba[:, 1], sample_weight=weight)
-            else:
-                auc = roc_auc_score(
-                    target,
-                    proba,
-                    multi_class="ovr",
-                    labels=labels,
-                    sample_weight=weight,
-                )
-            loss = log_loss(target, proba, sample_weight=weight, labels=labels)
+            auc = roc_auc(target, proba, weight)
+            loss = log_loss(outputs, valid.target, valid.weight)
             return 1 - auc + LOSS_TIE_BREAK * loss
 
         return score

@@ -37,6 +37,39 @@ ACTIVATIONS = {
 # fit in this many bytes; otherwise they are generated per batch.
 PREDICT_WEIGHT_CACHE_BYTES = 256 * 2**20
 
+# Rows of every forward pass at predict time (see predict_outputs): large
+# enough to amortise the per-call overhead of these small networks, small
+# enough that predicting one row stays cheap.
+PREDICT_BLOCK_ROWS = 1024
+
+# Rows per forward pass of the float64 prediction of full-rank networks.
+FLOAT64_BATCH_ROWS = 8192
+
+
+class Dropout(nn.Module):
+    """``nn.Dropout`` with a cheaper mask: a uniform draw thresholded in
+    place, then one product.
+
+    On a CPU, ``nn.Dropout`` draws its mask with ``bernoulli_``, which took a
+    fifth of a training step of the default hypernetwork (torch profiler,
+    batch 2048, one thread); this mask costs 0.86 ms against 2.18 ms forward
+    and backward on a 2048 x 128 batch. The kept values are scaled by
+    ``1 / (1 - p)``, as in ``nn.Dropout``.
+    """
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return inputs
+        mask = torch.empty_like(inputs).uniform_().ge_(self.p).mul_(1 / (1 - self.p))
+        return inputs * mask
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
 
 def fully_connected(
     sizes: Sequence[int], activation: str, dropout: float
@@ -48,7 +81,7 @@ def fully_connected(
         layers += [
             nn.Linear(n_in, n_out),
             ACTIVATIONS[activation](),
-            nn.Dropout(dropout),
+            Dropout(dropout),
         ]
     return nn.Sequential(*layers)
 
@@ -110,6 +143,91 @@ def grouped_product(
     return rows[slot]
 
 
+def dense_low_rank(
+    inputs: torch.Tensor,
+    index: torch.Tensor,
+    factors: list[torch.Tensor],
+    bias: torch.Tensor,
+) -> torch.Tensor:
+    """``inputs[r] @ A[g] @ B[g] + bias[g]`` with ``g = index[r]``, as two
+    large matrix products over all contexts at once.
+
+    Every row is multiplied by every context's ``A`` (``n_in x (K * rank)``);
+    a mask keeps each row's own context's ``rank`` columns, and one product
+    with all ``B`` factors stacked (``(K * rank) x n_out``) finishes. It does
+    ``K`` times the arithmetic of the per-row form but in two dense
+    products, which is faster while ``K * rank`` is small
+    (``DENSE_MAX_WIDTH``).
+    """
+    a, b = factors
+    n_contexts, n_in, rank = a.shape
+    every = inputs @ a.transpose(0, 1).reshape(n_in, n_contexts * rank)
+    own = index.unsqueeze(1) == torch.arange(n_contexts, device=index.device)
+    every = every.view(-1, n_contexts, rank) * own.unsqueeze(2)
+    every = every.view(-1, n_contexts * rank) @ b.reshape(n_contexts * rank, -1)
+    return every + bias.index_select(0, index)
+
+
+def gathered_low_rank(
+    inputs: torch.Tensor,
+    index: torch.Tensor,
+    factors: list[torch.Tensor],
+    bias: torch.Tensor,
+) -> torch.Tensor:
+    """``inputs[r] @ A[g] @ B[g] + bias[g]`` with ``g = index[r]``, with each
+    row's factors gathered: ``n_rows x n_in x rank`` work whatever the
+    number of contexts, and no sorting or regrouping."""
+    a, b = factors
+    # index_select, not a[index]: 15x faster on a CPU for these shapes.
+    low = torch.bmm(inputs.unsqueeze(1), a.index_select(0, index))
+    own_bias = bias.index_select(0, index).unsqueeze(1)
+    return torch.baddbmm(own_bias, low, b.index_select(0, index)).squeeze(1)
+
+
+# How ContextLinear computes x (A B)(c) + db(c) for a batch; see choose_form.
+CONTEXT_FORMS = {
+    "grouped": grouped_product,
+    "dense": dense_low_rank,
+    "gathered": gathered_low_rank,
+}
+
+# The dense form while the number of contexts times the rank is at most
+# this, by device type (measured by benchmarks/bench_context_forms.py on this
+# project's CPU; the GPU figure is not measured yet, see docs/performance.md).
+DENSE_MAX_WIDTH = {"cpu": 64, "cuda": 512}
+
+# Up to this many context combinations, every context's update is generated
+# at every step, which needs no torch.unique and so never waits for a GPU;
+# beyond it, only the contexts present in the batch are generated.
+GENERATE_ALL_MAX = 1024
+
+
+def choose_form(
+    rank: int | None,
+    n_contexts: int,
+    device_type: str = "cpu",
+    batch_independent: bool = False,
+) -> str:
+    """The form of :class:`ContextLinear`'s product for a generated update
+    of ``rank`` (None: full) over ``n_contexts`` contexts.
+
+    * A full-rank update is an ``n_in x n_out`` matrix per context, too large
+      to gather per row, so its rows are regrouped by context.
+    * A low-rank one is multiplied densely while the contexts are few.
+    * Otherwise, on a CPU, regrouping is fastest in training; but the size
+      of a group depends on the other rows of the batch, so prediction
+      (``batch_independent``) gathers per row instead, as a GPU always does:
+      regrouping reads the largest group's size back to the host.
+    """
+    if rank is None:
+        return "grouped"
+    if n_contexts * rank <= DENSE_MAX_WIDTH.get(device_type, DENSE_MAX_WIDTH["cuda"]):
+        return "dense"
+    if device_type == "cpu" and not batch_independent:
+        return "grouped"
+    return "gathered"
+
+
 class ContextEmbedding(nn.Module):
     """Embeddings of one or more context columns, concatenated.
 
@@ -145,12 +263,23 @@ class ContextEmbedding(nn.Module):
         return self.radix - 1
 
     def combination_ids(self, codes: torch.Tensor) -> torch.Tensor:
+        if codes.shape[1] == 1:  # one context column: its codes are the ids
+            return codes[:, 0]
         return (codes * self.strides).sum(dim=1)
 
     def codes_of(self, ids: torch.Tensor) -> torch.Tensor:
         return (ids.unsqueeze(1) // self.strides) % self.radix
 
+    def all_codes(self) -> torch.Tensor:
+        """The codes of every combination, in combination-id order."""
+        ids = torch.arange(self.n_combinations, device=self.radix.device)
+        if len(self.columns) == 1:
+            return ids.unsqueeze(1)
+        return self.codes_of(ids)
+
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        if len(self.columns) == 1:
+            return self.columns[0](codes[:, 0])
         return torch.cat(
             [column(codes[:, j]) for j, column in enumerate(self.columns)], dim=1
         )
@@ -297,6 +426,8 @@ class ContextLinear(nn.Module):
         else:
             self._factor_sizes = (in_features * rank, rank * out_features)
         self.embedding = ContextEmbedding(context_sizes, embedding_size)
+        # "auto" or a key of CONTEXT_FORMS (benchmarks set it to compare).
+        self.form = "auto"
         self.generator = nn.Sequential(
             nn.Linear(self.embedding.output_size, hyper_hidden_size),
             ACTIVATIONS[activation](),
@@ -344,6 +475,28 @@ class ContextLinear(nn.Module):
             parts[2],
         )
 
+    def _updates_for(
+        self,
+        ids: torch.Tensor,
+        generated: tuple[torch.Tensor, ...] | None,
+        grouped: bool,
+    ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        """The generated updates a batch needs and each row's index into
+        them: those of every context (no ``torch.unique``, so no wait for a
+        GPU) unless the form regroups rows or the contexts are too many,
+        then those of the batch's own contexts."""
+        everything = generated is not None or (
+            self.embedding.n_combinations <= GENERATE_ALL_MAX
+        )
+        if everything and not grouped:
+            if generated is None:
+                generated = self.generate_update(self.embedding.all_codes())
+            return generated, ids
+        present, index = torch.unique(ids, return_inverse=True)
+        if generated is None:
+            return self.generate_update(self.embedding.codes_of(present)), index
+        return tuple(part[present] for part in generated), index
+
     def generate(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Full weights ``(n, in, out)`` and biases ``(n, out)`` for each row
         of context codes ``(n, n_context_columns)``."""
@@ -371,16 +524,18 @@ class ContextLinear(nn.Module):
         penalises.
         """
         ids = self.embedding.combination_ids(context)
-        present, group = torch.unique(ids, return_inverse=True)
-        if generated is None:
-            *factors, bias_update = self.generate_update(
-                self.embedding.codes_of(present)
+        form = self.form
+        if form == "auto":
+            form = choose_form(
+                self.rank,
+                self.embedding.n_combinations,
+                inputs.device.type,
+                batch_independent=not self.training,
             )
-        else:
-            *factors, bias_update = (part[present] for part in generated)
-        # x (W0 + A B) = x W0 + (x A) B: the full A B is never formed.
-        update = grouped_product(inputs, group, factors, bias_update)
-        return inputs @ self.base_weight + self.base_bias + update, update
+        parts, index = self._updates_for(ids, generated, form == "grouped")
+        *factors, bias_update = parts
+        update = CONTEXT_FORMS[form](inputs, index, factors, bias_update)
+        return torch.addmm(self.base_bias, inputs, self.base_weight) + update, update
 
 
 class _ContextNetwork(nn.Module):
@@ -455,23 +610,51 @@ class _ContextNetwork(nn.Module):
         """Generated weights of all contexts to reuse across predict batches."""
         return None
 
+    # Whether a float32 forward pass in eval mode computes each row on its
+    # own, whatever the other rows of the batch (see predict_outputs).
+    rows_independent_in_float32 = True
+
     @torch.inference_mode()
     def predict_outputs(
         self,
         inputs: dict[str, torch.Tensor],
-        batch_size: int,
         representation: bool = False,
+        pad: bool = True,
     ) -> torch.Tensor:
         """Outputs for all rows of ``inputs`` (``numeric``, ``categorical``,
-        ``context``), in eval mode, ``batch_size`` rows at a time; with
+        ``context``), in eval mode and without gradients; with
         ``representation=True``, what :meth:`combine` gives instead.
 
-        Prediction runs on a float64 copy of the network: in float32 a row's
-        output depends, at the 1e-7 level, on how many rows share its matrix
-        product, and a prediction must not depend on what else is predicted
-        with it. Rows are processed sorted by context, so that most batches
-        hold one or two contexts and need little regrouping.
+        A row's output must not depend on what else is predicted with it,
+        but in float32 a matrix product's rounding can depend on how many
+        rows it has (here: 1 or 2 rows differ from more, at the 1e-7
+        level). So every forward pass gets exactly ``PREDICT_BLOCK_ROWS``
+        rows, the last block padded with copies of the first row, and every
+        layer then treats each row alike. A network whose eval forward
+        regroups rows by context (``rows_independent_in_float32`` false)
+        runs on a float64 copy instead, where the differences are 1e-16.
+
+        ``pad=False`` skips the padding (and the float64 copy): for scoring
+        a fixed validation split during training, where only speed matters.
         """
+        if pad and not self.rows_independent_in_float32:
+            return self._predict_in_float64(inputs, representation)
+        was_training = self.training
+        self.eval()
+        try:
+            return _in_blocks(
+                self.combine if representation else self,
+                inputs,
+                self.predicting_weights(),
+                PREDICT_BLOCK_ROWS,
+                pad,
+            )
+        finally:
+            self.train(was_training)
+
+    def _predict_in_float64(self, inputs, representation: bool) -> torch.Tensor:
+        """:meth:`predict_outputs` on a float64 copy, rows sorted by context
+        so that most batches hold one or two contexts to regroup."""
         network = copy.deepcopy(self).double().eval()
         step = network.combine if representation else network
         generated = network.predicting_weights()
@@ -482,13 +665,38 @@ class _ContextNetwork(nn.Module):
         outputs = torch.cat(
             [
                 step(
-                    **{k: v[i : i + batch_size] for k, v in ordered.items()},
+                    **{k: v[i : i + FLOAT64_BATCH_ROWS] for k, v in ordered.items()},
                     generated=generated,
                 )
-                for i in range(0, len(order), batch_size)
+                for i in range(0, len(order), FLOAT64_BATCH_ROWS)
             ]
         )
         return torch.empty_like(outputs).index_copy_(0, order, outputs)
+
+
+def _in_blocks(
+    step, inputs: dict, generated, block_rows: int, pad: bool = True
+) -> torch.Tensor:
+    """``step`` over ``inputs`` in blocks of exactly ``block_rows`` rows,
+    the last padded (if ``pad``) with copies of the first row; the
+    padding's outputs are dropped."""
+    n_rows = len(inputs["context"])
+    padding = -n_rows % block_rows if pad else 0
+    if padding and n_rows:
+        inputs = {
+            name: torch.cat([tensor, tensor[:1].expand(padding, *tensor.shape[1:])])
+            for name, tensor in inputs.items()
+        }
+    outputs = [
+        step(
+            **{name: tensor[i : i + block_rows] for name, tensor in inputs.items()},
+            generated=generated,
+        )
+        for i in range(0, n_rows + padding, block_rows)
+    ]
+    if not outputs:  # no rows: one empty pass gives the output's width
+        return step(**inputs, generated=generated)
+    return torch.cat(outputs)[:n_rows]
 
 
 class HyperNetworkModule(_ContextNetwork):
@@ -573,9 +781,7 @@ class HyperNetworkModule(_ContextNetwork):
             activation,
             generator_rank,
         )
-        self.after_context = nn.Sequential(
-            ACTIVATIONS[activation](), nn.Dropout(dropout)
-        )
+        self.after_context = nn.Sequential(ACTIVATIONS[activation](), Dropout(dropout))
         self.fc = fully_connected(
             [output_size] * (num_fc_layers + 1), activation, dropout
         )
@@ -594,13 +800,24 @@ class HyperNetworkModule(_ContextNetwork):
         )
         return self.fc(self.after_context(hidden)), update
 
-    def predicting_weights(self):
-        layer = self.context_layer
+    def _caches_all_weights(self) -> bool:
         n_combinations = self.context_embedding.n_combinations
-        if n_combinations * layer.update_size * 8 > PREDICT_WEIGHT_CACHE_BYTES:
+        update_bytes = self.context_layer.update_size * 8
+        return n_combinations * update_bytes <= PREDICT_WEIGHT_CACHE_BYTES
+
+    def predicting_weights(self):
+        if not self._caches_all_weights():
             return None
-        ids = torch.arange(n_combinations, device=layer.base_weight.device)
-        return layer.generate_update(self.context_embedding.codes_of(ids))
+        layer = self.context_layer
+        return layer.generate_update(self.context_embedding.all_codes())
+
+    @property
+    def rows_independent_in_float32(self) -> bool:
+        """A low-rank update is applied row by row (gathered or dense) once
+        every context's weights are generated together; a full-rank one is
+        applied per group of rows, and without the cache the generator runs
+        on each batch's own contexts."""
+        return self.context_layer.rank is not None and self._caches_all_weights()
 
 
 class ConcatModule(_ContextNetwork):

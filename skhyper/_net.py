@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from skorch import NeuralNet
+from skorch.dataset import get_len
 from skorch.utils import to_tensor
 
 
@@ -29,3 +30,27 @@ class WeightedLossNet(NeuralNet):
         if penalty is not None:
             losses = losses + penalty
         return torch.dot(losses, weight) / weight.sum()
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """skorch's epoch loop, but the batch losses are read back once per
+        epoch instead of after every batch.
+
+        skorch calls ``loss.item()`` per batch, which makes a GPU wait for
+        each step before the next one is queued. Here the losses stay on the
+        device until the epoch ends; then each batch's record gets its loss,
+        so the history holds what skorch's own loop would have recorded.
+        """
+        if iterator is None:
+            return
+        losses, records = [], []
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            losses.append(step["loss"].detach())
+            records.append(self.history[-1]["batches"][-1])
+            self.history.record_batch(prefix + "_batch_size", get_len(batch[0]))
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+        if losses:
+            for record, loss in zip(records, torch.stack(losses).tolist(), strict=True):
+                record[prefix + "_loss"] = loss
+        self.history.record(prefix + "_batch_count", len(losses))

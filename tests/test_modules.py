@@ -86,7 +86,7 @@ def test_predict_outputs_equals_the_training_forward(module):
     }
     with torch.no_grad():
         expected = module(**inputs).double()
-    predicted = module.predict_outputs(inputs, batch_size=16)
+    predicted = module.predict_outputs(inputs).double()
     torch.testing.assert_close(predicted, expected, atol=1e-5, rtol=1e-5)
 
 

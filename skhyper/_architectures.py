@@ -99,8 +99,15 @@ default=NUMERIC_ENCODING_DEFAULT
         ``ceil(weight_averaging * max_epochs)`` epochs. ``0`` keeps the last
         epoch's weights and lets the fit stop on convergence. Ignored with
         a validation split, which keeps the best epoch's weights instead.
-    batch_size : int, default=128
-        Rows per training step.
+    batch_size : int or "auto", default="auto"
+        Rows per training step. ``"auto"`` uses 128 rows up to about 5,800
+        training rows; beyond, the power of two nearest to a 32nd of the
+        training rows (about 32 steps per epoch), at most 4,096 on a CPU and
+        16,384 on a GPU, where larger steps cost little more than small
+        ones. ``lr`` is then scaled by ``sqrt(batch_size_ / 128)``, the
+        square-root rule for Adam (Malladi et al., NeurIPS 2022), so that
+        ``lr`` keeps meaning the rate at 128 rows. ``batch_size_`` records
+        the size used.
     early_stopping : "auto" or bool, default="auto"
         Whether to hold out ``validation_fraction`` of the training rows
         (stratified for classifiers, drawn with ``random_state``) and stop
@@ -196,6 +203,8 @@ context_categories_ : ndarray of shape (n_contexts,)
     weight_decay_ : float
         The weight decay of the kept weights: with ``weight_decay="auto"``
         and a validation split, the point of the path chosen by it.
+    batch_size_ : int
+        Rows per training step (see ``batch_size``).
     context_embeddings_ : DataFrame of shape (n_contexts, embedding_size)
         The learned embedding of each context value (index); with several
         context columns the index is (column, value)."""

@@ -53,6 +53,12 @@ UNKNOWN_RATE = 0.05
 # training loss converges, as MLPClassifier does.
 AUTO_EARLY_STOPPING_ROWS = 200
 
+# batch_size="auto": the smallest batch, the steps per epoch it aims at,
+# and the largest batch by device type (see auto_batch_size).
+AUTO_BATCH_MIN = 128
+AUTO_BATCH_STEPS = 32
+AUTO_BATCH_MAX = {"cpu": 4096, "cuda": 16384}
+
 # weight_decay="auto": the path of decays that early stopping walks,
 # strongest first (see DecayPath); without a validation split, the first.
 DECAY_PATH = (7.0, 2.0, 0.5, 0.1)
@@ -79,7 +85,10 @@ class _ContextEstimator(
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "weight_averaging": [Interval(Real, 0, 1, closed="both")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "early_stopping": [StrOptions({"auto"}), "boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -190,8 +199,12 @@ class _ContextEstimator(
             )
         data = TensorTable(encoded, target, weight, self.device, pooling)
         train, valid = self._early_stopping_split(data, target, seed)
+        self.batch_size_ = self._batch_size(len(train))
         with torch_session(self.n_threads, seed, self.device):
             net = self._train(encoded, module_params, seed, train, valid)
+        # Eval mode for good: predict then never switches modes, so threads
+        # can share the fitted network.
+        net.module_.eval()
         self.net_ = net  # only once training has succeeded
         self.n_iter_ = len(net.history)
         self.history_ = _history_frame(net.history)
@@ -317,9 +330,9 @@ class _ContextEstimator(
             # reach, e.g., the output bias log(p / (1 - p)) of a rare class.
             optimizer__param_groups=[("*bias", {"weight_decay": 0.0})],
             **self._fused_option(),
-            lr=self.lr,
+            lr=self._scaled_lr(),
             max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
+            batch_size=self.batch_size_,
             train_split=None if valid is None else predefined_split(valid),
             iterator_train=TensorBatches,
             iterator_train__shuffle=True,
@@ -329,6 +342,18 @@ class _ContextEstimator(
             verbose=self.verbose,
             callbacks=callbacks,
         )
+
+    def _batch_size(self, n_train: int) -> int:
+        """Rows per training step: ``batch_size`` or :func:`auto_batch_size`."""
+        if self.batch_size != "auto":
+            return int(self.batch_size)
+        return auto_batch_size(n_train, torch.device(self.device).type)
+
+    def _scaled_lr(self) -> float:
+        """``lr``, scaled by the square-root rule with ``batch_size="auto"``."""
+        if self.batch_size != "auto":
+            return self.lr
+        return self.lr * math.sqrt(self.batch_size_ / AUTO_BATCH_MIN)
 
     @staticmethod
     def _fused_option() -> dict:
@@ -421,6 +446,24 @@ class _ContextEstimator(
             frame = pd.concat(frames, keys=names, names=["column", "context"])
         frame.columns = [f"embedding_{i}" for i in range(frame.shape[1])]
         return frame
+
+
+def auto_batch_size(n_train: int, device_type: str = "cpu") -> int:
+    """``batch_size="auto"``: about ``AUTO_BATCH_STEPS`` steps per epoch, in
+    a power of two between ``AUTO_BATCH_MIN`` and the device's
+    ``AUTO_BATCH_MAX``.
+
+    Small tables keep 128-row steps, where many updates per epoch matter
+    more than the cost of each. On large ones a step's fixed cost (a few
+    dozen kernel launches and Python calls) dominates small batches: at
+    100k rows a 2048-row step trains about twice as many rows per second
+    as a 128-row one on a CPU (benchmarks/bench_context_forms.py), and
+    more on a GPU.
+    """
+    largest = AUTO_BATCH_MAX.get(device_type, AUTO_BATCH_MAX["cuda"])
+    wanted = max(n_train / AUTO_BATCH_STEPS, 1.0)
+    size = 2 ** round(math.log2(wanted))
+    return int(min(max(size, AUTO_BATCH_MIN), largest))
 
 
 def pooling_coefficients(

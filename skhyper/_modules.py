@@ -639,18 +639,22 @@ class _ContextNetwork(nn.Module):
         """
         if pad and not self.rows_independent_in_float32:
             return self._predict_in_float64(inputs, representation)
-        was_training = self.training
-        self.eval()
+        if not self.training:  # a fitted network: shared by threads, left as is
+            return self._predict_in_blocks(inputs, representation, pad)
+        self.eval()  # scoring during training, in the fitting thread
         try:
-            return _in_blocks(
-                self.combine if representation else self,
-                inputs,
-                self.predicting_weights(),
-                PREDICT_BLOCK_ROWS,
-                pad,
-            )
+            return self._predict_in_blocks(inputs, representation, pad)
         finally:
-            self.train(was_training)
+            self.train()
+
+    def _predict_in_blocks(self, inputs, representation: bool, pad: bool):
+        return _in_blocks(
+            self.combine if representation else self,
+            inputs,
+            self.predicting_weights(),
+            PREDICT_BLOCK_ROWS,
+            pad,
+        )
 
     def _predict_in_float64(self, inputs, representation: bool) -> torch.Tensor:
         """:meth:`predict_outputs` on a float64 copy, rows sorted by context

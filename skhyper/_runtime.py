@@ -37,8 +37,11 @@ def _torch_threads(n_threads: int | None) -> Iterator[None]:
         if _active_sessions == 0:
             _saved_num_threads = torch.get_num_threads()
         _active_sessions += 1
-        if torch.get_num_threads() != n_threads:
-            torch.set_num_threads(n_threads)
+        # Always set, even when torch already reports n_threads: inside
+        # threadpoolctl's threadpool_limits(1) torch reports 1 thread while
+        # its math library kept its own pool, and training ran 10-100x
+        # slower until torch.set_num_threads was called (measured).
+        torch.set_num_threads(n_threads)
     try:
         yield
     finally:

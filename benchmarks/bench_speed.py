@@ -1,4 +1,4 @@
-"""Speed benchmark: fit time, predict throughput, scaling and overhead.
+"""Speed benchmark: fit time, predict throughput, scaling, overhead, throughput.
 
 Run from the repository root::
 
@@ -6,6 +6,7 @@ Run from the repository root::
     python benchmarks/bench_speed.py --smoke    # tiny sizes, a few seconds (CI)
     python benchmarks/bench_speed.py --device cuda   # the networks on a GPU
     python benchmarks/bench_speed.py --sections overhead   # one section only
+    python benchmarks/bench_speed.py --sections throughput # side by side, minutes
 
 Every figure is the median of at least ``--repeats`` (default 5) runs in this
 one process, so ratios between rows are comparable even on a noisy machine.
@@ -21,16 +22,23 @@ Sections:
 3. time per epoch and peak memory (each measured in a fresh subprocess) as
    the rows and the number of contexts grow;
 4. overhead of an epoch through the estimator over the same module trained
-   by a bare torch loop on the same tensors.
+   by a bare torch loop on the same tensors;
+5. throughput side by side at 10k, 100k and 1M rows (20 features, 20
+   contexts): training rows/s per epoch of HyperNetworkClassifier,
+   ConcatClassifier and MLPClassifier((128, 64)), rows/s of one whole fit
+   of HistGradientBoostingClassifier and LightGBM, and predict_proba rows/s
+   of all five, every model on one thread, so that docs can quote ratios
+   from one run. Needs ``lightgbm``.
 
 ``--device`` sets the networks' ``device`` (the scikit-learn reference models
-of section 1 always run on the CPU); on a GPU, section 3 also records the
-peak GPU memory.
+of sections 1 and 5 always run on the CPU); on a GPU, section 3 also records
+the peak GPU memory.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -48,12 +56,14 @@ import pandas as pd
 import sklearn
 import skorch
 import torch
+from sklearn.base import clone
 from sklearn.compose import make_column_transformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 
 import skhyper
 from skhyper import ConcatClassifier, HyperNetworkClassifier
@@ -262,8 +272,8 @@ def bare_torch_epochs(estimator, X, y, epochs: int) -> list[float]:
         for _ in range(epochs):
             start = time.perf_counter()
             order = torch.randperm(len(target), generator=generator).to(device)
-            for i in range(0, len(order), estimator.batch_size):
-                rows = order[i : i + estimator.batch_size]
+            for i in range(0, len(order), estimator.batch_size_):
+                rows = order[i : i + estimator.batch_size_]
                 optimizer.zero_grad()
                 inputs, _ = table.rows(rows)
                 logits = module(**inputs)
@@ -294,6 +304,179 @@ def bench_overhead(n_rows: int, epochs: int, device: str) -> dict:
             "bare_torch_epoch_s": bare_s,
             "ratio": estimator_s / bare_s,
         }
+    return results
+
+
+# -- 5. throughput side by side ------------------------------------------------
+
+# The issue's setting: 20 numeric features, 20 contexts.
+THROUGHPUT_FEATURES = 20
+THROUGHPUT_CONTEXTS = 20
+
+# How a model's training rows/s is measured: per epoch (one pass over the
+# data) where the model has epochs, else over one whole fit.
+PER_EPOCH = "per epoch"
+WHOLE_FIT = "whole fit"
+
+# From this many rows up, one fit per model: a 1M-row fit is slow.
+SINGLE_FIT_ROWS = 1_000_000
+
+
+def lgbm_classifier() -> object:
+    """``LGBMClassifier`` with its defaults, one thread; imported here so
+    that the other sections run without ``lightgbm``."""
+    try:
+        from lightgbm import LGBMClassifier
+    except ImportError as error:  # pragma: no cover - depends on the install
+        raise ImportError(
+            "The throughput section needs the 'lightgbm' package: pip install lightgbm"
+        ) from error
+    return LGBMClassifier(n_jobs=1, random_state=0, verbose=-1)
+
+
+def throughput_models(epochs: int, device: str) -> dict:
+    """The five models, each with how its training rows/s is measured.
+
+    The networks keep their defaults (batch size included: the defaults are
+    what is measured) except for a fixed number of epochs without early
+    stopping and a fixed decay, so that every epoch is a plain training pass.
+    MLPClassifier gets the same number of epochs (``max_iter``: three
+    epochs took 0.17 s at 10k rows on one thread here, so about 20 s at 1M,
+    no need to cut them there). The trees keep their defaults
+    (HistGradientBoostingClassifier stops early above 10k rows, so the
+    iterations of every fit are recorded).
+    """
+    numeric = [f"x{i}" for i in range(THROUGHPUT_FEATURES)]
+    network = dict(
+        context_column="context",
+        max_epochs=epochs,
+        early_stopping=False,
+        weight_decay=0.1,
+        random_state=0,
+        device=device,
+    )
+    one_hot = make_column_transformer(
+        (StandardScaler(), numeric), (OneHotEncoder(), ["context"])
+    )
+    ordinal = make_column_transformer(
+        (OrdinalEncoder(), ["context"]), remainder="passthrough"
+    )
+    mlp = MLPClassifier((128, 64), max_iter=epochs, random_state=0)
+    # The context comes first, as a native categorical.
+    hgb = HistGradientBoostingClassifier(categorical_features=[0], random_state=0)
+    return {
+        "MLPClassifier((128, 64))": (make_pipeline(one_hot, mlp), PER_EPOCH),
+        "HistGradientBoostingClassifier": (make_pipeline(ordinal, hgb), WHOLE_FIT),
+        # The context column is a pandas category: LightGBM's native categorical.
+        "LGBMClassifier": (lgbm_classifier(), WHOLE_FIT),
+        "ConcatClassifier": (ConcatClassifier(**network), PER_EPOCH),
+        "HyperNetworkClassifier": (HyperNetworkClassifier(**network), PER_EPOCH),
+    }
+
+
+def is_network(model) -> bool:
+    return isinstance(model, HyperNetworkClassifier | ConcatClassifier)
+
+
+def one_thread(model) -> contextlib.AbstractContextManager:
+    """Hold ``model`` to one thread while it fits or predicts.
+
+    HistGradientBoostingClassifier uses OpenMP threads (as do LightGBM and
+    the BLAS under MLPClassifier): ``threadpool_limits(1)`` holds them to
+    one. The networks hold themselves to one with their default
+    ``n_threads=1`` (``torch.set_num_threads``) and run outside the limit:
+    inside it torch reads one OpenMP thread, so the estimator leaves torch's
+    setting alone, and MKL keeps its own default; torch training was then
+    10-100 times slower here, erratically (epochs of 0.02 s took 0.1-2 s).
+    """
+    return contextlib.nullcontext() if is_network(model) else threadpool_limits(1)
+
+
+def passes(model) -> int:
+    """Iterations of the fitted model: epochs, or boosting rounds."""
+    final = model[-1] if hasattr(model, "steps") else model
+    return int(final.n_iter_)
+
+
+def fit_throughput(model, X, y, synchronize_device: str) -> dict:
+    """Fit ``model`` once; training rows/s per epoch (skorch's per-epoch
+    durations for the networks, the fit time over the iterations for
+    MLPClassifier) or over the whole fit (the trees)."""
+    n_rows = len(X)
+    start = time.perf_counter()
+    model.fit(X, y)
+    synchronize(synchronize_device)
+    fit_s = time.perf_counter() - start
+    run = {"fit_s": fit_s, "passes": passes(model)}
+    if is_network(model):
+        run["epoch_s"] = [float(d) for d in model.history_["dur"]]
+        run["rows_per_s"] = n_rows / statistics.median(run["epoch_s"])
+    elif hasattr(model, "steps") and isinstance(model[-1], MLPClassifier):
+        # The whole pipeline's fit time, so this includes the preprocessing
+        # (scaling and one-hot encoding, once per fit) spread over the epochs.
+        run["rows_per_s"] = n_rows * run["passes"] / fit_s
+    else:
+        run["rows_per_s"] = n_rows / fit_s
+    return run
+
+
+def warm_up(models: dict, X, y) -> None:
+    """One small fit and predict per model, so that first-call costs (lazy
+    imports, thread pools, torch's kernels) stay out of the timed runs."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for model, _ in models.values():
+            with one_thread(model):
+                clone(model).fit(X, y).predict_proba(X)
+
+
+def throughput_at(
+    n_rows: int, models: dict, fit_repeats: int, predict_repeats: int, device: str
+) -> dict:
+    """Every model at one size: ``fit_repeats`` fits (the last one kept for
+    predict_proba), median training rows/s, median predict rows/s."""
+    X, y = make_context_data(n_rows, THROUGHPUT_CONTEXTS, THROUGHPUT_FEATURES)
+    results = {}
+    for name, (model, unit) in models.items():
+        with one_thread(model), warnings.catch_warnings():
+            # MLPClassifier warns that a few epochs did not converge.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            runs = [fit_throughput(model, X, y, device) for _ in range(fit_repeats)]
+
+        def predict(m=model):  # the last fit's model
+            m.predict_proba(X)
+            synchronize(device)
+
+        with one_thread(model):
+            predict_s, predict_runs = median_seconds(predict, predict_repeats)
+        results[name] = {
+            "rows": n_rows,
+            "train_unit": unit,
+            "train_rows_per_s": statistics.median(r["rows_per_s"] for r in runs),
+            "fit_runs": runs,
+            "predict_median_s": predict_s,
+            "predict_rows_per_s": n_rows / predict_s,
+            "predict_runs_s": predict_runs,
+        }
+    return results
+
+
+def bench_throughput(sizes: list[int], epochs: int, repeats: int, device: str) -> dict:
+    """All sizes, all models, in this one process and on one thread each
+    (:func:`one_thread`), so that the ratios compare single-threaded work.
+    From ``SINGLE_FIT_ROWS`` up, one fit per model; predict_proba always
+    gets ``repeats`` runs."""
+    results = {"features": THROUGHPUT_FEATURES, "contexts": THROUGHPUT_CONTEXTS}
+    small = make_context_data(1_000, THROUGHPUT_CONTEXTS, THROUGHPUT_FEATURES)
+    warm_up(throughput_models(1, device), *small)
+    for n_rows in sizes:
+        results[str(n_rows)] = throughput_at(
+            n_rows,
+            throughput_models(epochs, device),
+            fit_repeats=1 if n_rows >= SINGLE_FIT_ROWS else min(repeats, 3),
+            predict_repeats=repeats,
+            device=device,
+        )
     return results
 
 
@@ -350,11 +533,43 @@ def print_overhead(report: dict) -> None:
         )
 
 
+def print_throughput(report: dict) -> None:
+    t = report["throughput"]
+    print(
+        f"\n5. throughput, {t['features']} features, {t['contexts']} contexts, "
+        "one thread each (training: median of the fits' rows/s; predict_proba: "
+        "median of runs)"
+    )
+    for size, models in t.items():
+        if not size.isdigit():
+            continue
+        hyper = models["HyperNetworkClassifier"]
+        print(
+            f"  {int(size):,} rows".ljust(36) + f"{'training rows/s':>24s}"
+            f"  {'vs hyper':>8s}  {'predict rows/s':>14s}  {'vs hyper':>8s}"
+            "  iterations per fit"
+        )
+        for name, r in models.items():
+            train = r["train_rows_per_s"]
+            predict = r["predict_rows_per_s"]
+            iterations = ", ".join(str(run["passes"]) for run in r["fit_runs"])
+            print(
+                f"    {name:32s} {train:12,.0f} {r['train_unit']:>10s}  "
+                f"{train / hyper['train_rows_per_s']:7.2f}x  {predict:14,.0f}  "
+                f"{predict / hyper['predict_rows_per_s']:7.2f}x  {iterations}"
+            )
+    print(
+        "    per epoch: one pass over the data (MLPClassifier: its fit time, "
+        "preprocessing included, over its epochs); whole fit: rows / fit time"
+    )
+
+
 SECTION_PRINTERS = {
     "fit": print_fit,
     "predict": print_predict,
     "scaling": print_scaling,
     "overhead": print_overhead,
+    "throughput": print_throughput,
 }
 
 
@@ -376,6 +591,7 @@ def run(args) -> dict:
     if args.smoke:
         scaling = [(2_000, 20), (4_000, 20), (4_000, 100)]
         sizes = {"predict_rows": 5_000, "overhead_rows": 2_000, "epochs": 2}
+        throughput = {"sizes": [2_000, 5_000], "epochs": 2}
     else:
         scaling = [
             (10_000, 20),
@@ -386,6 +602,7 @@ def run(args) -> dict:
             (100_000, 1_000),
         ]
         sizes = {"predict_rows": 100_000, "overhead_rows": 20_000, "epochs": 5}
+        throughput = {"sizes": [10_000, 100_000, 1_000_000], "epochs": 3}
     sections = {
         "fit": lambda: bench_fit(args.repeats, args.smoke, args.device),
         "predict": lambda: bench_predict(
@@ -394,6 +611,9 @@ def run(args) -> dict:
         "scaling": lambda: bench_scaling(scaling, sizes["epochs"], args.device),
         "overhead": lambda: bench_overhead(
             sizes["overhead_rows"], sizes["epochs"], args.device
+        ),
+        "throughput": lambda: bench_throughput(
+            throughput["sizes"], throughput["epochs"], args.repeats, args.device
         ),
     }
     report = {

@@ -3,7 +3,7 @@
 Early stopping scores the validation split after every epoch. scikit-learn's
 ``roc_auc_score`` and ``log_loss`` validate their inputs and build the whole
 ROC curve, which took 0.9 s of a 4 s fit on the sensor data (pyinstrument);
-these compute the same numbers directly (tests/test_metrics.py compares
+these compute the same numbers directly (tests/test_throughput.py compares
 them with scikit-learn's).
 """
 
@@ -19,6 +19,7 @@ def binary_roc_auc(
     """Weighted area under the ROC curve of ``score`` for the boolean
     labels ``positive``; tied scores count half, as the trapezoid rule
     does."""
+    weight = np.asarray(weight, dtype=np.float64)  # float32 sums drift by 1e-7
     order = np.argsort(-score, kind="stable")
     score, positive, weight = score[order], positive[order], weight[order]
     # The curve's corners: the last row of each run of equal scores.

@@ -28,7 +28,9 @@ Sections:
    ConcatClassifier and MLPClassifier((128, 64)), rows/s of one whole fit
    of HistGradientBoostingClassifier and LightGBM, and predict_proba rows/s
    of all five, every model on one thread, so that docs can quote ratios
-   from one run. Needs ``lightgbm``.
+   from one run. Needs ``lightgbm``;
+6. the first and second one-epoch fit on the sensor data in fresh
+   processes: what a new joblib, Dask or Ray worker pays once.
 
 ``--device`` sets the networks' ``device`` (the scikit-learn reference models
 of sections 1 and 5 always run on the CPU); on a GPU, section 3 also records
@@ -176,6 +178,8 @@ def bench_fit(repeats: int, smoke: bool, device: str) -> dict:
             epochs = getattr(model, "n_iter_", None)
             if epochs is not None:
                 results[name]["epochs"] = int(epochs)
+            if hasattr(model, "history_"):  # the kept fit's epochs
+                results[name]["epoch_ms"] = 1e3 * float(model.history_["dur"].median())
     return results
 
 
@@ -480,6 +484,43 @@ def bench_throughput(sizes: list[int], epochs: int, repeats: int, device: str) -
     return results
 
 
+# -- 6. the first fit in a fresh process ---------------------------------------
+
+
+def first_and_second_fit() -> dict:
+    """In this (fresh) process: the first and the second one-epoch fit on the
+    sensor data, and whether torch._dynamo got imported."""
+    X, y = sensor_xy()
+    times = []
+    for _ in range(2):
+        estimator = HyperNetworkClassifier(
+            context_column="sensor_type", max_epochs=1, random_state=0
+        )
+        start = time.perf_counter()
+        estimator.fit(X, y)
+        times.append(time.perf_counter() - start)
+    return {
+        "first_s": times[0],
+        "second_s": times[1],
+        "dynamo_imported": "torch._dynamo" in sys.modules,
+    }
+
+
+def bench_first_fit(repeats: int) -> dict:
+    """``repeats`` fresh processes, each timing its first and second fit."""
+    runs = []
+    for _ in range(repeats):
+        out = subprocess.run(
+            [sys.executable, __file__, "--first-fit-worker"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    extra = [r["first_s"] - r["second_s"] for r in runs]
+    return {"extra_s_median": statistics.median(extra), "runs": runs}
+
+
 # -- report -------------------------------------------------------------------
 
 
@@ -505,6 +546,8 @@ def print_fit(report: dict) -> None:
     for name, r in report["fit"].items():
         ratio = r["median_s"] / base
         epochs = f"   {r['epochs']} epochs" if "epochs" in r else ""
+        if "epoch_ms" in r:
+            epochs += f", median epoch {r['epoch_ms']:.1f} ms"
         print(f"  {name:42s} {r['median_s']:7.3f} s   {ratio:5.2f}x concat{epochs}")
 
 
@@ -564,12 +607,24 @@ def print_throughput(report: dict) -> None:
     )
 
 
+def print_first_fit(report: dict) -> None:
+    r = report["first_fit"]
+    print(f"\n6. first fit in a fresh process ({len(r['runs'])} processes)")
+    for run in r["runs"]:
+        print(
+            f"  first {run['first_s']:.3f} s, second {run['second_s']:.3f} s, "
+            f"torch._dynamo imported: {run['dynamo_imported']}"
+        )
+    print(f"  median extra cost of the first fit: {r['extra_s_median']:.3f} s")
+
+
 SECTION_PRINTERS = {
     "fit": print_fit,
     "predict": print_predict,
     "scaling": print_scaling,
     "overhead": print_overhead,
     "throughput": print_throughput,
+    "first_fit": print_first_fit,
 }
 
 
@@ -615,6 +670,7 @@ def run(args) -> dict:
         "throughput": lambda: bench_throughput(
             throughput["sizes"], throughput["epochs"], args.repeats, args.device
         ),
+        "first_fit": lambda: bench_first_fit(args.repeats),
     }
     report = {
         "command": " ".join(["python", "benchmarks/bench_speed.py", *sys.argv[1:]]),
@@ -642,7 +698,13 @@ def main(argv=None) -> None:
         help="which sections to run (default: all)",
     )
     parser.add_argument("--scaling-worker", nargs=3, type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--first-fit-worker", action="store_true", help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
+    if args.first_fit_worker:
+        print(json.dumps(first_and_second_fit()))
+        return
     if args.scaling_worker:
         print(json.dumps(fit_for_scaling(*args.scaling_worker, args.device)))
         return

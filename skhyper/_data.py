@@ -69,14 +69,25 @@ class TensorTable(torch.utils.data.Dataset):
         return inputs
 
     def rows(self, index) -> tuple[dict[str, torch.Tensor], tuple | None]:
-        """The module inputs and the (target, weight) of the rows at ``index``."""
-        inputs = {name: tensor[index] for name, tensor in self.inputs.items()}
+        """The module inputs and the (target, weight) of the rows at ``index``
+        (a slice, or a tensor of row numbers)."""
+        take = _take(index)
+        inputs = {name: take(tensor) for name, tensor in self.inputs.items()}
         if self.target is None:
             return inputs, None
-        return inputs, (self.target[index], self.weight[index])
+        return inputs, (take(self.target), take(self.weight))
 
     def __getitem__(self, index):
         return self.rows(index)
+
+
+def _take(index):
+    """A function that takes the rows at ``index`` from a tensor:
+    ``index_select`` for a tensor of row numbers (several times faster on a
+    CPU than ``tensor[index]``), plain slicing otherwise."""
+    if isinstance(index, torch.Tensor):
+        return lambda tensor: tensor.index_select(0, index)
+    return lambda tensor: tensor[index]
 
 
 class TensorBatches:

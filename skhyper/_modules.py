@@ -140,7 +140,7 @@ def grouped_product(
     for factor in factors:
         rows = torch.bmm(rows, factor)
     rows = (rows + bias.unsqueeze(1)).view(-1, bias.shape[1])
-    return rows[slot]
+    return rows.index_select(0, slot)
 
 
 def dense_low_rank(
@@ -682,25 +682,26 @@ def _in_blocks(
     step, inputs: dict, generated, block_rows: int, pad: bool = True
 ) -> torch.Tensor:
     """``step`` over ``inputs`` in blocks of exactly ``block_rows`` rows,
-    the last padded (if ``pad``) with copies of the first row; the
-    padding's outputs are dropped."""
+    the last padded (if ``pad``) with copies of its first row; the
+    padding's outputs are dropped. Only the last block is copied."""
     n_rows = len(inputs["context"])
-    padding = -n_rows % block_rows if pad else 0
-    if padding and n_rows:
-        inputs = {
-            name: torch.cat([tensor, tensor[:1].expand(padding, *tensor.shape[1:])])
-            for name, tensor in inputs.items()
+    outputs = []
+    for start in range(0, n_rows, block_rows):
+        block = {
+            name: tensor[start : start + block_rows] for name, tensor in inputs.items()
         }
-    outputs = [
-        step(
-            **{name: tensor[i : i + block_rows] for name, tensor in inputs.items()},
-            generated=generated,
-        )
-        for i in range(0, n_rows + padding, block_rows)
-    ]
+        n_block = len(block["context"])
+        if pad and n_block < block_rows:
+            block = {
+                name: torch.cat(
+                    [tensor, tensor[:1].expand(block_rows - n_block, *tensor.shape[1:])]
+                )
+                for name, tensor in block.items()
+            }
+        outputs.append(step(**block, generated=generated)[:n_block])
     if not outputs:  # no rows: one empty pass gives the output's width
         return step(**inputs, generated=generated)
-    return torch.cat(outputs)[:n_rows]
+    return torch.cat(outputs)
 
 
 class HyperNetworkModule(_ContextNetwork):

@@ -53,6 +53,9 @@ UNKNOWN_RATE = 0.05
 # training loss converges, as MLPClassifier does.
 AUTO_EARLY_STOPPING_ROWS = 200
 
+# Rows per forward pass when skorch computes the validation loss.
+VALID_BATCH_SIZE = 8192
+
 # batch_size="auto": the smallest batch, the steps per epoch it aims at,
 # and the largest batch by device type (see auto_batch_size).
 AUTO_BATCH_MIN = 128
@@ -338,6 +341,8 @@ class _ContextEstimator(
             iterator_train__shuffle=True,
             iterator_train__random_state=np.random.RandomState(seed),
             iterator_valid=TensorBatches,
+            # Scoring needs no small batches: one pass per 8192 rows.
+            iterator_valid__batch_size=VALID_BATCH_SIZE,
             device=self.device,
             verbose=self.verbose,
             callbacks=callbacks,

@@ -346,6 +346,9 @@ class _ContextEstimator(
             device=self.device,
             verbose=self.verbose,
             callbacks=callbacks,
+            # skorch formats its epoch table even when it prints nothing
+            # (about 0.5 ms an epoch); leave its printer out when silent.
+            **({} if self.verbose else {"callbacks__print_log": None}),
         )
 
     def _batch_size(self, n_train: int) -> int:

@@ -13,9 +13,9 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from ._compat import Interval
 from ._modules import ConcatModule, HyperNetworkModule
 
 SHARED_PARAMETERS_DOC = """\

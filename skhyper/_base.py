@@ -20,12 +20,7 @@ from sklearn.base import (
     TransformerMixin,
 )
 from sklearn.model_selection import train_test_split
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
 from skorch.callbacks import ProgressBar
 from skorch.helper import predefined_split
@@ -36,12 +31,13 @@ from ._callbacks import (
     StopOnConvergence,
     WeightAveraging,
 )
+from ._compat import Interval, StrOptions, _check_sample_weight
 from ._data import TensorBatches, TensorTable
 from ._encoding import HANDLE_UNKNOWN_OPTIONS, EncodedTable, TableEncoder, as_table
 from ._modules import ACTIVATIONS
 from ._net import WeightedLossNet
 from ._numeric import NUMERIC_ENCODINGS
-from ._optim import FusedAdamW, adamw_class
+from ._optim import adamw_class
 from ._runtime import draw_seed, torch_session
 
 # With handle_unknown="learned", this fraction of training rows sees the
@@ -149,6 +145,10 @@ class _ContextEstimator(
         tags = super().__sklearn_tags__()
         # Missing numeric values are encoded with a learned indicator.
         tags.input_tags.allow_nan = True
+        # Context and categorical columns may hold strings or pandas
+        # categories; they are encoded, not rejected.
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
         return tags
 
     # -- fitting -----------------------------------------------------------
@@ -332,7 +332,6 @@ class _ContextEstimator(
             # Decay shrinks weights only: a bias bounded near zero could not
             # reach, e.g., the output bias log(p / (1 - p)) of a rare class.
             optimizer__param_groups=[("*bias", {"weight_decay": 0.0})],
-            **self._fused_option(),
             lr=self._scaled_lr(),
             max_epochs=self.max_epochs,
             batch_size=self.batch_size_,
@@ -362,13 +361,6 @@ class _ContextEstimator(
         if self.batch_size != "auto":
             return self.lr
         return self.lr * math.sqrt(self.batch_size_ / AUTO_BATCH_MIN)
-
-    @staticmethod
-    def _fused_option() -> dict:
-        """``fused=True`` for ``torch.optim.AdamW`` (the fallback): the fused
-        kernel is several times faster than the per-tensor loop on the
-        generator's output layer. FusedAdamW is always fused."""
-        return {} if adamw_class() is FusedAdamW else {"optimizer__fused": True}
 
     def _decays(self) -> tuple[float, ...]:
         """The weight decays to try, strongest first: the path for "auto"."""

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import ClassifierMixin
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
@@ -21,6 +20,7 @@ from ._architectures import (
     fill_docstring,
 )
 from ._base import _ContextEstimator
+from ._compat import StrOptions
 from ._metrics import log_loss, roc_auc
 
 # Weight of the validation log loss in what classifiers' early stopping

@@ -1,4 +1,6 @@
-"""The skorch net the estimators train: weighted losses and its callbacks."""
+"""The skorch net the estimators train: weighted losses (with the partial
+pooling penalty) and a leaner epoch loop. The callbacks are in
+``_callbacks.py``."""
 
 from __future__ import annotations
 

@@ -17,11 +17,13 @@ from collections.abc import Callable, Iterable
 
 import torch
 
+from ._compat import has_fused_adamw
+
 
 def adamw_class() -> type:
-    """:class:`FusedAdamW`, or ``torch.optim.AdamW`` on a torch without the
-    fused kernel (before 2.4 on a CPU)."""
-    return FusedAdamW if hasattr(torch, "_fused_adamw_") else torch.optim.AdamW
+    """:class:`FusedAdamW`, or the plain ``torch.optim.AdamW`` on a torch
+    whose fused kernel does not run on a CPU (before 2.4)."""
+    return FusedAdamW if has_fused_adamw() else torch.optim.AdamW
 
 
 class FusedAdamW(torch.optim.Optimizer):

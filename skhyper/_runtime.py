@@ -64,22 +64,22 @@ def draw_seed(random_state) -> int:
 @contextlib.contextmanager
 def torch_session(
     n_threads: int | None, seed: int | None = None, device: str = "cpu"
-) -> Iterator[torch.Generator | None]:
-    """Run torch code with a thread count and a private random stream.
+) -> Iterator[None]:
+    """Run torch code with a thread count and, with a ``seed``, a private
+    random stream.
 
-    With a ``seed``, the global torch RNG is forked (and restored on exit) and
-    seeded, because torch layers initialise and apply dropout from the global
-    generator. A separate ``torch.Generator`` seeded from the same value is
-    yielded for data shuffling.
+    With a ``seed``, the global torch RNG is forked (and restored on exit)
+    and seeded, because torch layers initialise and apply dropout from the
+    global generator. (Data shuffling draws from a NumPy generator seeded
+    from the same value; see ``TensorBatches``.)
     """
     with _torch_threads(n_threads):
         if seed is None:
-            yield None
+            yield
             return
         fork_devices = []
         if str(device).startswith("cuda") and torch.cuda.is_available():
             fork_devices = [torch.device(device).index or 0]
         with torch.random.fork_rng(devices=fork_devices):
             torch.manual_seed(seed)
-            shuffle_generator = torch.Generator().manual_seed(seed)
-            yield shuffle_generator
+            yield

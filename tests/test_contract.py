@@ -1,0 +1,58 @@
+"""The estimator contract beyond scikit-learn's checks: the declared input
+tags, and the optimizer chosen by torch version."""
+
+import pandas as pd
+import pytest
+import torch
+from sklearn.utils import get_tags
+
+from skhyper import (
+    ConcatClassifier,
+    ConcatRegressor,
+    HyperNetworkClassifier,
+    HyperNetworkRegressor,
+    _compat,
+    _optim,
+)
+
+ESTIMATORS = [
+    HyperNetworkClassifier,
+    ConcatClassifier,
+    HyperNetworkRegressor,
+    ConcatRegressor,
+]
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_tags_declare_strings_categories_and_nan(cls):
+    tags = get_tags(cls(context_column="c"))
+    assert tags.input_tags.string
+    assert tags.input_tags.categorical
+    assert tags.input_tags.allow_nan
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_string_and_category_columns_are_accepted_as_declared(cls):
+    X = pd.DataFrame(
+        {
+            "x": [0.1, 0.5, -1.0, 2.0, 0.3, -0.7],
+            "kind": pd.Categorical(list("ababab")),
+            "c": ["u", "v", "u", "v", "u", "v"],
+        }
+    )
+    y = [0, 1, 0, 1, 1, 0]
+    model = cls(context_column="c", max_epochs=1, random_state=0).fit(X, y)
+    assert len(model.predict(X)) == 6
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [("2.2.1", False), ("2.3.0+cpu", False), ("2.4.0", True), ("2.13.0+cpu", True)],
+)
+def test_fused_adamw_only_from_the_torch_that_runs_it_on_a_cpu(
+    monkeypatch, version, expected
+):
+    monkeypatch.setattr(torch, "__version__", version)
+    assert _compat.has_fused_adamw() is expected
+    expected_class = _optim.FusedAdamW if expected else torch.optim.AdamW
+    assert _optim.adamw_class() is expected_class

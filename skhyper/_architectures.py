@@ -207,7 +207,13 @@ context_categories_ : ndarray of shape (n_contexts,)
         Rows per training step (see ``batch_size``).
     context_embeddings_ : DataFrame of shape (n_contexts, embedding_size)
         The learned embedding of each context value (index); with several
-        context columns the index is (column, value)."""
+        context columns the index is (column, value).
+    encoder_ : TableEncoder
+        How ``X`` becomes the network's input, learned at fit: which
+        columns are context, categorical and numeric, each categorical and
+        context column's categories (``categories_`` per column), and the
+        numeric encoding (``numeric_encoder_``). ``transform(X)`` gives the
+        encoded arrays; reading it is supported, changing it is not."""
 
 HYPERNETWORK_DESCRIPTION = """\
 The numeric (non-context) features are standardised and projected

@@ -9,6 +9,7 @@ and outputs decoded.
 from __future__ import annotations
 
 import math
+from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
@@ -31,7 +32,7 @@ from ._callbacks import (
     StopOnConvergence,
     WeightAveraging,
 )
-from ._compat import Interval, StrOptions, _check_sample_weight
+from ._compat import Interval, StrOptions, _check_sample_weight, _fit_context
 from ._data import TensorBatches, TensorTable
 from ._encoding import HANDLE_UNKNOWN_OPTIONS, EncodedTable, TableEncoder, as_table
 from ._modules import ACTIVATIONS
@@ -64,7 +65,7 @@ DECAY_PATH = (7.0, 2.0, 0.5, 0.1)
 
 
 class _ContextEstimator(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta
 ):
     """Base class; not for direct use."""
 
@@ -103,26 +104,26 @@ class _ContextEstimator(
 
     _module_class: type[torch.nn.Module]
 
+    @abstractmethod
     def _module_params(self) -> dict:
         """Constructor arguments of the torch module taken from ``self``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _encode_target(self, y, n_samples: int) -> np.ndarray:
         """Validate ``y``, store what is learned from it, return the array
         the loss expects."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _criterion(self) -> type[torch.nn.Module]:
         """The torch loss class."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _reference_loss(self) -> float:
         """Training loss of a model that has learned nothing."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _n_outputs(self) -> int:
         """Width of the network's output layer."""
-        raise NotImplementedError
 
     def _scale_target(self, target: np.ndarray, weight: np.ndarray) -> np.ndarray:
         """The target as the loss sees it, given the rows' weights."""
@@ -153,6 +154,7 @@ class _ContextEstimator(
 
     # -- fitting -----------------------------------------------------------
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the network to ``X`` and ``y``.
 
@@ -171,7 +173,6 @@ class _ContextEstimator(
         self : object
             The fitted estimator.
         """
-        self._validate_params()
         module_params = self._module_params()  # validates what constraints cannot
         if y is None:
             raise ValueError(

@@ -1,19 +1,26 @@
 """Private and version-dependent imports of other libraries, in one place.
 
-scikit-learn's parameter constraints (``Interval``, ``StrOptions``) and its
-sample-weight check are private API that every scikit-learn-compatible
-estimator uses; torch's fused AdamW kernel is private too and runs on a CPU
-from torch 2.4 on. Keeping them here means one file to read when a new
-release moves them.
+scikit-learn's parameter constraints (``Interval``, ``StrOptions``), its
+``_fit_context`` decorator and its sample-weight check are private API that
+every scikit-learn-compatible estimator uses; torch's fused AdamW kernel is
+private too and runs on a CPU from torch 2.4 on. Keeping them here means one
+file to read when a new release moves them.
 """
 
 from __future__ import annotations
 
 import torch
+from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight
 
-__all__ = ["Interval", "StrOptions", "_check_sample_weight", "has_fused_adamw"]
+__all__ = [
+    "Interval",
+    "StrOptions",
+    "_check_sample_weight",
+    "_fit_context",
+    "has_fused_adamw",
+]
 
 # torch.optim's fused AdamW got its CPU kernel in torch 2.4.
 FUSED_ADAMW_CPU_SINCE = (2, 4)

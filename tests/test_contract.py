@@ -56,3 +56,18 @@ def test_fused_adamw_only_from_the_torch_that_runs_it_on_a_cpu(
     assert _compat.has_fused_adamw() is expected
     expected_class = _optim.FusedAdamW if expected else torch.optim.AdamW
     assert _optim.adamw_class() is expected_class
+
+
+def test_the_base_class_cannot_be_instantiated():
+    from skhyper._base import _ContextEstimator
+
+    with pytest.raises(TypeError, match="abstract"):
+        _ContextEstimator()
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_fit_validates_parameters_through_fit_context(cls):
+    X = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "c": list("abab")})
+    with pytest.raises(ValueError, match="hidden_size"):
+        cls(context_column="c", hidden_size=0).fit(X, [0, 1, 0, 1])
+    assert getattr(cls.fit, "__wrapped__", None) is not None  # the decorator

@@ -1,8 +1,10 @@
-"""What both estimators do with bad (and unusual but valid) input.
+"""What the estimators do with bad (and unusual but valid) input.
 
 Every invalid case asserts the exception type and that the message names the
 column or value. Every valid-but-unusual case asserts that it works and gives
-finite probabilities. docs/reliability.md lists the outcome of each case.
+finite probabilities (finite predictions for a regressor). The classifiers and
+the regressors go through the same cases, except those about class labels.
+docs/reliability.md lists the outcome of each case.
 """
 
 import re
@@ -11,23 +13,13 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import CLASSIFIERS, ESTIMATORS, TINY, outputs, target
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skhyper import ConcatClassifier, HyperNetworkClassifier
 from skhyper._testing import NUMERIC_COLUMNS, assert_valid_proba, make_context_frame
 
-ESTIMATORS = [HyperNetworkClassifier, ConcatClassifier]
 NUMERIC = NUMERIC_COLUMNS
-
-TINY = {
-    HyperNetworkClassifier: {
-        "hidden_size": 8,
-        "hyper_hidden_size": 4,
-        "output_size": 8,
-    },
-    ConcatClassifier: {"hidden_size": 8, "hidden_layer_sizes": (8,)},
-}
 
 
 def make_clf(cls, context_column="ctx", **overrides):
@@ -37,6 +29,25 @@ def make_clf(cls, context_column="ctx", **overrides):
 
 def make_frame(n=60, seed=0):
     return make_context_frame(n, seed)
+
+
+def make_data(cls, n=60, seed=0):
+    """make_frame() with ``cls``'s target: the class labels for a classifier,
+    a continuous, context-dependent value for a regressor."""
+    X, y = make_frame(n, seed)
+    if cls in CLASSIFIERS:
+        return X, y
+    return X, np.where(X["ctx"] == "a", X["x1"], X["x2"]) * 3.0 + 1.0
+
+
+def assert_valid(predicted, n_rows, n_classes=2):
+    """Valid class probabilities (2-D), or finite predictions of a
+    single-output regressor (1-D)."""
+    if predicted.ndim == 2:
+        assert_valid_proba(predicted, n_rows, n_classes)
+    else:
+        assert predicted.shape == (n_rows,)
+        assert np.all(np.isfinite(predicted))
 
 
 def with_value(X, column, row, value):
@@ -50,7 +61,7 @@ def with_value(X, column, row, value):
 @pytest.fixture(scope="module", params=ESTIMATORS, ids=lambda c: c.__name__)
 def fitted(request):
     """A fitted estimator of each kind, on make_frame()'s columns."""
-    X, y = make_frame()
+    X, y = make_data(request.param)
     return make_clf(request.param).fit(X, y)
 
 
@@ -67,7 +78,7 @@ INFINITY_MESSAGE = r"Input X contains infinity in column 'x2' \(1 infinite\)"
 
 @pytest.mark.parametrize("value", INFINITE, ids=["inf", "-inf"])
 def test_infinite_value_raises_at_fit(cls, value):
-    X, y = make_frame()
+    X, y = make_data(cls)
     with pytest.raises(ValueError, match=INFINITY_MESSAGE + ".*NaN to treat them"):
         make_clf(cls).fit(with_value(X, "x2", 4, value), y)
 
@@ -76,22 +87,22 @@ def test_infinite_value_raises_at_fit(cls, value):
 def test_infinite_value_raises_at_predict(fitted, value):
     X, _ = make_frame()
     with pytest.raises(ValueError, match=INFINITY_MESSAGE):
-        fitted.predict_proba(with_value(X, "x2", 4, value))
+        outputs(fitted, with_value(X, "x2", 4, value))
 
 
 def test_nan_in_numeric_column_is_a_missing_value_at_fit(cls):
-    X, y = make_frame()
+    X, y = make_data(cls)
     train = with_value(X, "x2", 4, np.nan)
     clf = make_clf(cls).fit(train, y)
     numeric = clf.encoder_.numeric_encoder_
     # x2 (the second numeric column) gets the only missing indicator.
     assert numeric.has_missing_.tolist() == [False, True, False]
     assert clf.encoder_.transform(train).numeric.shape == (len(X), 4)
-    assert_valid_proba(clf.predict_proba(train), len(X))
+    assert_valid(outputs(clf, train), len(X))
     # The NaN row does not change the other rows' predictions.
-    complete = clf.predict_proba(X)
-    mixed = clf.predict_proba(with_value(X, "x1", 7, np.nan))
-    assert_valid_proba(mixed, len(X))
+    complete = outputs(clf, X)
+    mixed = outputs(clf, with_value(X, "x1", 7, np.nan))
+    assert_valid(mixed, len(X))
     others = np.arange(len(X)) != 7
     np.testing.assert_allclose(mixed[others], complete[others], rtol=1e-6)
 
@@ -100,25 +111,25 @@ def test_nan_in_numeric_column_is_a_missing_value_at_predict(fitted):
     # x2 had no NaN at fit: a NaN at predict is filled with the training
     # median and flagged by no indicator.
     X, _ = make_frame()
-    complete = fitted.predict_proba(X)
-    mixed = fitted.predict_proba(with_value(X, "x2", 4, np.nan))
-    assert_valid_proba(mixed, len(X))
+    complete = outputs(fitted, X)
+    mixed = outputs(fitted, with_value(X, "x2", 4, np.nan))
+    assert_valid(mixed, len(X))
     others = np.arange(len(X)) != 4
     np.testing.assert_allclose(mixed[others], complete[others], rtol=1e-6)
     median = fitted.encoder_.numeric_encoder_.median_[1]
-    filled = fitted.predict_proba(with_value(X, "x2", 4, median))
+    filled = outputs(fitted, with_value(X, "x2", 4, median))
     np.testing.assert_allclose(mixed[4], filled[4], rtol=1e-6)
 
 
 def test_non_finite_value_in_array_names_the_position(cls):
-    X, y = make_frame()
+    X, y = make_data(cls)
     array = with_value(X, "x2", 4, np.inf).to_numpy()
     with pytest.raises(ValueError, match=r"column at position 1 \(1 infinite\)"):
         make_clf(cls, context_column=3).fit(array, y)
 
 
 def test_string_in_numeric_column_raises_at_fit_and_predict(fitted):
-    X, y = make_frame()
+    X, y = make_data(type(fitted))
     bad = with_value(X, "x2", 7, "oops")
     message = r"Column 'x2' must be numeric but holds the string 'oops'"
     with pytest.raises(ValueError, match=message):
@@ -129,11 +140,11 @@ def test_string_in_numeric_column_raises_at_fit_and_predict(fitted):
 
 @pytest.mark.parametrize("dtype", [str, "string", "category"])
 def test_text_column_is_a_categorical_feature(cls, dtype):
-    X, y = make_frame()
+    X, y = make_data(cls)
     X["x2"] = np.where(X["x2"] > 0, "high", "low")
     X["x2"] = X["x2"].astype(dtype)
     clf = make_clf(cls).fit(X, y)
-    assert np.isfinite(clf.predict_proba(X)).all()
+    assert np.isfinite(outputs(clf, X)).all()
     unseen = X.head(3).astype({"x2": object})
     unseen["x2"] = "medium"
     with pytest.raises(ValueError, match=r"categorical column 'x2'.*'medium'"):
@@ -145,7 +156,7 @@ def test_text_column_is_a_categorical_feature(cls, dtype):
 
 
 def test_datetime_column_raises(cls):
-    X, y = make_frame()
+    X, y = make_data(cls)
     X["x2"] = pd.Timestamp("2026-01-01") + pd.to_timedelta(np.arange(len(X)), "D")
     with pytest.raises(ValueError, match=r"Column 'x2' has dtype .* neither numeric"):
         make_clf(cls).fit(X, y)
@@ -155,13 +166,13 @@ def test_datetime_column_raises(cls):
 
 
 def test_context_column_absent_at_fit(cls):
-    X, y = make_frame()
+    X, y = make_data(cls)
     with pytest.raises(ValueError, match=r"context_column='ctx' is not a column"):
         make_clf(cls).fit(X.drop(columns="ctx"), y)
 
 
 def test_context_column_renamed_at_fit(cls):
-    X, y = make_frame()
+    X, y = make_data(cls)
     renamed = X.rename(columns={"ctx": "sensor"})
     with pytest.raises(
         ValueError, match=r"context_column='ctx' is not a column.*'sensor'"
@@ -183,7 +194,7 @@ def test_context_column_renamed_at_predict(fitted):
 
 @pytest.mark.parametrize("position", [4, -5, 100])
 def test_context_position_out_of_range(cls, position):
-    X, y = make_frame()
+    X, y = make_data(cls)
     message = rf"context_column={position} is out of range: X has 4 feature"
     with pytest.raises(ValueError, match=message):
         make_clf(cls, context_column=position).fit(X.to_numpy(), y)
@@ -193,7 +204,7 @@ def test_context_position_out_of_range(cls, position):
 
 @pytest.mark.parametrize("missing", [None, np.nan], ids=["None", "NaN"])
 def test_missing_context_raises_at_fit(cls, missing):
-    X, y = make_frame()
+    X, y = make_data(cls)
     bad = with_value(X.astype({"ctx": object}), "ctx", 3, missing)
     message = r"context column 'ctx' has 1 missing value.*fillna\(\"missing\"\)"
     with pytest.raises(ValueError, match=message):
@@ -212,7 +223,7 @@ def test_missing_context_raises_at_predict_for_every_dtype(fitted, dtype):
 
 def test_missing_context_raises_even_with_learned_unknown(cls):
     # handle_unknown="learned" is for unseen values, not for missing ones.
-    X, y = make_frame()
+    X, y = make_data(cls)
     clf = make_clf(cls, handle_unknown="learned").fit(X, y)
     with pytest.raises(ValueError, match=r"context column 'ctx' has 1 missing"):
         clf.predict(with_value(X.astype({"ctx": object}), "ctx", 0, None))
@@ -230,28 +241,28 @@ def test_unseen_context_error_names_the_values(fitted):
 
 
 def test_unseen_context_learned_predicts_one_unknown_embedding(cls):
-    X, y = make_frame()
+    X, y = make_data(cls)
     clf = make_clf(cls, handle_unknown="learned").fit(X, y)
-    known = clf.predict_proba(X)
-    unseen_1 = clf.predict_proba(X.assign(ctx="zzz"))
-    unseen_2 = clf.predict_proba(X.assign(ctx="never seen"))
-    assert_valid_proba(unseen_1, len(X))
+    known = outputs(clf, X)
+    unseen_1 = outputs(clf, X.assign(ctx="zzz"))
+    unseen_2 = outputs(clf, X.assign(ctx="never seen"))
+    assert_valid(unseen_1, len(X))
     # Every unseen value is the same "unknown" context...
     assert np.array_equal(unseen_1, unseen_2)
     # ...which is not any of the known ones.
     for value in ["a", "b", "c"]:
-        assert not np.array_equal(unseen_1, clf.predict_proba(X.assign(ctx=value)))
+        assert not np.array_equal(unseen_1, outputs(clf, X.assign(ctx=value)))
     # Known rows are unaffected by unseen rows in the same call.
     mixed = with_value(X, "ctx", 0, "zzz")
-    np.testing.assert_allclose(clf.predict_proba(mixed)[1:], known[1:], rtol=1e-6)
+    np.testing.assert_allclose(outputs(clf, mixed)[1:], known[1:], rtol=1e-6)
 
 
 def test_single_context_value_works(cls):
-    X, y = make_frame()
+    X, y = make_data(cls)
     X["ctx"] = "only"
     clf = make_clf(cls).fit(X, y)
     assert list(clf.context_categories_) == ["only"]
-    assert_valid_proba(clf.predict_proba(X), len(X))
+    assert_valid(outputs(clf, X), len(X))
 
 
 def test_ten_thousand_contexts_work(cls):
@@ -264,29 +275,29 @@ def test_ten_thousand_contexts_work(cls):
             "ctx": np.repeat([f"c{i}" for i in range(n_contexts)], rows_per_context),
         }
     )
-    y = (X["x1"] > 0).astype(int)
+    y = (X["x1"] > 0).astype(int) if cls in CLASSIFIERS else X["x1"]
     clf = make_clf(cls, max_epochs=1, batch_size=1024).fit(X, y)
     assert len(clf.context_categories_) == n_contexts
-    assert_valid_proba(clf.predict_proba(X), n)
+    assert_valid(outputs(clf, X), n)
     with pytest.raises(ValueError, match="not seen during fit: 'c10000'"):
         clf.predict(X.head(1).assign(ctx="c10000"))
 
 
 def test_categorical_context_unused_categories_are_not_seen(cls):
-    X, y = make_frame()
+    X, y = make_data(cls)
     categories = ["a", "b", "c", "d", "e"]
     X_cat = X.astype({"ctx": pd.CategoricalDtype(categories)})
     clf = make_clf(cls).fit(X_cat, y)
     # Only the values that occur count: the same model as with plain strings.
     assert list(clf.context_categories_) == ["a", "b", "c"]
     reference = make_clf(cls).fit(X, y)
-    assert np.array_equal(clf.predict_proba(X_cat), reference.predict_proba(X))
+    assert np.array_equal(outputs(clf, X_cat), outputs(reference, X))
     # An unused category is an unseen context at predict.
     unused = X_cat.head(3).assign(ctx=pd.Categorical(["d"] * 3, categories))
     with pytest.raises(ValueError, match="not seen during fit: 'd'"):
         clf.predict(unused)
     learned = make_clf(cls, handle_unknown="learned").fit(X_cat, y)
-    assert_valid_proba(learned.predict_proba(unused), 3)
+    assert_valid(outputs(learned, unused), 3)
 
 
 # -- columns at predict differ from fit --------------------------------------
@@ -320,7 +331,7 @@ def test_predict_with_a_dropped_column(fitted):
 
 @pytest.mark.parametrize("n_columns", [3, 5])
 def test_predict_array_with_a_different_column_count(cls, n_columns):
-    X, y = make_frame()
+    X, y = make_data(cls)
     array = X.to_numpy()
     clf = make_clf(cls, context_column=3).fit(array, y)
     other = np.column_stack([array, array[:, :1]])[:, :n_columns]
@@ -334,7 +345,7 @@ def test_predict_array_with_a_different_column_count(cls, n_columns):
 
 
 def test_empty_x_raises_at_fit(cls):
-    X, y = make_frame()
+    X, y = make_data(cls)
     with pytest.raises(ValueError, match=r"0 sample\(s\)"):
         make_clf(cls).fit(X.iloc[:0], y[:0])
     with pytest.raises(ValueError, match=r"0 sample\(s\)"):
@@ -346,39 +357,41 @@ def test_empty_x_raises_at_fit(cls):
 def test_empty_x_raises_at_predict(fitted):
     X, _ = make_frame()
     with pytest.raises(ValueError, match=r"0 sample\(s\) \(shape=\(0, 4\)\)"):
-        fitted.predict_proba(X.iloc[:0])
+        outputs(fitted, X.iloc[:0])
 
 
 def test_one_row_at_predict_works(fitted):
     X, _ = make_frame()
-    proba = fitted.predict_proba(X.iloc[[5]])
-    assert_valid_proba(proba, 1)
+    proba = outputs(fitted, X.iloc[[5]])
+    assert_valid(proba, 1)
     # The same as that row's probabilities in a full-table predict.
-    np.testing.assert_allclose(proba[0], fitted.predict_proba(X)[5], rtol=1e-6)
+    np.testing.assert_allclose(proba[0], outputs(fitted, X)[5], rtol=1e-6)
     assert fitted.predict(X.iloc[[5]]).shape == (1,)
 
 
+@pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)
 def test_one_row_at_fit_raises_about_classes(cls):
-    X, y = make_frame()
+    X, y = make_data(cls)
     with pytest.raises(ValueError, match=r"y has only 1 class.*at least 2 classes"):
         make_clf(cls).fit(X.iloc[:1], y[:1])
 
 
 def test_x_and_y_length_mismatch(cls):
-    X, y = make_frame()
+    X, y = make_data(cls)
     with pytest.raises(ValueError, match="X has 60 rows but y has 59 values"):
         make_clf(cls).fit(X, y[:-1])
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")
 def test_y_with_nan(cls):
-    X, y = make_frame()
+    X, y = make_data(cls)
     y = y.astype(float)
     y[3] = np.nan
     with pytest.raises(ValueError, match="y contains NaN"):
         make_clf(cls).fit(X, y)
 
 
+@pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)
 def test_one_class_only(cls):
     X, _ = make_frame()
     with pytest.raises(
@@ -394,15 +407,15 @@ def test_one_class_only(cls):
 @pytest.mark.parametrize("encoding", ["standard", "quantile", "piecewise_linear"])
 @pytest.mark.parametrize("big", [1e30, 1e308])
 def test_huge_values_give_finite_probabilities(cls, big, encoding):
-    X, y = make_frame()
+    X, y = make_data(cls)
     # Huge values at fit (they dominate mean and std) ...
     train = with_value(with_value(X, "x1", 0, big), "x3", 1, -big)
     clf = make_clf(cls, numeric_encoding=encoding).fit(train, y)
-    assert_valid_proba(clf.predict_proba(train), len(X))
+    assert_valid(outputs(clf, train), len(X))
     # ... and at predict, far outside the training range.
     clf = make_clf(cls, numeric_encoding=encoding).fit(X, y)
     test = X.head(4).assign(x1=[big, -big, big, 0.0], x2=[big, -big, -big, big])
-    assert_valid_proba(clf.predict_proba(test), 4)
+    assert_valid(outputs(clf, test), 4)
 
 
 @pytest.mark.filterwarnings("error::RuntimeWarning")
@@ -419,7 +432,7 @@ def test_huge_values_give_finite_probabilities(cls, big, encoding):
     ids=["alternating", "extremes"],
 )
 def test_values_spanning_the_whole_float_range(cls, column, encoding):
-    X, y = make_frame()
+    X, y = make_data(cls)
     X["x1"] = column
     clf = make_clf(cls, numeric_encoding=encoding).fit(X, y)
     numeric = clf.encoder_.numeric_encoder_
@@ -433,29 +446,27 @@ def test_values_spanning_the_whole_float_range(cls, column, encoding):
     if encoding == "piecewise_linear":
         edges = numeric.bin_edges_[0]
         assert len(edges) >= 2 and np.all(np.isfinite(edges))
-    assert_valid_proba(clf.predict_proba(X), len(X))
+    assert_valid(outputs(clf, X), len(X))
 
 
 def test_constant_columns_work(cls):
-    X, y = make_frame()
+    X, y = make_data(cls)
     X["x2"] = 5.0
     X["x3"] = 0.0
     clf = make_clf(cls).fit(X, y)
-    assert_valid_proba(clf.predict_proba(X), len(X))
+    assert_valid(outputs(clf, X), len(X))
     # A different constant at predict is a finite shift, not 0/0.
-    assert_valid_proba(clf.predict_proba(X.assign(x2=7.0, x3=-1.0)), len(X))
+    assert_valid(outputs(clf, X.assign(x2=7.0, x3=-1.0)), len(X))
 
 
 def test_bool_columns_work_like_zero_one(cls):
-    X, y = make_frame()
+    X, y = make_data(cls)
     X["flag"] = X["x1"] > 0.5
     assert X["flag"].dtype == bool
     clf = make_clf(cls).fit(X, y)
     as_float = make_clf(cls).fit(X.astype({"flag": float}), y)
-    assert np.array_equal(
-        clf.predict_proba(X), as_float.predict_proba(X.astype({"flag": float}))
-    )
-    assert_valid_proba(clf.predict_proba(X), len(X))
+    assert np.array_equal(outputs(clf, X), outputs(as_float, X.astype({"flag": float})))
+    assert_valid(outputs(clf, X), len(X))
 
 
 NULLABLE = [
@@ -469,16 +480,14 @@ NULLABLE = [
     ("nullable", "plain", "make"), NULLABLE, ids=[n[0] for n in NULLABLE]
 )
 def test_nullable_dtype_without_na_works(cls, nullable, plain, make):
-    X, y = make_frame()
+    X, y = make_data(cls)
     X_plain = X.assign(n=make(X).astype(plain))
     X_nullable = X.assign(n=make(X).astype(nullable))
     assert X_nullable["n"].dtype == nullable
     clf = make_clf(cls).fit(X_nullable, y)
     reference = make_clf(cls).fit(X_plain, y)
-    assert np.array_equal(
-        clf.predict_proba(X_nullable), reference.predict_proba(X_plain)
-    )
-    assert_valid_proba(clf.predict_proba(X_nullable), len(X))
+    assert np.array_equal(outputs(clf, X_nullable), outputs(reference, X_plain))
+    assert_valid(outputs(clf, X_nullable), len(X))
 
 
 @pytest.mark.parametrize(
@@ -486,7 +495,7 @@ def test_nullable_dtype_without_na_works(cls, nullable, plain, make):
 )
 def test_nullable_dtype_with_na_is_a_missing_value(cls, nullable, plain, make):
     # pd.NA is a missing value, exactly like NaN in the same column as float.
-    X, y = make_frame()
+    X, y = make_data(cls)
     with_na = X.assign(n=make(X).astype(nullable))
     with_na.loc[with_na.index[2], "n"] = pd.NA
     with_nan = X.assign(n=make(X).astype(float))
@@ -494,43 +503,43 @@ def test_nullable_dtype_with_na_is_a_missing_value(cls, nullable, plain, make):
     clf = make_clf(cls).fit(with_na, y)
     reference = make_clf(cls).fit(with_nan, y)
     assert clf.encoder_.numeric_encoder_.has_missing_.tolist() == [0, 0, 0, 1]
-    assert np.array_equal(clf.predict_proba(with_na), reference.predict_proba(with_nan))
-    assert_valid_proba(clf.predict_proba(with_na), len(X))
+    assert np.array_equal(outputs(clf, with_na), outputs(reference, with_nan))
+    assert_valid(outputs(clf, with_na), len(X))
     # At predict too, after a fit without NA.
     complete = X.assign(n=make(X).astype(nullable))
     clf = make_clf(cls).fit(complete, y)
-    mixed = clf.predict_proba(with_na)
-    assert_valid_proba(mixed, len(X))
+    mixed = outputs(clf, with_na)
+    assert_valid(mixed, len(X))
     others = np.arange(len(X)) != 2
-    np.testing.assert_allclose(mixed[others], clf.predict_proba(complete)[others])
+    np.testing.assert_allclose(mixed[others], outputs(clf, complete)[others])
 
 
 def test_object_column_of_numbers_with_none_is_a_missing_value(cls):
-    X, y = make_frame()
+    X, y = make_data(cls)
     with_none = X.astype({"x2": object})
     with_none.loc[3, "x2"] = None
     clf = make_clf(cls).fit(with_none, y)
     reference = make_clf(cls).fit(with_value(X, "x2", 3, np.nan), y)
     assert np.array_equal(
-        clf.predict_proba(with_none),
-        reference.predict_proba(with_value(X, "x2", 3, np.nan)),
+        outputs(clf, with_none),
+        outputs(reference, with_value(X, "x2", 3, np.nan)),
     )
-    assert_valid_proba(clf.predict_proba(with_none), len(X))
+    assert_valid(outputs(clf, with_none), len(X))
 
 
 def test_object_array_works_like_the_dataframe(cls):
-    X, y = make_frame()
+    X, y = make_data(cls)
     array = X.to_numpy(dtype=object)
     assert array.dtype == object
     from_array = make_clf(cls, context_column=3).fit(array, y)
     from_frame = make_clf(cls).fit(X, y)
-    assert np.array_equal(from_array.predict_proba(array), from_frame.predict_proba(X))
+    assert np.array_equal(outputs(from_array, array), outputs(from_frame, X))
     assert list(from_array.context_categories_) == ["a", "b", "c"]
 
 
 def test_object_column_of_mixed_number_types_works(cls):
     # ints, floats, bools, Decimals and numpy scalars in one object column.
-    X, y = make_frame()
+    X, y = make_data(cls)
     values = X["x2"].to_numpy()
     mixed = [
         [int(round(v)), float(v), Decimal(str(v)), np.float32(v), bool(v > 0)][i % 5]
@@ -540,21 +549,21 @@ def test_object_column_of_mixed_number_types_works(cls):
     as_float = X.assign(x2=[float(v) for v in mixed])
     clf = make_clf(cls).fit(X_mixed, y)
     reference = make_clf(cls).fit(as_float, y)
-    assert np.array_equal(clf.predict_proba(X_mixed), reference.predict_proba(as_float))
+    assert np.array_equal(outputs(clf, X_mixed), outputs(reference, as_float))
 
 
 def test_list_of_lists_works_like_the_array(cls):
-    X, y = make_frame()
+    X, y = make_data(cls)
     rows = X.to_numpy(dtype=object).tolist()
     assert isinstance(rows[0], list)
     from_list = make_clf(cls, context_column=3).fit(rows, list(y))
     from_array = make_clf(cls, context_column=3).fit(X.to_numpy(dtype=object), y)
-    assert np.array_equal(from_list.predict_proba(rows), from_array.predict_proba(rows))
-    assert_valid_proba(from_list.predict_proba(rows[:1]), 1)
+    assert np.array_equal(outputs(from_list, rows), outputs(from_array, rows))
+    assert_valid(outputs(from_list, rows[:1]), 1)
 
 
 def test_list_of_lists_with_bad_or_missing_values(cls):
-    X, y = make_frame()
+    X, y = make_data(cls)
     rows = X.to_numpy(dtype=object).tolist()
     with_string = [list(row) for row in rows]
     with_string[3][1] = "oops"
@@ -569,11 +578,11 @@ def test_list_of_lists_with_bad_or_missing_values(cls):
     with_none[3][2] = None
     clf = make_clf(cls, context_column=3).fit(with_none, y)
     assert clf.encoder_.numeric_encoder_.has_missing_.tolist() == [False, False, True]
-    assert_valid_proba(clf.predict_proba(with_none), len(rows))
+    assert_valid(outputs(clf, with_none), len(rows))
 
 
 def test_ragged_list_of_lists_names_the_row(cls):
-    X, y = make_frame()
+    X, y = make_data(cls)
     rows = X.to_numpy(dtype=object).tolist()
     rows[3] = rows[3][:3]
     with pytest.raises(
@@ -618,9 +627,9 @@ def random_frames(draw):
 @FEW
 @given(data=random_frames())
 def test_random_frames_give_valid_probabilities(cls, data):
-    X, y = data
+    X, y = data[0], target(cls, data[1])
     clf = make_clf(cls, max_epochs=1).fit(X, y)
-    assert_valid_proba(clf.predict_proba(X), len(X), len(np.unique(y)))
+    assert_valid(outputs(clf, X), len(X), len(np.unique(y)))
 
 
 @FEW
@@ -630,7 +639,7 @@ def test_random_frames_give_valid_probabilities(cls, data):
     where=st.tuples(st.integers(0, 100), st.integers(0, 100)),
 )
 def test_random_garbage_names_its_column(cls, data, garbage, where):
-    X, y = data
+    X, y = data[0], target(cls, data[1])
     n_numeric = X.shape[1] - 1
     column = f"c{where[1] % n_numeric}"
     bad = with_value(X, column, where[0] % len(X), garbage)
@@ -639,7 +648,7 @@ def test_random_garbage_names_its_column(cls, data, garbage, where):
         make_clf(cls, max_epochs=1).fit(bad, y)
     clf = make_clf(cls, max_epochs=1).fit(X, y)
     with pytest.raises(ValueError, match=message):
-        clf.predict_proba(bad)
+        outputs(clf, bad)
 
 
 @FEW
@@ -651,14 +660,14 @@ def test_random_garbage_names_its_column(cls, data, garbage, where):
 def test_random_nan_is_a_missing_value(cls, data, where, encoding):
     # NaN is not garbage: fit and predict work, and only the NaN row's
     # prediction can differ from the complete table's.
-    X, y = data
+    X, y = data[0], target(cls, data[1])
     row, column = where[0] % len(X), f"c{where[1] % (X.shape[1] - 1)}"
     missing = with_value(X, column, row, np.nan)
     clf = make_clf(cls, max_epochs=1, numeric_encoding=encoding).fit(missing, y)
     n_classes = len(np.unique(y))
-    assert_valid_proba(clf.predict_proba(missing), len(X), n_classes)
+    assert_valid(outputs(clf, missing), len(X), n_classes)
     clf = make_clf(cls, max_epochs=1, numeric_encoding=encoding).fit(X, y)
-    mixed = clf.predict_proba(missing)
-    assert_valid_proba(mixed, len(X), n_classes)
+    mixed = outputs(clf, missing)
+    assert_valid(mixed, len(X), n_classes)
     others = np.arange(len(X)) != row
-    np.testing.assert_allclose(mixed[others], clf.predict_proba(X)[others], rtol=1e-6)
+    np.testing.assert_allclose(mixed[others], outputs(clf, X)[others], rtol=1e-6)

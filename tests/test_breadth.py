@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import sklearn
 import torch
+from _helpers import outputs
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, r2_score
 from sklearn.model_selection import cross_validate
@@ -310,15 +311,9 @@ def test_weight_averaging_averages_the_last_epochs(cls):
         expected = (at[3][name] + at[4][name]) / 2
         torch.testing.assert_close(value, expected, rtol=1e-5, atol=1e-6)
     # Predictions come from the averaged weights.
-    assert not np.allclose(_outputs(averaged, X), _outputs(fits[4], X))
+    assert not np.allclose(outputs(averaged, X), outputs(fits[4], X))
     # The fitted net keeps no second copy of the weights.
     assert dict(averaged.net_.callbacks_)["weight_averaging"].mean_ is None
-
-
-def _outputs(model, X) -> np.ndarray:
-    if hasattr(model, "predict_proba"):
-        return model.predict_proba(X)
-    return model.predict(X)
 
 
 @pytest.mark.parametrize("averaging", [0.0, 0.1])

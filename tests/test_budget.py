@@ -9,27 +9,19 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from _helpers import CLASSIFIERS, ESTIMATORS, TINY, target
 from skorch.history import History
 
 import skhyper._base
 from skhyper import (
     ConcatClassifier,
-    ConcatRegressor,
     HyperNetworkClassifier,
-    HyperNetworkRegressor,
 )
 from skhyper._callbacks import StopOnConvergence
 from skhyper._testing import make_context_frame
 
-CLASSIFIERS = [HyperNetworkClassifier, ConcatClassifier]
-ESTIMATORS = CLASSIFIERS + [HyperNetworkRegressor, ConcatRegressor]
-
-HYPER = {"hidden_size": 8, "hyper_hidden_size": 4, "output_size": 8}
-CONCAT = {"hidden_size": 8, "hidden_layer_sizes": (8,)}
-
 
 def make_estimator(cls, **params):
-    architecture = HYPER if cls.__name__.startswith("HyperNetwork") else CONCAT
     params = {
         "context_column": "ctx",
         "max_epochs": 2,
@@ -37,14 +29,10 @@ def make_estimator(cls, **params):
         "weight_decay": 0.0,
         "weight_averaging": 0.0,
         "random_state": 0,
-        **architecture,
+        **TINY[cls],
         **params,
     }
     return cls(**params)
-
-
-def target(cls, y):
-    return y if cls in CLASSIFIERS else y.astype(float)
 
 
 # -- StopOnConvergence on a recorded loss curve ------------------------------

@@ -3,6 +3,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from _helpers import CLASSIFIERS, SMALL
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import NotFittedError
@@ -15,18 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from skhyper import ConcatClassifier, HyperNetworkClassifier
 from skhyper._testing import NUMERIC_COLUMNS, assert_valid_proba, make_context_frame
 
-ESTIMATORS = [HyperNetworkClassifier, ConcatClassifier]
 NUMERIC = NUMERIC_COLUMNS
-
-# Small networks and few epochs keep every fit well under a second.
-SMALL = {
-    HyperNetworkClassifier: {
-        "hidden_size": 16,
-        "hyper_hidden_size": 8,
-        "output_size": 16,
-    },
-    ConcatClassifier: {"hidden_size": 16, "hidden_layer_sizes": (16,)},
-}
 
 
 def make_clf(cls, context_column="ctx", **params):
@@ -53,7 +43,7 @@ def with_missing(X):
 # -- pipelines -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 @pytest.mark.parametrize(
     ("verbose_names", "context_name"),
     [(False, "ctx"), (True, "remainder__ctx")],
@@ -78,7 +68,7 @@ def test_pipeline_with_pandas_output_finds_context_by_name(
     assert set(pipe.predict(X)) <= {0, 1}
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_pipeline_with_array_output_finds_context_by_position(cls):
     X, y = make_frame()
     X = with_missing(X)
@@ -98,7 +88,7 @@ def test_pipeline_with_array_output_finds_context_by_position(cls):
     assert_valid_proba(pipe.predict_proba(X), len(X), 2)
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_array_output_with_context_last_and_negative_position(cls):
     X, y = make_frame()
     preprocess = ColumnTransformer(
@@ -115,7 +105,7 @@ def test_array_output_with_context_last_and_negative_position(cls):
 # -- model selection -------------------------------------------------------
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_cross_val_score_roc_auc_is_finite(cls):
     X, y = make_frame()
     cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=0)
@@ -148,7 +138,7 @@ def test_grid_search_in_parallel(cls, grid):
 # -- clone and pickle ------------------------------------------------------
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_clone_is_unfitted_with_equal_params(cls):
     X, y = make_frame()
     fitted = make_clf(cls, lr=3e-3).fit(X, y)
@@ -161,7 +151,7 @@ def test_clone_is_unfitted_with_equal_params(cls):
         cloned.predict(X)
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_pickle_round_trip_keeps_predictions(cls):
     X, y = make_frame()
     clf = make_clf(cls).fit(X, y)
@@ -174,7 +164,7 @@ def test_pickle_round_trip_keeps_predictions(cls):
 # -- labels ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_string_binary_labels(cls):
     X, y = make_frame()
     labels = np.where(y == 1, "anomaly", "normal")
@@ -184,7 +174,7 @@ def test_string_binary_labels(cls):
     assert_valid_proba(clf.predict_proba(X), len(X), 2)
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_multiclass_string_labels(cls):
     X, _ = make_frame()
     bins = np.digitize(X["x1"], [-0.5, 0.5])
@@ -203,7 +193,7 @@ def test_multiclass_string_labels(cls):
 # -- randomness and global torch state -------------------------------------
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_same_random_state_gives_identical_fits(cls):
     X, y = make_frame()
     first = make_clf(cls, random_state=7).fit(X, y).predict_proba(X)
@@ -213,7 +203,7 @@ def test_same_random_state_gives_identical_fits(cls):
     assert not np.array_equal(first, other)
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 @pytest.mark.parametrize("random_state", [0, None])
 def test_fit_and_predict_leave_torch_global_state_alone(cls, random_state):
     X, y = make_frame()
@@ -234,7 +224,7 @@ def test_fit_and_predict_leave_torch_global_state_alone(cls, random_state):
 # -- context dtypes and auto-detection -------------------------------------
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 @pytest.mark.parametrize("dtype", ["category", "string", object])
 def test_context_dtype_does_not_change_the_model(cls, dtype):
     X, y = make_frame()
@@ -247,7 +237,7 @@ def test_context_dtype_does_not_change_the_model(cls, dtype):
     assert np.array_equal(clf.predict_proba(X_typed), reference)
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_integer_context(cls):
     X, y = make_frame()
     X["ctx"] = X["ctx"].map({"a": 30, "b": 10, "c": 20}).astype(np.int64)
@@ -256,7 +246,7 @@ def test_integer_context(cls):
     assert_valid_proba(clf.predict_proba(X), len(X), 2)
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_integer_context_in_array_by_position(cls):
     X, y = make_frame()
     X["ctx"] = X["ctx"].map({"a": 0, "b": 1, "c": 2})
@@ -265,7 +255,7 @@ def test_integer_context_in_array_by_position(cls):
     assert_valid_proba(clf.predict_proba(X.to_numpy()), len(X), 2)
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 @pytest.mark.parametrize("dtype", ["category", "string", object, "str"])
 def test_context_column_none_picks_the_single_text_column(cls, dtype):
     X, y = make_frame()
@@ -277,14 +267,14 @@ def test_context_column_none_picks_the_single_text_column(cls, dtype):
     assert np.array_equal(auto.predict_proba(X), named.predict_proba(X))
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_context_column_none_with_array_raises(cls):
     X, y = make_frame()
     with pytest.raises(ValueError, match="context_column=None"):
         make_clf(cls, context_column=None).fit(X.to_numpy(), y)
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_context_column_none_with_two_text_columns_raises(cls):
     X, y = make_frame()
     X["other"] = "z"
@@ -295,7 +285,7 @@ def test_context_column_none_with_two_text_columns_raises(cls):
 # -- feature names ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_feature_names_in_and_n_features_in(cls):
     X, y = make_frame()
     clf = make_clf(cls).fit(X, y)
@@ -309,7 +299,7 @@ def test_feature_names_in_and_n_features_in(cls):
     assert not hasattr(array_clf, "feature_names_in_")
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_predict_checks_feature_names_and_count(cls):
     X, y = make_frame()
     clf = make_clf(cls).fit(X, y)
@@ -322,21 +312,21 @@ def test_predict_checks_feature_names_and_count(cls):
 # -- clear errors ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_missing_context_column_name_raises(cls):
     X, y = make_frame()
     with pytest.raises(ValueError, match="'sensor'.*not a column"):
         make_clf(cls, context_column="sensor").fit(X, y)
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_context_position_out_of_range_raises(cls):
     X, y = make_frame()
     with pytest.raises(ValueError, match="context_column=7 is out of range"):
         make_clf(cls, context_column=7).fit(X.to_numpy(), y)
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_context_as_only_feature_raises(cls):
     X, y = make_frame()
     with pytest.raises(
@@ -345,7 +335,7 @@ def test_context_as_only_feature_raises(cls):
         make_clf(cls).fit(X[["ctx"]], y)
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_string_in_numeric_column_raises(cls):
     X, y = make_frame()
     X["x2"] = X["x2"].astype(object)
@@ -354,7 +344,7 @@ def test_string_in_numeric_column_raises(cls):
         make_clf(cls).fit(X, y)
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 @pytest.mark.parametrize("bad_value", [np.inf, -np.inf])
 def test_infinite_numeric_value_raises(cls, bad_value):
     X, y = make_frame()
@@ -367,7 +357,7 @@ def test_infinite_numeric_value_raises(cls, bad_value):
         clf.predict(X)
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_nan_numeric_value_is_a_missing_value(cls):
     X, y = make_frame()
     X.loc[3, "x3"] = np.nan
@@ -379,7 +369,7 @@ def test_nan_numeric_value_is_a_missing_value(cls):
     np.testing.assert_allclose(mixed[others], complete[others], rtol=1e-6)
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_unseen_context_at_predict_raises(cls):
     X, y = make_frame()
     clf = make_clf(cls).fit(X, y)

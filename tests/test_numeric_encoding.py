@@ -13,33 +13,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _helpers import CLASSIFIERS, ESTIMATORS, SMALL, outputs
 from scipy.special import ndtr
 from scipy.stats import skew
 from sklearn.base import clone
 
 from skhyper import (
     ConcatClassifier,
-    ConcatRegressor,
-    HyperNetworkClassifier,
-    HyperNetworkRegressor,
 )
 from skhyper._modules import PiecewiseLinearEncoding
 from skhyper._numeric import NumericEncoder
 from skhyper._testing import assert_valid_proba
 
 ENCODINGS = ["standard", "quantile", "piecewise_linear"]
-CLASSIFIERS = [HyperNetworkClassifier, ConcatClassifier]
-REGRESSORS = [HyperNetworkRegressor, ConcatRegressor]
-ESTIMATORS = CLASSIFIERS + REGRESSORS
-
-HYPER = {"hidden_size": 16, "hyper_hidden_size": 8, "output_size": 16}
-CONCAT = {"hidden_size": 16, "hidden_layer_sizes": (16,)}
-ARCHITECTURE = {
-    HyperNetworkClassifier: HYPER,
-    HyperNetworkRegressor: HYPER,
-    ConcatClassifier: CONCAT,
-    ConcatRegressor: CONCAT,
-}
 # A fixed training budget: no early stopping, no convergence stop, and the
 # values of the defaults under tuning made explicit.
 FIXED_BUDGET = {
@@ -58,7 +44,7 @@ def make_estimator(cls, max_epochs=3, **params):
         "n_iter_no_change": max_epochs,
         "random_state": 0,
         **FIXED_BUDGET,
-        **ARCHITECTURE[cls],
+        **SMALL[cls],
         **params,
     }
     return cls(**params)
@@ -306,12 +292,6 @@ def heavy_tailed_frame(n=80, seed=0):
     y_reg = np.log(X["heavy"]).to_numpy() + X["x"].to_numpy()
     X.loc[X.index[::9], "heavy"] = np.nan
     return X, y_class, y_reg
-
-
-def outputs(estimator, X):
-    if hasattr(estimator, "predict_proba"):
-        return estimator.predict_proba(X)
-    return estimator.predict(X)
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)

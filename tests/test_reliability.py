@@ -23,21 +23,11 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from _helpers import CLASSIFIERS, SMALL
 
-from skhyper import ConcatClassifier, HyperNetworkClassifier
 from skhyper._testing import assert_valid_proba, make_context_frame
 
-ESTIMATORS = [HyperNetworkClassifier, ConcatClassifier]
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-SMALL = {
-    HyperNetworkClassifier: {
-        "hidden_size": 16,
-        "hyper_hidden_size": 8,
-        "output_size": 16,
-    },
-    ConcatClassifier: {"hidden_size": 16, "hidden_layer_sizes": (16,)},
-}
 
 
 def make_clf(cls, **params):
@@ -58,7 +48,7 @@ def make_frame(n=150, seed=0):
 # -- divergent training --------------------------------------------------------
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 @pytest.mark.parametrize("lr", [1e4, 1e8])
 def test_divergent_training_raises_or_warns_never_nan(cls, lr):
     # lr=1e4 blows the training loss up to ~1e18-1e30 (still finite);
@@ -130,7 +120,7 @@ def child(tmp_path_factory):
     X, y = make_frame()
     (folder / "data.pkl").write_bytes(pickle.dumps((X, y)))
     names = []
-    for cls in ESTIMATORS:
+    for cls in CLASSIFIERS:
         name = cls.__name__
         names.append(name)
         clf = make_clf(cls).fit(X, y)
@@ -147,7 +137,7 @@ def child(tmp_path_factory):
     return load, report
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 @pytest.mark.parametrize("kind", ["child_pickle", "child_joblib"])
 def test_saved_model_predicts_bit_identically_in_another_process(child, cls, kind):
     load, _ = child
@@ -156,7 +146,7 @@ def test_saved_model_predicts_bit_identically_in_another_process(child, cls, kin
     assert np.array_equal(load(cls.__name__, kind), parent)
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_same_random_state_is_bit_identical_across_processes(child, cls):
     load, _ = child
     assert np.array_equal(
@@ -164,7 +154,7 @@ def test_same_random_state_is_bit_identical_across_processes(child, cls):
     )
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_fit_in_a_fresh_process_leaves_torch_state_alone(child, cls):
     # In a fresh process torch uses its default thread count (not the
     # estimator's n_threads=1), so a missing restore would show.
@@ -194,7 +184,7 @@ needs_cuda = pytest.mark.skipif(
 
 
 @needs_cuda
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_cuda_fit_and_every_predicting_method(cls):
     X, y = make_frame(n=300)
     # The defaults (weight averaging on for the hypernetwork), then early
@@ -217,7 +207,7 @@ def test_cuda_fit_and_every_predicting_method(cls):
 
 
 @needs_cuda
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_cuda_model_loads_and_predicts_on_cpu_only_machine(cls, tmp_path):
     X, y = make_frame()
     clf = make_clf(cls, device="cuda").fit(X, y)
@@ -234,7 +224,7 @@ def test_cuda_model_loads_and_predicts_on_cpu_only_machine(cls, tmp_path):
 # -- concurrent prediction -----------------------------------------------------
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_predict_proba_from_four_threads_at_once(cls):
     X, y = make_frame(n=2000)
     clf = make_clf(cls, max_epochs=2, batch_size=256).fit(X, y)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _helpers import outputs
 from sklearn.metrics import log_loss as sk_log_loss
 from sklearn.metrics import roc_auc_score
 from torch import nn
@@ -398,18 +399,12 @@ def fitted(request):
     return model.fit(X, y), n_contexts
 
 
-def _outputs(model, X):
-    if hasattr(model, "predict_proba"):
-        return model.predict_proba(X)
-    return model.predict(X)
-
-
 @pytest.mark.parametrize("method", ["predict", "transform"])
 def test_prediction_of_a_row_does_not_depend_on_the_others(fitted, method):
     fitted, n_contexts = fitted
     X, _ = _table(sum(PIECES), seed=1, n_contexts=n_contexts)
     assert len(X) > PREDICT_BLOCK_ROWS
-    predict = {"predict": partial(_outputs, fitted), "transform": fitted.transform}[
+    predict = {"predict": partial(outputs, fitted), "transform": fitted.transform}[
         method
     ]
     whole = predict(X)

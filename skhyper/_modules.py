@@ -666,15 +666,7 @@ class _ContextNetwork(nn.Module):
         order = torch.argsort(ids, stable=True)
         ordered = {name: tensor[order] for name, tensor in inputs.items()}
         ordered["numeric"] = ordered["numeric"].double()
-        outputs = torch.cat(
-            [
-                step(
-                    **{k: v[i : i + FLOAT64_BATCH_ROWS] for k, v in ordered.items()},
-                    generated=generated,
-                )
-                for i in range(0, len(order), FLOAT64_BATCH_ROWS)
-            ]
-        )
+        outputs = _in_blocks(step, ordered, generated, FLOAT64_BATCH_ROWS, pad=False)
         return torch.empty_like(outputs).index_copy_(0, order, outputs)
 
 

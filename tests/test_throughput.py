@@ -167,19 +167,12 @@ def test_fused_adamw_follows_a_changed_learning_rate():
     ours, theirs, unchanged = _model(), _model(), _model()
     ours_opt, theirs_opt = _fused_adamw(ours), _torch_adamw(theirs)
     unchanged_opt = _fused_adamw(unchanged)
-    for model, optimizer in [
-        (ours, ours_opt),
-        (theirs, theirs_opt),
-        (unchanged, unchanged_opt),
-    ]:
+    runs = [(ours, ours_opt), (theirs, theirs_opt), (unchanged, unchanged_opt)]
+    for model, optimizer in runs:
         _train(model, optimizer, range(2))
     ours_opt.param_groups[0]["lr"] = 0.1
     theirs_opt.param_groups[0]["lr"] = 0.1
-    for model, optimizer in [
-        (ours, ours_opt),
-        (theirs, theirs_opt),
-        (unchanged, unchanged_opt),
-    ]:
+    for model, optimizer in runs:
         _train(model, optimizer, range(2, 5))
     _assert_same_parameters(ours, theirs)
     _assert_differs(ours, unchanged)

@@ -8,6 +8,7 @@ its baseline :class:`ConcatClassifier`, and the regressors
 
 from ._callbacks import TrainingDivergedError
 from ._classifiers import ConcatClassifier, HyperNetworkClassifier
+from ._persistence import TRUSTED_TYPES, dump, load
 from ._regressors import ConcatRegressor, HyperNetworkRegressor
 
 __all__ = [
@@ -16,5 +17,8 @@ __all__ = [
     "HyperNetworkClassifier",
     "HyperNetworkRegressor",
     "TrainingDivergedError",
+    "TRUSTED_TYPES",
+    "dump",
+    "load",
 ]
 __version__ = "0.1.0"

@@ -39,6 +39,7 @@ from ._modules import ACTIVATIONS
 from ._net import WeightedLossNet
 from ._numeric import NUMERIC_ENCODINGS
 from ._optim import adamw_class
+from ._persistence import net_state, restore_net
 from ._runtime import draw_seed, torch_session
 
 # With handle_unknown="learned", this fraction of training rows sees the
@@ -62,6 +63,10 @@ AUTO_BATCH_MAX = {"cpu": 4096, "cuda": 16384}
 # weight_decay="auto": the path of decays that early stopping walks,
 # strongest first (see DecayPath); without a validation split, the first.
 DECAY_PATH = (7.0, 2.0, 0.5, 0.1)
+
+# Fitted attributes that __getstate__ leaves out: __setstate__ computes them
+# again from the restored net and encoder (pandas objects are not plain data).
+_DERIVED_ON_LOAD = ("history_", "context_categories_", "context_embeddings_")
 
 
 class _ContextEstimator(
@@ -447,6 +452,33 @@ class _ContextEstimator(
             frame = pd.concat(frames, keys=names, names=["column", "context"])
         frame.columns = [f"embedding_{i}" for i in range(frame.shape[1])]
         return frame
+
+    # -- persistence -------------------------------------------------------
+
+    def __getstate__(self) -> dict:
+        """The state pickle, joblib and skops save: plain values and NumPy
+        arrays only. skorch would pickle the torch module into bytes, which
+        a safe loader must not unpickle; the net is stored by
+        :func:`~skhyper._persistence.net_state` instead, and the pandas
+        attributes are left out and rebuilt from it on load."""
+        state = dict(super().__getstate__())  # a copy: never edit __dict__
+        if "net_" in state:
+            state["net_"] = net_state(state["net_"])
+            for derived in _DERIVED_ON_LOAD:
+                state.pop(derived, None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        net = state.pop("net_", None)
+        super().__setstate__(state)
+        if isinstance(net, dict):  # saved by __getstate__ above
+            self.net_ = restore_net(self, net)
+            self.history_ = _history_frame(self.net_.history)
+            self.context_categories_ = self.encoder_.categories_
+            self.context_embeddings_ = self._context_embeddings()
+        elif net is not None:  # a pickle from before the plain-data form
+            self.net_ = net
 
 
 def auto_batch_size(n_train: int, device_type: str = "cpu") -> int:

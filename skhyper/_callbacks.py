@@ -23,7 +23,8 @@ class RaiseOnDivergence(Callback):
     ----------
     reference_loss : float
         Loss of an uninformed model (uniform probabilities for a
-        classifier). Training has diverged when the last epoch's loss exceeds
+        classifier). Training has diverged when the last epoch's loss of the
+        data (without the partial-pooling penalty) exceeds
         ``DIVERGENCE_FACTOR`` times this; a NaN or infinite loss stops the fit
         at once.
     """
@@ -37,7 +38,10 @@ class RaiseOnDivergence(Callback):
             self._fail(net, f"became {loss}")
 
     def on_train_end(self, net, **kwargs) -> None:
-        loss = net.history[-1, "train_loss"]
+        # The reference is a loss of the data, so the partial-pooling
+        # penalty (which can briefly be large on tiny contexts) is left out.
+        last = net.history[-1]
+        loss = last.get("train_data_loss", last["train_loss"])
         if loss > DIVERGENCE_FACTOR * self.reference_loss:
             self._fail(
                 net,

@@ -70,6 +70,16 @@ class CategoryEncoder:
     def unknown_code(self) -> int:
         return len(self.categories_)
 
+    def __getstate__(self) -> dict:
+        # The pandas Index is rebuilt from categories_ on load: skops stores
+        # only plain values and arrays.
+        return {key: value for key, value in self.__dict__.items() if key != "_index"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if "categories_" in state:
+            self._index = pd.Index(self.categories_)
+
     def encode(self, column: pd.Series) -> np.ndarray:
         """Codes of ``column``; unseen values follow ``handle_unknown``."""
         self._check(column)

@@ -4,7 +4,9 @@ scikit-learn's parameter constraints (``Interval``, ``StrOptions``), its
 ``_fit_context`` decorator and its sample-weight check are private API that
 every scikit-learn-compatible estimator uses; torch's fused AdamW kernel is
 private too and runs on a CPU from torch 2.4 on. Keeping them here means one
-file to read when a new release moves them.
+file to read when a new release moves them. Optional libraries (skops, for
+:func:`skhyper.dump` and :func:`skhyper.load`) are imported here too, with an
+error that says how to install them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ __all__ = [
     "_check_sample_weight",
     "_fit_context",
     "has_fused_adamw",
+    "import_skops_io",
 ]
 
 # torch.optim's fused AdamW got its CPU kernel in torch 2.4.
@@ -34,3 +37,17 @@ def _torch_version() -> tuple[int, int]:
 def has_fused_adamw() -> bool:
     """Whether ``torch._fused_adamw_`` exists and runs on a CPU."""
     return hasattr(torch, "_fused_adamw_") and _torch_version() >= FUSED_ADAMW_CPU_SINCE
+
+
+def import_skops_io():
+    """``skops.io``, or an ImportError that says how to install it."""
+    try:
+        import skops.io
+    except ImportError as error:
+        raise ImportError(
+            "skhyper.dump and skhyper.load need the optional dependency skops; "
+            'install it with pip install "skhyper[skops]" (or pip install '
+            "skops), or save with pickle/joblib if every file you load is "
+            "your own."
+        ) from error
+    return skops.io

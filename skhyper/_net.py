@@ -18,7 +18,8 @@ class WeightedLossNet(NeuralNet):
     per-row losses (averaged over outputs first for multi-output targets).
     With all weights equal this is the ordinary mean loss. A module may
     return ``(outputs, penalty)`` in training, a penalty per row that is
-    added to the row's loss before weighting (the partial pooling).
+    added to the row's loss before weighting (the partial pooling); the
+    epoch's loss without it is then recorded as ``train_data_loss``.
     """
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
@@ -29,9 +30,13 @@ class WeightedLossNet(NeuralNet):
         losses = self.criterion_(y_pred, to_tensor(target, device=self.device))
         if losses.dim() > 1:
             losses = losses.mean(dim=tuple(range(1, losses.dim())))
-        if penalty is not None:
-            losses = losses + penalty
-        return torch.dot(losses, weight) / weight.sum()
+        total_weight = weight.sum()
+        loss = torch.dot(losses, weight) / total_weight
+        if penalty is None:
+            return loss
+        if training:  # the data term alone, for the divergence check
+            self._data_losses.append(loss.detach())
+        return loss + torch.dot(penalty, weight) / total_weight
 
     def _set_training(self, training: bool = True) -> None:
         """skorch sets the mode before every batch, and ``module.train``
@@ -53,15 +58,28 @@ class WeightedLossNet(NeuralNet):
         """
         if iterator is None:
             return
-        losses, records = [], []
+        losses, records, sizes = [], [], []
+        self._data_losses = []
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
             losses.append(step["loss"].detach())
             records.append(self.history[-1]["batches"][-1])
-            self.history.record_batch(prefix + "_batch_size", get_len(batch[0]))
+            sizes.append(get_len(batch[0]))
+            self.history.record_batch(prefix + "_batch_size", sizes[-1])
             self.notify("on_batch_end", batch=batch, training=training, **step)
         if losses:
             for record, loss in zip(records, torch.stack(losses).tolist(), strict=True):
                 record[prefix + "_loss"] = loss
+        if self._data_losses:
+            self.history.record(
+                prefix + "_data_loss", _weighted_mean(self._data_losses, sizes)
+            )
         self.history.record(prefix + "_batch_count", len(losses))
+
+
+def _weighted_mean(losses: list[torch.Tensor], sizes: list[int]) -> float:
+    """The epoch's loss from its batches' mean losses, as skorch averages
+    ``train_loss``: weighted by the batch sizes."""
+    sizes_tensor = torch.tensor(sizes, dtype=torch.float64)
+    return float(torch.stack(losses).double().cpu() @ sizes_tensor / sizes_tensor.sum())

@@ -221,12 +221,42 @@ def test_missing_context_raises_at_predict_for_every_dtype(fitted, dtype):
         fitted.predict(X)
 
 
-def test_missing_context_raises_even_with_learned_unknown(cls):
-    # handle_unknown="learned" is for unseen values, not for missing ones.
+@pytest.mark.parametrize("dtype", ["string", "category", object])
+def test_missing_context_with_learned_unknown_is_the_unknown_context(cls, dtype):
+    # handle_unknown="learned": a missing value is "not a known category",
+    # predicted with the learned unknown embedding, like an unseen value.
     X, y = make_data(cls)
     clf = make_clf(cls, handle_unknown="learned").fit(X, y)
-    with pytest.raises(ValueError, match=r"context column 'ctx' has 1 missing"):
-        clf.predict(with_value(X.astype({"ctx": object}), "ctx", 0, None))
+    missing = X.astype({"ctx": dtype})
+    missing.loc[missing.index[:4], "ctx"] = None
+    unseen = X.astype({"ctx": object})
+    unseen.loc[unseen.index[:4], "ctx"] = "never seen"
+    assert_valid(outputs(clf, missing), len(X))
+    assert np.array_equal(outputs(clf, missing), outputs(clf, unseen))
+
+
+@pytest.mark.parametrize("missing", [None, np.nan], ids=["None", "NaN"])
+def test_missing_context_at_fit_with_learned_unknown_trains_the_unknown(
+    cls, missing
+):
+    X, y = make_data(cls)
+    holed = X.astype({"ctx": object})
+    holed.loc[holed.index[:20], "ctx"] = missing
+    clf = make_clf(cls, handle_unknown="learned").fit(holed, y)
+    # The categories are the values that were there; a missing value at
+    # predict is the unknown context the holes trained.
+    assert list(clf.encoder_.categories_) == ["a", "b", "c"]
+    assert np.array_equal(
+        outputs(clf, holed.head(3).assign(ctx=missing)),
+        outputs(clf, holed.head(3).assign(ctx="zzz")),
+    )
+
+
+def test_all_missing_context_is_an_error_even_with_learned_unknown(cls):
+    X, y = make_data(cls)
+    empty = X.assign(ctx=None)
+    with pytest.raises(ValueError, match=r"context column 'ctx' has only missing"):
+        make_clf(cls, handle_unknown="learned").fit(empty, y)
 
 
 def test_unseen_context_error_names_the_values(fitted):

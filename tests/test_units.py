@@ -64,12 +64,22 @@ def test_category_unseen_value_with_error_names_the_column_and_value():
         encoder.encode(pd.Series(["x", "w"]))
 
 
-@pytest.mark.parametrize("handle_unknown", ["error", "learned"])
-def test_category_missing_value_raises_for_either_policy(handle_unknown):
-    encoder = category_encoder(handle_unknown)
+def test_category_missing_value_raises_with_error():
+    encoder = category_encoder("error")
     encoder.fit(pd.Series(["x", "y"]))
     with pytest.raises(ValueError, match=r"'ctx' has 1 missing value"):
         encoder.encode(pd.Series(["x", None], dtype=object))
+    with pytest.raises(ValueError, match=r"'ctx' has 1 missing value"):
+        category_encoder("error").fit(pd.Series(["x", np.nan], dtype=object))
+
+
+def test_category_missing_value_gets_the_unknown_code_with_learned():
+    encoder = category_encoder("learned")
+    codes = encoder.fit(pd.Series(["y", None, "x", np.nan], dtype=object))
+    np.testing.assert_array_equal(encoder.categories_, ["x", "y"])
+    np.testing.assert_array_equal(codes, [1, 2, 0, 2])
+    codes = encoder.encode(pd.Series([pd.NA, "x", "w"], dtype=object))
+    np.testing.assert_array_equal(codes, [2, 0, 2])
 
 
 def test_category_infinite_value_raises():
@@ -526,3 +536,28 @@ def test_raise_on_divergence_judges_the_final_loss_against_the_reference():
     run_epochs(callback, net, losses(0.1, limit * 1.01))
     with pytest.raises(TrainingDivergedError, match=r"ended at 5\.05.*epoch 2"):
         callback.on_train_end(net)
+
+
+# -- divergence check and the partial-pooling penalty ------------------------
+
+
+def test_a_large_pooling_penalty_is_not_taken_for_divergence():
+    # 12 rows in 5 contexts: context_pooling's coefficient (300 / rows of
+    # the context) is about 100, so Adam's first steps make the penalty
+    # briefly 20-80 times the data loss. The data loss itself stays near
+    # 0.6; the divergence check must judge that, not the penalised
+    # objective (this fit raised TrainingDivergedError before).
+    from skhyper import HyperNetworkClassifier
+
+    # The data of scikit-learn's check_classifier_data_not_an_array.
+    X = np.array(
+        [[3, 0], [0, 1], [0, 2], [1, 1], [1, 2], [2, 1]]
+        + [[0, 3], [1, 0], [2, 0], [4, 4], [2, 3], [3, 2]]
+    )
+    y = np.array([1, 1, 1, 2, 2, 2] * 2)
+    model = HyperNetworkClassifier(context_column=0, random_state=0)
+    model.fit(X, y)
+    history = model.history_
+    assert history["train_loss"].iloc[-1] > 10 * np.log(2)
+    assert history["train_data_loss"].max() < 2 * np.log(2)
+    assert (history["train_data_loss"] <= history["train_loss"] + 1e-6).all()

@@ -1,0 +1,220 @@
+"""Saving and loading fitted models with skops, and the plain-data form of a
+fitted network that makes this safe.
+
+Loading a pickle (or a joblib file) runs whatever code the file names, so a
+pickle is only safe to load when you made it yourself. ``skops.io`` instead
+stores a tree of typed nodes and, on load, refuses every type the caller has
+not trusted. That only protects you if the trusted types do not unpickle
+anything themselves: skorch's ``NeuralNet.__getstate__`` pickles its torch
+module into a byte string, and ``__setstate__`` unpickles it. The estimators'
+``__getstate__`` (in ``_base.py``) therefore replaces the skorch net with
+:func:`net_state`: the module's constructor arguments, its ``state_dict`` as
+NumPy arrays, and its training history as a JSON string. The
+``__setstate__`` builds the net again with :func:`restore_net`. Pickle,
+``copy.deepcopy`` and joblib go through the same hooks.
+
+What is not saved: the optimizer's moments and the training callbacks.
+skhyper has no ``warm_start`` or ``partial_fit``, so ``fit`` always trains a
+new network and never reads them; a loaded model predicts, transforms and
+refits exactly as the saved one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from os import PathLike
+from typing import IO, Any
+
+import numpy as np
+import torch
+from skorch.history import History
+from skorch.utils import get_map_location
+
+from ._compat import import_skops_io
+from ._net import WeightedLossNet
+from ._optim import adamw_class
+from ._runtime import torch_session
+
+# Every type a skhyper model's skops file holds beyond those skops trusts by
+# default (builtins, NumPy arrays and scalars, scikit-learn estimators such
+# as Pipeline), by the names skops.io.get_untrusted_types reports.
+# tests/test_persistence.py checks that fitted models need no other type and
+# that each of these is needed by some model.
+TRUSTED_TYPES = sorted(
+    [
+        "skhyper._categories.CategoryEncoder",
+        "skhyper._classifiers.ConcatClassifier",
+        "skhyper._classifiers.HyperNetworkClassifier",
+        "skhyper._encoding.TableEncoder",
+        "skhyper._numeric.NumericEncoder",
+        "skhyper._regressors.ConcatRegressor",
+        "skhyper._regressors.HyperNetworkRegressor",
+        # Only for a model built with device=torch.device(...) rather than a
+        # string; skops rebuilds it as torch.device("cpu"), say.
+        "torch.device",
+    ]
+)
+
+# Bumped when the plain-data form of the network changes.
+NET_FORMAT = 1
+
+
+def dump(estimator: Any, file: str | PathLike | IO[bytes]) -> None:
+    """Save a fitted skhyper estimator (or a Pipeline holding one) with skops.
+
+    The file holds no pickled code: the network is stored as NumPy arrays
+    and the encoders as plain values, so :func:`load` can check every type
+    in it before building anything.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A skhyper estimator, fitted or not, or any scikit-learn object that
+        holds one (e.g. a ``Pipeline``).
+    file : str, path-like or binary file object
+        Where to write; ``.skops`` is the usual suffix.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyper import HyperNetworkClassifier, dump, load
+    >>> X = np.column_stack([np.arange(40) % 2, np.linspace(-1, 1, 40)])
+    >>> y = (X[:, 1] > 0).astype(int)
+    >>> clf = HyperNetworkClassifier(context_column=0, max_epochs=2,
+    ...                              random_state=0).fit(X, y)
+    >>> import io
+    >>> buffer = io.BytesIO()
+    >>> dump(clf, buffer)
+    >>> loaded = load(io.BytesIO(buffer.getvalue()))
+    >>> bool((loaded.predict_proba(X) == clf.predict_proba(X)).all())
+    True
+    """
+    import_skops_io().dump(estimator, file)
+
+
+def load(file: str | PathLike | IO[bytes], *, extra_trusted: Iterable[str] = ()) -> Any:
+    """Load what :func:`dump` saved, trusting only :data:`TRUSTED_TYPES`
+    (and the types skops trusts by default).
+
+    Parameters
+    ----------
+    file : str, path-like or binary file object
+        A file written by :func:`dump` (or by ``skops.io.dump``).
+    extra_trusted : iterable of str, default=()
+        Further fully qualified type names to trust, e.g. a transformer of
+        your own in the same Pipeline. Name only types you have reviewed.
+
+    Returns
+    -------
+    estimator : object
+        The loaded estimator or Pipeline.
+
+    Raises
+    ------
+    skops.io.exceptions.UntrustedTypesFoundException
+        When the file holds any other type; nothing in it has been built.
+
+    Examples
+    --------
+    >>> import io
+    >>> from skhyper import HyperNetworkRegressor, dump, load
+    >>> buffer = io.BytesIO()
+    >>> dump(HyperNetworkRegressor(context_column=0), buffer)
+    >>> load(io.BytesIO(buffer.getvalue()))
+    HyperNetworkRegressor(context_column=0)
+    """
+    trusted = TRUSTED_TYPES + list(extra_trusted)
+    return import_skops_io().load(file, trusted=trusted)
+
+
+# -- the fitted network as plain data -------------------------------------------
+
+
+def net_state(net: WeightedLossNet) -> dict:
+    """What :func:`restore_net` needs, as builtins and NumPy arrays only."""
+    return {
+        "format": NET_FORMAT,
+        "module_params": net.get_params_for("module"),
+        "state_dict": {
+            name: tensor.detach().cpu().numpy()
+            for name, tensor in net.module_.state_dict().items()
+        },
+        # JSON, not nested dicts: a long fit records thousands of batches,
+        # and one string is one node in a skops file instead of thousands.
+        "history": json.dumps(net.history.to_list(), default=_json_scalar),
+        "device": str(net.device),
+    }
+
+
+def restore_net(estimator, state: dict) -> WeightedLossNet:
+    """The trained net that :func:`net_state` described, in eval mode, on
+    the saved device (on the CPU, with a warning, when CUDA is absent)."""
+    if state.get("format") != NET_FORMAT:
+        raise ValueError(
+            f"This {type(estimator).__name__} was saved with network format "
+            f"{state.get('format')!r}; this skhyper reads format {NET_FORMAT}. "
+            "Load it with the skhyper version that saved it and refit, or "
+            "refit it with this one."
+        )
+    _check_matches_encoder(estimator, state["module_params"])
+    net = WeightedLossNet(
+        module=estimator._module_class,
+        **{f"module__{key}": value for key, value in state["module_params"].items()},
+        criterion=estimator._criterion(),
+        criterion__reduction="none",
+        optimizer=adamw_class(),
+        # A string, as at fit; "cpu" with a DeviceWarning when the file
+        # names CUDA and this machine has none.
+        device=str(get_map_location(state["device"])),
+        train_split=None,
+        verbose=0,
+        callbacks__print_log=None,
+    )
+    # The random initialisation is overwritten at once; the seed keeps it
+    # from drawing on (and moving) the caller's global torch generator.
+    with torch_session(estimator.n_threads, seed=0, device=str(net.device)):
+        net.initialize()
+    # np.array copies: an array skops read from a file may be read-only.
+    weights = {
+        name: torch.from_numpy(np.array(array))
+        for name, array in state["state_dict"].items()
+    }
+    net.module_.load_state_dict(weights)  # strict: names and shapes must match
+    net.module_.eval()
+    net.history = History(json.loads(state["history"]))
+    return net
+
+
+def _check_matches_encoder(estimator, module_params: dict) -> None:
+    """Refuse a file whose network and encoder disagree (an edited file):
+    codes beyond the network's embedding tables would index out of range."""
+    encoder = estimator.encoder_
+    expected = {
+        "context_sizes": [len(e.categories_) for e in encoder.context_encoders_],
+        "categorical_sizes": [
+            len(e.categories_) for e in encoder.categorical_encoders_
+        ],
+        "n_numeric": len(encoder.numeric_positions_)
+        + encoder.numeric_encoder_.n_indicators,
+    }
+    for key, value in expected.items():
+        saved = module_params.get(key)
+        if saved != value:
+            raise ValueError(
+                f"The saved network's {key} is {saved!r} but the saved encoder "
+                f"gives {value!r}: the file was edited or is corrupted. Refit "
+                "the model and save it again."
+            )
+
+
+def _json_scalar(value):
+    """NumPy scalars (skorch records some losses as np.float64/float32) as
+    Python numbers."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} in the training history is not JSON")

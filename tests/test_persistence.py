@@ -1,0 +1,325 @@
+"""Saving and loading with skops (skhyper.dump / skhyper.load) and pickle.
+
+A saved model must load with exactly ``skhyper.TRUSTED_TYPES`` trusted and
+predict identically; a file with any other type must be refused before
+anything in it is built; and the file must hold no pickled torch module
+(skorch pickles its module into bytes, which would make "safe" loading run
+pickle after all).
+"""
+
+import io
+import json
+import pickle
+import sys
+import warnings
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+import torch
+from _helpers import CLASSIFIERS, ESTIMATORS, TINY, outputs, target
+from sklearn.base import clone
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from skops.io.exceptions import UntrustedTypesFoundException
+from skorch.exceptions import DeviceWarning
+from skorch.net import NeuralNet
+
+import skhyper
+from skhyper import TRUSTED_TYPES, HyperNetworkClassifier
+
+ENCODINGS = ["standard", "quantile", "piecewise_linear"]
+
+# The fitted attributes a round trip must keep (besides the predictions).
+ARRAY_ATTRIBUTES = ("feature_names_in_", "n_features_in_", "n_iter_", "batch_size_")
+FRAME_ATTRIBUTES = ("history_", "context_embeddings_")
+
+
+def make_table(n=120, seed=0):
+    """Two context columns (strings and integers), a categorical feature,
+    and a numeric column with missing values."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "ctx": rng.choice(["a", "b", "c"], n),
+            "site": rng.choice([1, 2], n),
+            "size": pd.Categorical(rng.choice(["S", "M", "L"], n)),
+            "x1": rng.normal(size=n),
+            "x2": rng.normal(size=n),
+        }
+    )
+    X.loc[::7, "x2"] = np.nan
+    y = (X["x1"] + (X["ctx"] == "a") > 0.3).astype(int).to_numpy()
+    return X, y
+
+
+def fit_model(cls, numeric_encoding="standard", **params):
+    X, y = make_table()
+    model = cls(
+        context_column=["ctx", "site"],
+        numeric_encoding=numeric_encoding,
+        handle_unknown="learned",
+        max_epochs=3,
+        random_state=0,
+        **{**TINY[cls], **params},
+    )
+    return model.fit(X, target(cls, y)), X
+
+
+def skops_round_trip(obj):
+    buffer = io.BytesIO()
+    skhyper.dump(obj, buffer)
+    return skhyper.load(io.BytesIO(buffer.getvalue())), buffer.getvalue()
+
+
+def assert_same_model(model, loaded, X):
+    assert type(loaded) is type(model)
+    assert np.array_equal(outputs(loaded, X), outputs(model, X))
+    assert np.array_equal(loaded.predict(X), model.predict(X))
+    assert np.array_equal(loaded.transform(X), model.transform(X))
+    assert loaded.get_params() == model.get_params()
+    for name in ARRAY_ATTRIBUTES:
+        assert np.array_equal(getattr(loaded, name), getattr(model, name)), name
+    for name in FRAME_ATTRIBUTES:
+        pd.testing.assert_frame_equal(getattr(loaded, name), getattr(model, name))
+    for name in ("classes_", "target_mean_", "target_scale_"):
+        if hasattr(model, name):
+            assert np.array_equal(getattr(loaded, name), getattr(model, name)), name
+    for saved, back in zip(
+        model.context_categories_, loaded.context_categories_, strict=True
+    ):
+        assert np.array_equal(saved, back)
+
+
+# -- round trips ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("numeric_encoding", ENCODINGS)
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_skops_round_trip_predicts_identically(cls, numeric_encoding):
+    model, X = fit_model(cls, numeric_encoding)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a clean load: no version or device noise
+        loaded, _ = skops_round_trip(model)
+    assert_same_model(model, loaded, X)
+    # The unknown-context embedding survives too.
+    unseen = X.assign(ctx="never seen")
+    assert np.array_equal(outputs(loaded, unseen), outputs(model, unseen))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_pickle_round_trip_predicts_identically(cls):
+    model, X = fit_model(cls)
+    assert_same_model(model, pickle.loads(pickle.dumps(model)), X)
+
+
+def test_round_trip_through_a_path(tmp_path):
+    model, X = fit_model(HyperNetworkClassifier)
+    path = tmp_path / "model.skops"
+    skhyper.dump(model, path)
+    assert_same_model(model, skhyper.load(path), X)
+    assert_same_model(model, skhyper.load(str(path)), X)
+
+
+def test_pipeline_round_trip_needs_no_further_type():
+    X, y = make_table()
+    pipeline = make_pipeline(
+        FunctionTransformer(),  # identity; passes the DataFrame on
+        HyperNetworkClassifier(
+            context_column=["ctx", "site"], max_epochs=2, random_state=0
+        ),
+    ).fit(X, y)
+    data = sio.dumps(pipeline)
+    # Pipeline and FunctionTransformer are scikit-learn estimators, which
+    # skops trusts by default: the model's own types are all it adds.
+    untrusted = sio.get_untrusted_types(data=data)
+    assert "skhyper._classifiers.HyperNetworkClassifier" in untrusted
+    assert set(untrusted) <= set(TRUSTED_TYPES)
+    loaded = skhyper.load(io.BytesIO(data))
+    assert np.array_equal(loaded.predict_proba(X), pipeline.predict_proba(X))
+    assert np.array_equal(loaded.transform(X), pipeline.transform(X))
+
+
+def test_loaded_model_refits_clones_and_saves_again():
+    model, X = fit_model(HyperNetworkClassifier)
+    loaded, _ = skops_round_trip(model)
+    # Saved again after loading: the restored net still describes itself.
+    again, _ = skops_round_trip(loaded)
+    assert_same_model(model, again, X)
+    # Refitting with the same random_state retrains to the same model.
+    _, y = make_table()
+    refit_loaded = loaded.fit(X, y)
+    refit_fresh = clone(model).fit(X, y)
+    assert np.array_equal(refit_loaded.predict_proba(X), refit_fresh.predict_proba(X))
+    assert clone(loaded).get_params() == model.get_params()
+
+
+def test_old_pickles_with_the_skorch_net_still_load():
+    # Pickles written before the plain-data form hold the skorch net itself
+    # (the estimator's __dict__, as BaseEstimator.__getstate__ returned it).
+    model, X = fit_model(HyperNetworkClassifier)
+    old_state = dict(vars(model))
+    restored = HyperNetworkClassifier.__new__(HyperNetworkClassifier)
+    restored.__setstate__(pickle.loads(pickle.dumps(old_state)))
+    assert np.array_equal(restored.predict_proba(X), model.predict_proba(X))
+
+
+def test_loading_leaves_torch_global_state_alone():
+    model, _ = fit_model(HyperNetworkClassifier, n_threads=1)
+    data = sio.dumps(model)
+    threads, rng = torch.get_num_threads(), torch.get_rng_state()
+    skhyper.load(io.BytesIO(data))
+    pickle.loads(pickle.dumps(model))
+    assert torch.get_num_threads() == threads
+    assert torch.equal(torch.get_rng_state(), rng)
+
+
+# -- what is trusted -----------------------------------------------------------
+
+
+def test_trusted_types_are_exactly_what_the_models_need():
+    needed = set()
+    for cls in ESTIMATORS:
+        model, _ = fit_model(cls)
+        untrusted = set(sio.get_untrusted_types(data=sio.dumps(model)))
+        assert untrusted <= set(TRUSTED_TYPES), untrusted - set(TRUSTED_TYPES)
+        needed |= untrusted
+    # A device given as torch.device rather than a string.
+    on_device, _ = fit_model(HyperNetworkClassifier, device=torch.device("cpu"))
+    loaded, data = skops_round_trip(on_device)
+    assert loaded.device == torch.device("cpu")
+    needed |= set(sio.get_untrusted_types(data=data))
+    assert needed == set(TRUSTED_TYPES)
+    assert TRUSTED_TYPES == sorted(TRUSTED_TYPES)
+
+
+def test_unfitted_model_needs_only_its_own_class():
+    data = sio.dumps(skhyper.ConcatRegressor(context_column="ctx", hidden_size=4))
+    assert sio.get_untrusted_types(data=data) == ["skhyper._regressors.ConcatRegressor"]
+    assert skhyper.load(io.BytesIO(data)).get_params()["hidden_size"] == 4
+
+
+class Payload:
+    """A class no one has reviewed: what an attacker's file would name."""
+
+
+def test_a_model_carrying_an_unknown_type_is_refused():
+    model, _ = fit_model(HyperNetworkClassifier)
+    model.note_ = Payload()
+    buffer = io.BytesIO()
+    skhyper.dump(model, buffer)
+    with pytest.raises(UntrustedTypesFoundException, match="Payload"):
+        skhyper.load(io.BytesIO(buffer.getvalue()))
+    # Trusting it explicitly is the caller's decision.
+    name = f"{Payload.__module__}.{Payload.__qualname__}"
+    loaded = skhyper.load(io.BytesIO(buffer.getvalue()), extra_trusted=[name])
+    assert isinstance(loaded.note_, Payload)
+
+
+def rewrite_schema(data: bytes, edit) -> bytes:
+    """The skops file ``data`` with its schema.json passed through ``edit``."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target_zip:
+        for name in source.namelist():
+            content = source.read(name)
+            if name == "schema.json":
+                content = json.dumps(edit(json.loads(content))).encode()
+            target_zip.writestr(name, content)
+    return out.getvalue()
+
+
+def test_a_tampered_file_naming_os_system_is_refused():
+    model, _ = fit_model(HyperNetworkClassifier)
+
+    def swap_encoder_for_os_system(schema):
+        encoder = schema["content"]["content"]["encoder_"]
+        numeric = encoder["content"]["content"]["numeric_encoder_"]
+        numeric["__module__"], numeric["__class__"] = "os", "system"
+        return schema
+
+    tampered = rewrite_schema(sio.dumps(model), swap_encoder_for_os_system)
+    with pytest.raises(UntrustedTypesFoundException, match="os.system"):
+        skhyper.load(io.BytesIO(tampered))
+
+
+def test_a_network_edited_to_disagree_with_its_encoder_is_refused():
+    # Context codes beyond the embedding table would index out of range.
+    model, _ = fit_model(HyperNetworkClassifier)
+
+    def widen_context(schema):
+        net = schema["content"]["content"]["net_"]["content"]
+        size = net["module_params"]["content"]["context_sizes"]["content"][0]
+        size["content"] = "2"
+        del size["__id__"]  # else skops reuses the node of an equal integer
+        return schema
+
+    tampered = rewrite_schema(sio.dumps(model), widen_context)
+    with pytest.raises(ValueError, match="context_sizes is \\[2, 2\\].*encoder"):
+        skhyper.load(io.BytesIO(tampered))
+
+
+# -- no pickle inside ----------------------------------------------------------
+
+
+def refuse_to_unpickle(*args, **kwargs):
+    raise AssertionError("loading unpickled a skorch net or torch object")
+
+
+def test_skops_file_holds_no_pickled_torch_module(monkeypatch):
+    model, X = fit_model(HyperNetworkClassifier)
+    data = sio.dumps(model)
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    schema = archive.read("schema.json").decode()
+    # Raw bytes (BytesNode) are where skorch's pickled module went; every
+    # other file in the archive is a .npy array, read with allow_pickle=False.
+    assert "BytesNode" not in schema and "BytearrayNode" not in schema
+    assert "skorch" not in schema
+    assert all(
+        name == "schema.json" or name.endswith(".npy") for name in archive.namelist()
+    )
+
+    monkeypatch.setattr(torch, "load", refuse_to_unpickle)
+    monkeypatch.setattr(NeuralNet, "__setstate__", refuse_to_unpickle)
+    loaded = skhyper.load(io.BytesIO(data))
+    assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_pickle_holds_no_nested_torch_pickle(monkeypatch):
+    # pickle goes through the same hooks: the module is stored as arrays.
+    model, X = fit_model(HyperNetworkClassifier)
+    data = pickle.dumps(model)
+    monkeypatch.setattr(NeuralNet, "__setstate__", refuse_to_unpickle)
+    loaded = pickle.loads(data)
+    assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+# -- devices and missing skops -------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", CLASSIFIERS)
+def test_a_model_saved_on_cuda_loads_where_cuda_is_absent(cls):
+    model, X = fit_model(cls)
+    state = model.__getstate__()
+    state["net_"]["device"] = "cuda"  # as saved from a GPU fit
+    restored = cls.__new__(cls)
+    if torch.cuda.is_available():
+        restored.__setstate__(state)
+        assert next(restored.net_.module_.parameters()).device.type == "cuda"
+    else:
+        with pytest.warns(DeviceWarning, match="no CUDA devices"):
+            restored.__setstate__(state)
+        assert str(restored.net_.device) == "cpu"
+    np.testing.assert_allclose(
+        restored.predict_proba(X), model.predict_proba(X), atol=1e-6
+    )
+
+
+def test_missing_skops_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "skops.io", None)
+    with pytest.raises(ImportError, match=r'pip install "skhyper\[skops\]"'):
+        skhyper.dump(HyperNetworkClassifier(), io.BytesIO())
+    with pytest.raises(ImportError, match="skops"):
+        skhyper.load(io.BytesIO(b""))

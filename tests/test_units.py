@@ -555,7 +555,9 @@ def test_a_large_pooling_penalty_is_not_taken_for_divergence():
         + [[0, 3], [1, 0], [2, 0], [4, 4], [2, 3], [3, 2]]
     )
     y = np.array([1, 1, 1, 2, 2, 2] * 2)
-    model = HyperNetworkClassifier(context_column=0, random_state=0)
+    model = HyperNetworkClassifier(
+        context_column=0, handle_unknown="learned", random_state=0
+    )
     model.fit(X, y)
     history = model.history_
     assert history["train_loss"].iloc[-1] > 10 * np.log(2)

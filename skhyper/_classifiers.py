@@ -252,8 +252,7 @@ class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
 
 
 class ConcatClassifier(ConcatArchitecture, _ContextClassifier):
-    """Baseline classifier: the context embedding is concatenated with the
-    features.
+    """Baseline classifier that concatenates the context embedding with the features.
 
     {description}
 

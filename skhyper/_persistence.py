@@ -75,9 +75,9 @@ def dump(estimator: Any, file: str | PathLike | IO[bytes]) -> None:
     file : str, path-like or binary file object
         Where to write; ``.skops`` is the usual suffix.
 
-    Returns
-    -------
-    None
+    See Also
+    --------
+    load : Read the file back, checking its types first.
 
     Examples
     --------
@@ -98,8 +98,11 @@ def dump(estimator: Any, file: str | PathLike | IO[bytes]) -> None:
 
 
 def load(file: str | PathLike | IO[bytes], *, extra_trusted: Iterable[str] = ()) -> Any:
-    """Load what :func:`dump` saved, trusting only :data:`TRUSTED_TYPES`
-    (and the types skops trusts by default).
+    """Load what :func:`dump` saved, trusting only known types.
+
+    The trusted types are :data:`TRUSTED_TYPES` and those skops trusts by
+    default; a file holding any other type is refused before anything in it
+    is built.
 
     Parameters
     ----------
@@ -118,6 +121,10 @@ def load(file: str | PathLike | IO[bytes], *, extra_trusted: Iterable[str] = ())
     ------
     skops.io.exceptions.UntrustedTypesFoundException
         When the file holds any other type; nothing in it has been built.
+
+    See Also
+    --------
+    dump : Write an estimator to such a file.
 
     Examples
     --------

@@ -184,8 +184,7 @@ class HyperNetworkRegressor(HyperNetworkArchitecture, _ContextRegressor):
 
 
 class ConcatRegressor(ConcatArchitecture, _ContextRegressor):
-    """Baseline regressor: the context embedding is concatenated with the
-    features.
+    """Baseline regressor that concatenates the context embedding with the features.
 
     {description}
 

@@ -52,6 +52,11 @@ def make_sensor_data(n_per_type: int = 600, seed: int = 42) -> pd.DataFrame:
         Columns ``sensor_a``, ``sensor_b``, ``sensor_c``, ``sensor_type``
         and the target ``anomaly`` (0/1).
 
+    See Also
+    --------
+    skhyper.HyperNetworkClassifier : The model whose context column
+        (``sensor_type`` here) generates a layer's weights.
+
     Examples
     --------
     >>> from skhyper.datasets import make_sensor_data

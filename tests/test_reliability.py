@@ -264,20 +264,26 @@ def test_predict_proba_from_four_threads_at_once(cls):
     ],
     ids=["hypernetwork-output_size-13", "concat-hidden_layer_sizes-13"],
 )
-def test_a_rows_prediction_does_not_depend_on_its_place_in_a_narrow_network(
+def test_a_rows_prediction_in_a_narrow_network_is_independent_to_float32_rounding(
     cls, params
 ):
     # Predictions run in fixed 1,024-row blocks so that a row's result does
-    # not depend on the other rows. With a narrow layer (here 13 inputs to
-    # the 2-class output layer; a projection of 21 inputs to hidden_size=8
-    # does the same), torch's float32 matrix product on the CPU rounds a row
-    # differently depending on its position within the block, so shifting
-    # the table by one row changed probabilities at the 1e-8 level.
+    # not depend on the other rows. With the default layer sizes that holds
+    # bitwise on the CPUs tested (tests/test_throughput.py). With a narrow
+    # layer (here 13 inputs to the 2-class output layer; a projection of
+    # 21 inputs to hidden_size=8 does the same), torch's float32 matrix
+    # product on the CPU rounds a row differently depending on its position
+    # within the block (found by benchmarks/soak.py; probes show the same
+    # for plain torch.mm and torch.bmm at several narrow shapes), so only
+    # float32 rounding is promised there: the differences stay at the 1e-8
+    # level, and the labels are the same.
     X, y = make_frame(n=300)
     clf = make_clf(cls, max_epochs=2, **params).fit(X, y)
     X_new, _ = make_frame(n=1100, seed=1)
     whole = clf.predict_proba(X_new)
-    np.testing.assert_array_equal(clf.predict_proba(X_new.iloc[1:]), whole[1:])
+    shifted = clf.predict_proba(X_new.iloc[1:])
+    np.testing.assert_allclose(shifted, whole[1:], rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(clf.predict(X_new.iloc[1:]), clf.predict(X_new)[1:])
     for i in [1, 2, 7, 500, 1023]:
         alone = clf.predict_proba(X_new.iloc[[i]])[0]
-        np.testing.assert_array_equal(alone, whole[i], err_msg=f"row {i} alone")
+        np.testing.assert_allclose(alone, whole[i], rtol=1e-6, atol=1e-7)

@@ -103,6 +103,10 @@ HyperNetworkRegressor or ConcatRegressor
         another type, or if the generated weights of all context
         combinations exceed what ``predict`` caches (256 MB).
 
+    See Also
+    --------
+    onnx_inputs : The input feed of the exported model for a table.
+
     Examples
     --------
     >>> import numpy as np, pandas as pd, onnxruntime
@@ -159,6 +163,10 @@ def onnx_inputs(model, X) -> dict[str, np.ndarray]:
         If ``X`` has another number of columns than the model has inputs
         (and not all of them by name), or a numeric or integer-category
         input's column holds other values.
+
+    See Also
+    --------
+    to_onnx : Export the estimator whose inputs these are.
 
     Examples
     --------

@@ -91,6 +91,13 @@ def assert_same_model(model, loaded, X):
         model.context_categories_, loaded.context_categories_, strict=True
     ):
         assert np.array_equal(saved, back)
+    if hasattr(model, "generated_weights"):
+        for saved, back in zip(
+            model.generated_weights(("b", 2)),
+            loaded.generated_weights(("b", 2)),
+            strict=True,
+        ):
+            assert np.array_equal(saved, back)
 
 
 # -- round trips ---------------------------------------------------------------

@@ -7,6 +7,7 @@ Run from the repository root::
     python benchmarks/bench_speed.py --device cuda   # the networks on a GPU
     python benchmarks/bench_speed.py --sections overhead   # one section only
     python benchmarks/bench_speed.py --sections throughput # side by side, minutes
+    python benchmarks/bench_speed.py --sections onnx       # onnxruntime vs torch
 
 Every figure is the median of at least ``--repeats`` (default 5) runs in this
 one process, so ratios between rows are comparable even on a noisy machine.
@@ -30,7 +31,14 @@ Sections:
    of all five, every model on one thread, so that docs can quote ratios
    from one run. Needs ``lightgbm``;
 6. the first and second one-epoch fit on the sensor data in fresh
-   processes: what a new joblib, Dask or Ray worker pays once.
+   processes: what a new joblib, Dask or Ray worker pays once;
+7. the model of section 2 exported with ``skhyper.to_onnx``: predict
+   rows/s of onnxruntime (one thread) against ``predict_proba`` (one
+   thread) at 1k and 100k rows, with and without building the input dict
+   (``onnx_inputs``), the largest difference between the two, and the two
+   forms of the exported generated layer (dense over all contexts, and
+   gathered per row) at 20 and 60 contexts. Needs ``onnx`` and
+   ``onnxruntime``.
 
 ``--device`` sets the networks' ``device`` (the scikit-learn reference models
 of sections 1 and 5 always run on the CPU); on a GPU, section 3 also records
@@ -521,6 +529,88 @@ def bench_first_fit(repeats: int) -> dict:
     return {"extra_s_median": statistics.median(extra), "runs": runs}
 
 
+# -- 7. onnxruntime against predict_proba ----------------------------------------
+
+
+def onnx_session(model):
+    """An onnxruntime session on one thread; imported here so that the
+    other sections run without ``onnxruntime``."""
+    try:
+        import onnxruntime
+    except ImportError as error:  # pragma: no cover - depends on the install
+        raise ImportError(
+            'The onnx section needs onnx and onnxruntime: pip install "skhyper[onnx]"'
+        ) from error
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+
+
+def onnx_against_torch(estimator, X, repeats: int) -> dict:
+    """Rows/s of predict_proba and of onnxruntime on the same rows."""
+    model = skhyper.to_onnx(estimator, X)
+    session = onnx_session(model)
+    feed = skhyper.onnx_inputs(model, X)
+    torch_s, _ = median_seconds(lambda: estimator.predict_proba(X), repeats)
+    run_s, _ = median_seconds(lambda: session.run(None, feed), repeats)
+    feed_and_run_s, _ = median_seconds(
+        lambda: session.run(None, skhyper.onnx_inputs(model, X)), repeats
+    )
+    proba = session.run(None, feed)[1]
+    return {
+        "rows": len(X),
+        "predict_proba_rows_per_s": len(X) / torch_s,
+        "onnxruntime_rows_per_s": len(X) / run_s,
+        "onnx_inputs_and_onnxruntime_rows_per_s": len(X) / feed_and_run_s,
+        "max_abs_difference": float(np.abs(proba - estimator.predict_proba(X)).max()),
+    }
+
+
+def onnx_forms(n_rows: int, repeats: int) -> dict:
+    """onnxruntime rows/s of the dense and the gathered form of the
+    exported low-rank layer (``skhyper._onnx_graph.DENSE_MAX_WIDTH`` set
+    to force each), at 20 and 60 contexts of rank 8."""
+    from skhyper import _onnx_graph
+
+    default = _onnx_graph.DENSE_MAX_WIDTH
+    results = {}
+    for n_contexts in (20, 60):
+        X, y = make_context_data(n_rows, n_contexts)
+        estimator = HyperNetworkClassifier(
+            context_column="context", max_epochs=1, random_state=0
+        ).fit(X[:2000], y[:2000])
+        for form, width in (("dense", 2**62), ("gathered", 0)):
+            _onnx_graph.DENSE_MAX_WIDTH = width
+            try:
+                model = skhyper.to_onnx(estimator)
+            finally:
+                _onnx_graph.DENSE_MAX_WIDTH = default
+            session = onnx_session(model)
+            feed = skhyper.onnx_inputs(model, X)
+            median, _ = median_seconds(
+                lambda s=session, f=feed: s.run(None, f), repeats
+            )
+            results[f"{n_contexts} contexts x rank 8, {form}"] = n_rows / median
+    results["dense_max_width"] = default
+    return results
+
+
+def bench_onnx(sizes: list[int], repeats: int) -> dict:
+    X, y = make_context_data(max(sizes), 20)
+    results = {"contexts": 20, "features": X.shape[1] - 1}
+    for cls in (HyperNetworkClassifier, ConcatClassifier):
+        estimator = cls(context_column="context", max_epochs=1, random_state=0)
+        estimator.fit(X[:2000], y[:2000])
+        results[cls.__name__] = {
+            str(n): onnx_against_torch(estimator, X[:n], repeats) for n in sizes
+        }
+    results["forms"] = onnx_forms(max(sizes), repeats)
+    return results
+
+
 # -- report -------------------------------------------------------------------
 
 
@@ -618,6 +708,33 @@ def print_first_fit(report: dict) -> None:
     print(f"  median extra cost of the first fit: {r['extra_s_median']:.3f} s")
 
 
+def print_onnx(report: dict) -> None:
+    r = report["onnx"]
+    print(
+        f"\n7. onnxruntime vs predict_proba, {r['features']} features, "
+        f"{r['contexts']} contexts, one thread each (rows/s, median of runs)"
+    )
+    print(
+        f"  {'':32s} {'rows':>9s} {'predict_proba':>14s} {'onnxruntime':>12s} "
+        f"{'ratio':>6s} {'+onnx_inputs':>13s} {'max |diff|':>11s}"
+    )
+    for name in ("HyperNetworkClassifier", "ConcatClassifier"):
+        for run in r[name].values():
+            torch_rate = run["predict_proba_rows_per_s"]
+            onnx_rate = run["onnxruntime_rows_per_s"]
+            print(
+                f"  {name:32s} {run['rows']:>9,} {torch_rate:>14,.0f} "
+                f"{onnx_rate:>12,.0f} {onnx_rate / torch_rate:>5.2f}x "
+                f"{run['onnx_inputs_and_onnxruntime_rows_per_s']:>13,.0f} "
+                f"{run['max_abs_difference']:>11.1e}"
+            )
+    forms = r["forms"]
+    print(f"  exported generated layer (dense up to width {forms['dense_max_width']}):")
+    for name, rate in forms.items():
+        if name != "dense_max_width":
+            print(f"    {name:40s} {rate:12,.0f} rows/s")
+
+
 SECTION_PRINTERS = {
     "fit": print_fit,
     "predict": print_predict,
@@ -625,6 +742,7 @@ SECTION_PRINTERS = {
     "overhead": print_overhead,
     "throughput": print_throughput,
     "first_fit": print_first_fit,
+    "onnx": print_onnx,
 }
 
 
@@ -647,6 +765,7 @@ def run(args) -> dict:
         scaling = [(2_000, 20), (4_000, 20), (4_000, 100)]
         sizes = {"predict_rows": 5_000, "overhead_rows": 2_000, "epochs": 2}
         throughput = {"sizes": [2_000, 5_000], "epochs": 2}
+        onnx_sizes = [1_000, 5_000]
     else:
         scaling = [
             (10_000, 20),
@@ -658,6 +777,7 @@ def run(args) -> dict:
         ]
         sizes = {"predict_rows": 100_000, "overhead_rows": 20_000, "epochs": 5}
         throughput = {"sizes": [10_000, 100_000, 1_000_000], "epochs": 3}
+        onnx_sizes = [1_000, 100_000]
     sections = {
         "fit": lambda: bench_fit(args.repeats, args.smoke, args.device),
         "predict": lambda: bench_predict(
@@ -671,6 +791,7 @@ def run(args) -> dict:
             throughput["sizes"], throughput["epochs"], args.repeats, args.device
         ),
         "first_fit": lambda: bench_first_fit(args.repeats),
+        "onnx": lambda: bench_onnx(onnx_sizes, args.repeats),
     }
     report = {
         "command": " ".join(["python", "benchmarks/bench_speed.py", *sys.argv[1:]]),

@@ -9,6 +9,7 @@ estimator's parameters configure it, and how they are validated. The task
 from __future__ import annotations
 
 import inspect
+import re
 from numbers import Integral, Real
 
 import numpy as np
@@ -186,13 +187,15 @@ context_categories_ : ndarray of shape (n_contexts,)
         The context values seen during fit, in the order of their codes.
     n_features_in_ : int
         Number of features seen during fit, context included.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of the features seen during fit. Defined only when ``X`` has
         feature names that are all strings.
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the torch module.
     history_ : DataFrame
-        One row per epoch of the kept fit: ``train_loss``; when that fit
+        One row per epoch of the kept fit: ``train_loss`` (the objective,
+        with the partial-pooling penalty when ``context_pooling > 0``, and
+        then also ``train_data_loss``, the loss without it); when that fit
         used the validation split (early stopping along the decay path),
         also ``valid_loss``, ``weight_decay`` and, for classifiers,
         ``valid_monitor`` (what early stopping minimises: one minus the
@@ -265,11 +268,33 @@ def fill_docstring(estimator: type, **sections: str) -> None:
             value = f'"{default}"' if isinstance(default, str) else repr(default)
             shared = shared.replace(placeholder, value)
             sections = {k: v.replace(placeholder, value) for k, v in sections.items()}
-    estimator.__doc__ = estimator.__doc__.format(
+    doc = estimator.__doc__.format(
         shared_parameters=shared,
         shared_attributes=SHARED_ATTRIBUTES_DOC,
         **sections,
     )
+    estimator.__doc__ = _parameters_in_signature_order(doc, list(parameters))
+
+
+def _parameters_in_signature_order(doc: str, names: list[str]) -> str:
+    """Reorder the Parameters section of ``doc`` as ``names`` are ordered.
+
+    The shared sections are written once for all estimators, while each
+    signature interleaves them; numpydoc (and a reader) expect the
+    documented order to be the signature's.
+    """
+    head, rest = doc.split("Parameters\n    ----------\n", 1)
+    # The section ends where the next one's underlined title begins.
+    section, tail = re.split(r"\n\n(?=    \w[\w ]*\n    -+\n)", rest, maxsplit=1)
+    entries = re.split(r"\n(?=    \w+ : )", section)
+    by_name = {entry.split(" : ", 1)[0].strip(): entry for entry in entries}
+    if sorted(by_name) != sorted(names):
+        raise RuntimeError(
+            f"The docstring's parameters {sorted(by_name)} do not match the "
+            f"signature's {sorted(names)}."
+        )
+    ordered = "\n".join(by_name[name] for name in names)
+    return f"{head}Parameters\n    ----------\n{ordered}\n\n{tail}"
 
 
 class HyperNetworkArchitecture:
@@ -304,6 +329,7 @@ class HyperNetworkArchitecture:
             Maps the projected features to the generated layer's output:
             ``output = projected @ weight + bias``.
         bias : ndarray of shape (output_size,)
+            The generated layer's bias.
         """
         check_is_fitted(self, "net_")
         codes = self.encoder_.code_of(context_value)

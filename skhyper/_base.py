@@ -432,6 +432,7 @@ class _ContextEstimator(
         Returns
         -------
         X_out : ndarray of shape (n_samples, n_features_out)
+            One row per row of ``X``, in float64.
         """
         return self._forward(X, representation=True).double().cpu().numpy()
 
@@ -526,7 +527,14 @@ def _silent(*args, **kwargs) -> None:
 
 def _history_frame(history) -> pd.DataFrame:
     """skorch's per-epoch record as a DataFrame indexed by epoch."""
-    names = ("train_loss", "valid_loss", "valid_monitor", "weight_decay", "dur")
+    names = (
+        "train_loss",
+        "train_data_loss",
+        "valid_loss",
+        "valid_monitor",
+        "weight_decay",
+        "dur",
+    )
     columns = [c for c in names if c in history[-1]]
     frame = pd.DataFrame(
         {c: [epoch[c] for epoch in history] for c in columns},

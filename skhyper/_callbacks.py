@@ -13,7 +13,34 @@ DIVERGENCE_FACTOR = 10.0
 
 
 class TrainingDivergedError(FloatingPointError):
-    """Training blew up; the fitted model would predict garbage or NaN."""
+    """Training blew up; the fitted model would predict garbage or NaN.
+
+    ``fit`` raises it when the training loss becomes NaN or infinite, or
+    ends more than ten times above the loss of a model that knows nothing
+    (uniform probabilities for a classifier). The message gives the loss and
+    the learning rate; lowering ``lr`` is the usual cure. It is a
+    ``FloatingPointError``, so code that catches those catches it too.
+
+    See Also
+    --------
+    HyperNetworkClassifier : Its ``lr`` parameter sets the learning rate.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from skhyper import ConcatClassifier, TrainingDivergedError
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"reading": rng.normal(size=100),
+    ...                   "sensor": rng.choice(["a", "b"], size=100)})
+    >>> y = X["reading"] > 0
+    >>> model = ConcatClassifier("sensor", lr=1e6, weight_decay=0,
+    ...                          max_epochs=3, random_state=0)
+    >>> try:
+    ...     model.fit(X, y)
+    ... except TrainingDivergedError as error:
+    ...     print(str(error)[:45])
+    Training diverged: the training loss ended at
+    """
 
 
 class RaiseOnDivergence(Callback):

@@ -3,8 +3,11 @@ feature.
 
 Values seen during fit get the codes ``0 .. n_categories - 1`` (in sorted
 order); with ``handle_unknown="learned"`` any other value gets the extra
-code ``n_categories``, whose embedding the network learns. Missing values are
-always an error, because guessing a category for them would be silent.
+code ``n_categories``, whose embedding the network learns. Missing values
+(None, NaN, ``pd.NA``) get that code too with ``handle_unknown="learned"``,
+at fit and at predict: "not a known category" is what the unknown embedding
+learns. With ``handle_unknown="error"`` they are an error, because guessing
+a category for them would be silent.
 """
 
 from __future__ import annotations
@@ -61,10 +64,17 @@ class CategoryEncoder:
 
     def fit(self, column: pd.Series) -> np.ndarray:
         """Learn the categories of ``column`` and return its codes."""
-        self._check(column)
-        self.categories_ = self._hashed(column, _sorted_categories)
+        missing = self._check(column)
+        if missing.all():
+            raise ValueError(
+                f"{self.what} has only missing values (None/NaN/NA): there "
+                "is no category to learn. Fill them with explicit categories."
+            )
+        self.categories_ = self._hashed(column[~missing], _sorted_categories)
         self._index = pd.Index(self.categories_)
-        return self._index.get_indexer(column).astype(np.int64)
+        codes = self._index.get_indexer(column).astype(np.int64)
+        codes[missing] = self.unknown_code
+        return codes
 
     @property
     def unknown_code(self) -> int:
@@ -82,9 +92,9 @@ class CategoryEncoder:
 
     def encode(self, column: pd.Series) -> np.ndarray:
         """Codes of ``column``; unseen values follow ``handle_unknown``."""
-        self._check(column)
+        missing = self._check(column)
         codes = self._hashed(column, self._index.get_indexer).astype(np.int64)
-        unseen = codes < 0
+        unseen = (codes < 0) & ~missing
         if unseen.any():
             if self.handle_unknown == "error":
                 raise ValueError(
@@ -94,7 +104,7 @@ class CategoryEncoder:
                     'pass handle_unknown="learned" to predict them with a '
                     "learned unknown-category representation."
                 )
-            codes[unseen] = self.unknown_code
+        codes[codes < 0] = self.unknown_code
         return codes
 
     def _hashed(self, column: pd.Series, operation):
@@ -107,22 +117,25 @@ class CategoryEncoder:
                 _explain_unhashable(column.to_numpy(), self.what)
             raise
 
-    def _check(self, column: pd.Series) -> None:
-        """Reject missing and infinite values."""
+    def _check(self, column: pd.Series) -> np.ndarray:
+        """Reject infinite values, and missing ones unless
+        ``handle_unknown="learned"``; return the mask of missing values."""
         missing = column.isna().to_numpy()
-        if missing.any():
+        if missing.any() and self.handle_unknown == "error":
             raise ValueError(
                 f"{self.what} has {int(missing.sum())} missing value(s) "
                 "(None/NaN/NA). Missing categories are not guessed: fill them "
                 f'with an explicit category, e.g. X[{self.name!r}].fillna("missing"), '
-                "or drop those rows."
+                'drop those rows, or pass handle_unknown="learned" to give '
+                "them the learned unknown-category representation."
             )
         if column.dtype.kind in "fO":
-            values = column.to_numpy()
-            infinite = (values == np.inf) | (values == -np.inf)
+            values = column.to_numpy()[~missing]
+            infinite = np.asarray((values == np.inf) | (values == -np.inf), dtype=bool)
             if infinite.any():
                 raise ValueError(
                     f"{self.what} holds infinite value(s) "
                     f"{preview(pd.unique(values[infinite]))}; a category must "
                     "be a finite value."
                 )
+        return missing

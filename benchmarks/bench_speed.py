@@ -36,8 +36,8 @@ Sections:
    rows/s of onnxruntime (one thread) against ``predict_proba`` (one
    thread) at 1k and 100k rows, with and without building the input dict
    (``onnx_inputs``), the largest difference between the two, and the two
-   forms of the exported generated layer (dense over all contexts, and
-   gathered per row) at 20 and 60 contexts. Needs ``onnx`` and
+   forms of the exported generated layer (rows grouped by context, and
+   factors gathered per row) at 20 and 250 contexts. Needs ``onnx`` and
    ``onnxruntime``.
 
 ``--device`` sets the networks' ``device`` (the scikit-learn reference models
@@ -570,31 +570,34 @@ def onnx_against_torch(estimator, X, repeats: int) -> dict:
 
 
 def onnx_forms(n_rows: int, repeats: int) -> dict:
-    """onnxruntime rows/s of the dense and the gathered form of the
-    exported low-rank layer (``skhyper._onnx_graph.DENSE_MAX_WIDTH`` set
-    to force each), at 20 and 60 contexts of rank 8."""
+    """onnxruntime rows/s of the grouped and the gathered form of the
+    exported generated layer (``skhyper._onnx_graph.CONTEXT_FORM`` set to
+    force each), at 20 and 250 contexts, on ``n_rows`` and on 1,000 rows."""
     from skhyper import _onnx_graph
 
-    default = _onnx_graph.DENSE_MAX_WIDTH
     results = {}
-    for n_contexts in (20, 60):
-        X, y = make_context_data(n_rows, n_contexts)
+    for n_contexts in (20, 250):
+        X, y = make_context_data(max(n_rows, 2000), n_contexts)
         estimator = HyperNetworkClassifier(
-            context_column="context", max_epochs=1, random_state=0
+            context_column="context",
+            max_epochs=1,
+            random_state=0,
+            handle_unknown="learned",  # contexts missing from the 2000 rows
         ).fit(X[:2000], y[:2000])
-        for form, width in (("dense", 2**62), ("gathered", 0)):
-            _onnx_graph.DENSE_MAX_WIDTH = width
+        for form in ("grouped", "gathered"):
+            _onnx_graph.CONTEXT_FORM = form
             try:
                 model = skhyper.to_onnx(estimator)
             finally:
-                _onnx_graph.DENSE_MAX_WIDTH = default
+                _onnx_graph.CONTEXT_FORM = "auto"
             session = onnx_session(model)
-            feed = skhyper.onnx_inputs(model, X)
-            median, _ = median_seconds(
-                lambda s=session, f=feed: s.run(None, f), repeats
-            )
-            results[f"{n_contexts} contexts x rank 8, {form}"] = n_rows / median
-    results["dense_max_width"] = default
+            for rows in sorted({1_000, n_rows}):
+                feed = skhyper.onnx_inputs(model, X[:rows])
+                median, _ = median_seconds(
+                    lambda s=session, f=feed: s.run(None, f), repeats
+                )
+                results[f"{n_contexts} contexts, {form}, {rows:,} rows"] = rows / median
+    results["grouped_max_contexts"] = _onnx_graph.GROUPED_MAX_CONTEXTS
     return results
 
 
@@ -729,9 +732,10 @@ def print_onnx(report: dict) -> None:
                 f"{run['max_abs_difference']:>11.1e}"
             )
     forms = r["forms"]
-    print(f"  exported generated layer (dense up to width {forms['dense_max_width']}):")
+    limit = forms["grouped_max_contexts"]
+    print(f"  exported generated layer (grouped up to {limit} combinations):")
     for name, rate in forms.items():
-        if name != "dense_max_width":
+        if name != "grouped_max_contexts":
             print(f"    {name:40s} {rate:12,.0f} rows/s")
 
 

@@ -40,11 +40,14 @@ IR_VERSION = 9
 # then fails ("indices element out of data bounds"), as predict raises.
 UNSEEN_ERROR_CODE = 2**31 - 1
 
-# The low-rank generated layer multiplies every row by the factors of all
-# contexts at once while the contexts times the rank is at most this
-# (measured with benchmarks/bench_speed.py --sections onnx); beyond it each
-# row's factors are gathered.
-DENSE_MAX_WIDTH = 256
+# How the exported generated layer computes x dW(c): "auto" (choose_form),
+# or "grouped" or "gathered" (the benchmark sets it to compare).
+CONTEXT_FORM = "auto"
+
+# Up to this many context combinations, rows are grouped by combination;
+# beyond, the graph (a handful of nodes per combination) grows large and
+# each row's low-rank factors are gathered instead.
+GROUPED_MAX_CONTEXTS = 256
 
 # Standardised values of a column whose scale exceeds this can come out
 # finite where ``x - mean`` overflows; only then does the graph carry the
@@ -583,12 +586,10 @@ class Network:
             graph.const(self.param(layer.base_weight)),
             graph.const(self.param(layer.base_bias)),
         )
-        if len(factors) == 1:
-            update = self.grouped_update(graph, x, ids, factors[0])
-        elif len(bias_update) * layer.rank <= DENSE_MAX_WIDTH:
-            update = self.dense_update(graph, x, ids, *factors)
-        else:
-            update = self.gathered_update(graph, x, ids, *factors)
+        form = CONTEXT_FORM
+        if form == "auto":
+            form = choose_form(layer.rank, len(bias_update))
+        update = getattr(self, f"{form}_update")(graph, x, ids, *factors)
         # Every form gathers the bias by id: an unseen value's out-of-range
         # code (handle_unknown="error") fails here.
         update = graph.op(
@@ -609,34 +610,6 @@ class Network:
             ids = term if ids is None else graph.op("Add", ids, term)
         return ids
 
-    def dense_update(self, graph, x: str, ids: str, a: np.ndarray, b: np.ndarray):
-        """``x A(c) B(c)`` as two dense products over all contexts: every
-        row times every context's ``A``, masked to its own context's
-        columns, times all ``B`` stacked."""
-        n_contexts, n_in, rank = a.shape
-        every = graph.op(
-            "MatMul",
-            x,
-            graph.const(a.transpose(1, 0, 2).reshape(n_in, n_contexts * rank)),
-        )
-        every = graph.op(
-            "Reshape", every, graph.const([-1, n_contexts, rank], np.int64)
-        )
-        own = graph.op(
-            "Equal",
-            graph.op("Unsqueeze", ids, graph.const([1], np.int64)),
-            graph.const(np.arange(n_contexts, dtype=np.int64)),
-        )
-        own = graph.op(
-            "Unsqueeze", graph.cast(own, self.dtype), graph.const([2], np.int64)
-        )
-        masked = graph.op(
-            "Reshape",
-            graph.op("Mul", every, own),
-            graph.const([-1, n_contexts * rank], np.int64),
-        )
-        return graph.op("MatMul", masked, graph.const(b.reshape(n_contexts * rank, -1)))
-
     def gathered_update(self, graph, x: str, ids: str, a: np.ndarray, b: np.ndarray):
         """``x A(c) B(c)`` with each row's factors gathered: a batched
         product of ``[N, 1, in]`` rows by ``[N, in, rank]`` factors."""
@@ -645,20 +618,23 @@ class Network:
         high = graph.op("MatMul", low, graph.op("Gather", graph.const(b), ids))
         return graph.op("Squeeze", high, graph.const([1], np.int64))
 
-    def grouped_update(self, graph, x: str, ids: str, weights: np.ndarray):
-        """``x dW(c)`` for full-rank updates: the rows of each context
-        combination gathered (NonZero), multiplied by its matrix, and
-        scattered back in one ScatterND; rows of no combination stay 0."""
-        n_contexts, _, n_out = weights.shape
+    def grouped_update(self, graph, x: str, ids: str, *factors: np.ndarray):
+        """``x dW(c)`` (or ``x A(c) B(c)``) by groups: the rows of each
+        context combination gathered (NonZero), multiplied by its factors,
+        and scattered back in one ScatterND; rows of no combination stay
+        0."""
+        n_contexts, n_out = len(factors[0]), factors[-1].shape[2]
         row_lists, products = [], []
         for k in range(n_contexts):
             is_k = graph.op("Equal", ids, graph.const(k, np.int64))
             rows = graph.op("Transpose", graph.op("NonZero", is_k))  # [M, 1]
-            selected = graph.op(
+            product = graph.op(
                 "Gather", x, graph.op("Squeeze", rows, graph.const([1], np.int64))
             )
+            for factor in factors:
+                product = graph.op("MatMul", product, graph.const(factor[k]))
             row_lists.append(rows)
-            products.append(graph.op("MatMul", selected, graph.const(weights[k])))
+            products.append(product)
         n_rows = graph.op(
             "Slice",
             graph.op("Shape", x),
@@ -677,6 +653,17 @@ class Network:
             graph.concat(row_lists, axis=0),
             graph.concat(products, axis=0),
         )
+
+
+def choose_form(rank: int | None, n_contexts: int) -> str:
+    """The exported form of the generated layer (see ``CONTEXT_FORM``):
+    grouped by context combination, as the estimator's float64 path does
+    for full-rank layers and whenever the combinations are few; beyond
+    ``GROUPED_MAX_CONTEXTS``, each row's low-rank factors are gathered.
+    Measured with ``python benchmarks/bench_speed.py --sections onnx``."""
+    if rank is None or n_contexts <= GROUPED_MAX_CONTEXTS:
+        return "grouped"
+    return "gathered"
 
 
 # -- outputs -----------------------------------------------------------------

@@ -111,18 +111,25 @@ def test_every_estimator_matches(cls):
     assert_matches(estimator, model, X)
 
 
+@pytest.mark.parametrize("rank", [8, None], ids=["low-rank", "full-rank-float64"])
 @pytest.mark.parametrize(
-    "rank",
-    [
-        pytest.param(8, id="dense"),  # 6 combinations x 8 <= DENSE_MAX_WIDTH
-        pytest.param(64, id="gathered"),  # 6 x 64 > DENSE_MAX_WIDTH
-        pytest.param(None, id="full-rank-float64"),
-    ],
+    "n_values", [(3, 2), (20, 15)], ids=["grouped", "gathered-336-combinations"]
 )
 @pytest.mark.parametrize("cls", [HyperNetworkClassifier, HyperNetworkRegressor])
-def test_every_form_of_the_generated_layer_matches(cls, rank):
-    X, y = table()
-    estimator = fit(cls, X, y, generator_rank=rank)
+def test_every_form_of_the_generated_layer_matches(cls, n_values, rank):
+    """Rows grouped by context combination (at most GROUPED_MAX_CONTEXTS),
+    else each row's low-rank factors gathered; full rank is always grouped,
+    in float64 as predict computes it."""
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame(
+        {
+            "a": rng.choice([f"a{i}" for i in range(n_values[0])], N_ROWS),
+            "b": rng.choice(np.arange(n_values[1]) * 10, N_ROWS),
+            "x": rng.normal(size=N_ROWS),
+        }
+    )
+    y = (X["x"] * (X["b"] - 5) > 0).astype(int).to_numpy()
+    estimator = fit(cls, X, y, context_column=["a", "b"], generator_rank=rank)
     assert_matches(estimator, to_onnx(estimator, X), X)
 
 

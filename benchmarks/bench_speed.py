@@ -34,11 +34,11 @@ Sections:
    processes: what a new joblib, Dask or Ray worker pays once;
 7. the model of section 2 exported with ``skhyper.to_onnx``: predict
    rows/s of onnxruntime (one thread) against ``predict_proba`` (one
-   thread) at 1k and 100k rows, with and without building the input dict
-   (``onnx_inputs``), the largest difference between the two, and the two
-   forms of the exported generated layer (rows grouped by context, and
-   factors gathered per row) at 20 and 250 contexts. Needs ``onnx`` and
-   ``onnxruntime``.
+   thread, timed in turns) at 1k and 100k rows, with and without building
+   the input dict (``onnx_inputs``), the largest difference between the
+   two, and the two forms of the exported generated layer (rows grouped by
+   context, and factors gathered per row) at 20 and 250 contexts. Needs
+   ``onnx`` and ``onnxruntime``.
 
 ``--device`` sets the networks' ``device`` (the scikit-learn reference models
 of sections 1 and 5 always run on the CPU); on a GPU, section 3 also records
@@ -549,22 +549,40 @@ def onnx_session(model):
     )
 
 
+def interleaved_seconds(runs: dict, repeats: int) -> dict:
+    """Median wall time of each of ``runs`` (name -> callable), timed in
+    turns, one call of each per round after a warm-up round, so that a
+    change in the machine's load (it is shared) hits them alike."""
+    for run in runs.values():
+        run()
+    times = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def onnx_against_torch(estimator, X, repeats: int) -> dict:
     """Rows/s of predict_proba and of onnxruntime on the same rows."""
     model = skhyper.to_onnx(estimator, X)
     session = onnx_session(model)
     feed = skhyper.onnx_inputs(model, X)
-    torch_s, _ = median_seconds(lambda: estimator.predict_proba(X), repeats)
-    run_s, _ = median_seconds(lambda: session.run(None, feed), repeats)
-    feed_and_run_s, _ = median_seconds(
-        lambda: session.run(None, skhyper.onnx_inputs(model, X)), repeats
+    seconds = interleaved_seconds(
+        {
+            "torch": lambda: estimator.predict_proba(X),
+            "run": lambda: session.run(None, feed),
+            "feed_and_run": lambda: session.run(None, skhyper.onnx_inputs(model, X)),
+        },
+        repeats,
     )
     proba = session.run(None, feed)[1]
     return {
         "rows": len(X),
-        "predict_proba_rows_per_s": len(X) / torch_s,
-        "onnxruntime_rows_per_s": len(X) / run_s,
-        "onnx_inputs_and_onnxruntime_rows_per_s": len(X) / feed_and_run_s,
+        "predict_proba_rows_per_s": len(X) / seconds["torch"],
+        "onnxruntime_rows_per_s": len(X) / seconds["run"],
+        "onnx_inputs_and_onnxruntime_rows_per_s": len(X) / seconds["feed_and_run"],
         "max_abs_difference": float(np.abs(proba - estimator.predict_proba(X)).max()),
     }
 
@@ -584,18 +602,24 @@ def onnx_forms(n_rows: int, repeats: int) -> dict:
             random_state=0,
             handle_unknown="learned",  # contexts missing from the 2000 rows
         ).fit(X[:2000], y[:2000])
+        sessions = {}
         for form in ("grouped", "gathered"):
             _onnx_graph.CONTEXT_FORM = form
             try:
                 model = skhyper.to_onnx(estimator)
             finally:
                 _onnx_graph.CONTEXT_FORM = "auto"
-            session = onnx_session(model)
-            for rows in sorted({1_000, n_rows}):
-                feed = skhyper.onnx_inputs(model, X[:rows])
-                median, _ = median_seconds(
-                    lambda s=session, f=feed: s.run(None, f), repeats
-                )
+            sessions[form] = onnx_session(model)
+        for rows in sorted({1_000, n_rows}):
+            feed = skhyper.onnx_inputs(model, X[:rows])
+            seconds = interleaved_seconds(
+                {
+                    form: lambda s=session, f=feed: s.run(None, f)
+                    for form, session in sessions.items()
+                },
+                repeats,
+            )
+            for form, median in seconds.items():
                 results[f"{n_contexts} contexts, {form}, {rows:,} rows"] = rows / median
     results["grouped_max_contexts"] = _onnx_graph.GROUPED_MAX_CONTEXTS
     return results

@@ -257,7 +257,8 @@ def test_onnx_inputs_matches_columns_by_name_and_checks_them():
 @pytest.mark.parametrize("handle_unknown", ["learned", "error"])
 def test_missing_categories_count_as_unseen(handle_unknown):
     """A missing string, integer or float category runs like an unseen
-    value: the unknown code, or onnxruntime's out-of-range error."""
+    value: the unknown code, as in predict, or onnxruntime's out-of-range
+    error."""
     X, y = table()
     X["dial"] = np.where(X["site"] == 3, 0.25, 0.75)
     estimator = fit(
@@ -278,6 +279,8 @@ def test_missing_categories_count_as_unseen(handle_unknown):
         else:
             expected = run(model, other)["probabilities"]
             assert np.abs(run(model, missing)["probabilities"] - expected).max() == 0
+            # predict, too, gives a missing category the unknown code.
+            assert_matches(estimator, model, missing)
 
 
 # -- errors ----------------------------------------------------------------------

@@ -8,6 +8,7 @@ its baseline :class:`ConcatClassifier`, and the regressors
 
 from ._callbacks import TrainingDivergedError
 from ._classifiers import ConcatClassifier, HyperNetworkClassifier
+from ._onnx import onnx_inputs, to_onnx
 from ._persistence import TRUSTED_TYPES, dump, load
 from ._regressors import ConcatRegressor, HyperNetworkRegressor
 
@@ -20,5 +21,7 @@ __all__ = [
     "TRUSTED_TYPES",
     "dump",
     "load",
+    "onnx_inputs",
+    "to_onnx",
 ]
 __version__ = "0.1.0"

@@ -22,6 +22,7 @@ __all__ = [
     "_check_sample_weight",
     "_fit_context",
     "has_fused_adamw",
+    "import_onnx",
     "import_skops_io",
 ]
 
@@ -51,3 +52,16 @@ def import_skops_io():
             "your own."
         ) from error
     return skops.io
+
+
+def import_onnx():
+    """The ``onnx`` package, which only the ONNX export needs."""
+    try:
+        import onnx
+    except ImportError as error:
+        raise ImportError(
+            "Exporting to ONNX needs the 'onnx' package (and onnxruntime to run "
+            "the model): pip install 'skhyper[onnx]', or pip install onnx "
+            "onnxruntime."
+        ) from error
+    return onnx

@@ -428,31 +428,54 @@ class RssRecorder:
         self._record()
 
 
-def settled_rss() -> dict:
-    """RSS as the OS sees it (``raw``), and ``live``: after glibc's
-    ``malloc_trim`` has handed free heap pages back.
-
-    Freed memory stays in glibc's per-thread arenas, and after a large block
-    is freed glibc raises its mmap threshold so that later ones come from the
-    heap too: with 8 threads sending up to 10,000 rows each, the raw RSS
-    swings by tens of MB with how many large requests happen to overlap, and
-    stays high after them. The ``live`` figure follows what the process
-    still holds, so a leak shows in it while the allocator's reserve does
-    not. (Where ``malloc_trim`` is missing, ``live`` is the raw figure.)
-    """
-    gc.collect()  # cycles waiting for the collector are not growth
-    raw = rss_bytes()
-    return {"raw": raw, "live": rss_bytes() if _release_free_heap() else raw}
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks "
+            "fordblks keepcost"
+        ).split()
+    ]
 
 
-def _release_free_heap() -> bool:
+def _glibc():
     try:
         libc = ctypes.CDLL("libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return False
-    trim(0)
-    return True
+        libc.mallinfo2.restype = _MallInfo2
+        libc.malloc_trim  # noqa: B018 - both must exist
+    except (OSError, AttributeError):  # not glibc, or older than 2.33
+        return None
+    return libc
+
+
+GLIBC = _glibc()
+
+
+def memory_now() -> dict:
+    """Memory with no request in flight, after a garbage collection.
+
+    ``rss``: resident memory as the OS sees it. It swings by tens of MB
+    with how many large requests happened to overlap, because freed memory
+    stays in glibc's per-thread arenas (and after a large block is freed,
+    glibc raises its mmap threshold, so later large blocks come from the
+    arenas too). ``rss_trimmed``: the RSS after ``malloc_trim`` has handed
+    whole free pages back; still noisy, as partly used pages stay.
+    ``heap``: the bytes malloc has handed out and not got back (glibc's
+    ``mallinfo2``), where tensors, NumPy arrays and larger Python objects
+    live; and ``python_blocks``: Python's small objects. These two follow
+    what the process really holds, so a leak shows in them and the
+    allocator's reserve does not. Without glibc they are None and the RSS
+    decides.
+    """
+    gc.collect()  # cycles waiting for the collector are not growth
+    now = {"rss": rss_bytes(), "python_blocks": sys.getallocatedblocks()}
+    if GLIBC is None:
+        return {**now, "rss_trimmed": None, "heap": None}
+    info = GLIBC.mallinfo2()
+    now["heap"] = info.uordblks + info.hblkhd
+    GLIBC.malloc_trim(0)
+    now["rss_trimmed"] = rss_bytes()
+    return now
 
 
 # -- the two modes --------------------------------------------------------
@@ -481,10 +504,10 @@ def run_workers(model, pool, reference, seeds, duration, warmup) -> tuple:
         return results
 
     warm = concurrently(warm_up, warmup, stream=1)
-    memory = {"start": settled_rss()}
+    memory = {"start": memory_now()}
     with RssRecorder() as recorder:
         timed = concurrently(serve, duration, stream=0)
-    memory.update(end=settled_rss(), peak=recorder.peak, samples=recorder.samples)
+    memory.update(end=memory_now(), peak=recorder.peak, samples=recorder.samples)
     return _merged(timed), _merged(warm), memory
 
 
@@ -495,14 +518,22 @@ def _merged(parts: list[Stats]) -> Stats:
     return total
 
 
-def thread_mode(path, fmt, pool, reference, args) -> dict:
+def timed_load(path, fmt, torch_threads: int) -> tuple:
+    """The saved model, ready to serve, and the seconds its loading took."""
+    start = time.perf_counter()
     model = load_model(path, fmt)
-    model.set_params(n_threads=args.torch_threads)
+    model.set_params(n_threads=torch_threads)
+    return model, time.perf_counter() - start
+
+
+def thread_mode(path, fmt, pool, reference, args) -> dict:
+    model, load_s = timed_load(path, fmt, args.torch_threads)
     seeds = [[args.seed, 0, i] for i in range(args.threads)]
     started = time.perf_counter()
     timed, warm, memory = run_workers(
         model, pool, reference, seeds, args.duration, args.warmup
     )
+    memory["load_s"] = load_s
     return summarise(
         "threads", timed, warm, [memory], time.perf_counter() - started, args
     )
@@ -511,8 +542,7 @@ def thread_mode(path, fmt, pool, reference, args) -> dict:
 def process_worker(path, fmt, pool, reference, seed, args, barrier, queue) -> None:
     """One serving process: load, warm up, wait for the others, serve."""
     try:
-        model = load_model(path, fmt)
-        model.set_params(n_threads=args.torch_threads)
+        model, load_s = timed_load(path, fmt, args.torch_threads)
         quiet_array_warning()
         warm = Stats()
         warm_up(
@@ -523,7 +553,7 @@ def process_worker(path, fmt, pool, reference, seed, args, barrier, queue) -> No
             time.perf_counter() + args.warmup,
             warm,
         )
-        memory = {"start": settled_rss()}
+        memory = {"start": memory_now(), "load_s": load_s}
         barrier.wait(timeout=600)
         timed = Stats()
         with RssRecorder() as recorder:
@@ -535,9 +565,10 @@ def process_worker(path, fmt, pool, reference, seed, args, barrier, queue) -> No
                 time.perf_counter() + args.duration,
                 timed,
             )
-        memory.update(end=settled_rss(), peak=recorder.peak, samples=recorder.samples)
+        memory.update(end=memory_now(), peak=recorder.peak, samples=recorder.samples)
         queue.put({"timed": timed, "warm": warm, "memory": memory})
     except BaseException as error:  # noqa: BLE001 - report it to the parent
+        barrier.abort()  # the others stop waiting for this one
         queue.put({"crash": _describe(error)})
         raise
 
@@ -590,19 +621,7 @@ def _result_of(queue, workers, args) -> dict:
 
 def summarise(mode, timed: Stats, warm: Stats, memories, wall, args) -> dict:
     single = np.array(timed.latencies.get("1", []))
-    memory = [
-        {
-            "start_mb": m["start"]["raw"] / 2**20,
-            "end_mb": m["end"]["raw"] / 2**20,
-            "peak_mb": m["peak"] / 2**20,
-            "raw_growth_percent": _growth(m["start"]["raw"], m["end"]["raw"]),
-            "live_start_mb": m["start"]["live"] / 2**20,
-            "live_end_mb": m["end"]["live"] / 2**20,
-            "growth_percent": _growth(m["start"]["live"], m["end"]["live"]),
-            "timeline_mb": _timeline(m["samples"]),
-        }
-        for m in memories
-    ]
+    memory = [_memory_summary(m) for m in memories]
     return {
         "mode": mode,
         "workers": args.threads if mode == "threads" else args.processes,
@@ -625,6 +644,28 @@ def summarise(mode, timed: Stats, warm: Stats, memories, wall, args) -> dict:
         "memory": memory,
         "load_average_after": os.getloadavg(),
     }
+
+
+def _memory_summary(record: dict) -> dict:
+    """MB at the start and end of the timed run, growth in %, and the
+    figure the verdict uses: the heap's growth, or the RSS's without glibc."""
+    start, end = record["start"], record["end"]
+    summary = {"peak_rss_mb": record["peak"] / 2**20, "load_s": record["load_s"]}
+    for name in ("rss", "rss_trimmed", "heap"):
+        if start[name] is None:
+            continue
+        summary[f"{name}_start_mb"] = start[name] / 2**20
+        summary[f"{name}_end_mb"] = end[name] / 2**20
+        summary[f"{name}_growth_percent"] = _growth(start[name], end[name])
+    summary["python_blocks_start"] = start["python_blocks"]
+    summary["python_blocks_end"] = end["python_blocks"]
+    blocks = _growth(start["python_blocks"], end["python_blocks"])
+    summary["python_blocks_growth_percent"] = blocks
+    summary["growth_percent"] = max(
+        summary.get("heap_growth_percent", summary["rss_growth_percent"]), blocks
+    )
+    summary["timeline_rss_mb"] = _timeline(record["samples"])
+    return summary
 
 
 def _growth(start: int, end: int) -> float:
@@ -650,6 +691,8 @@ def _percentiles(seconds: np.ndarray) -> dict:
 
 def failures(report: dict) -> list[str]:
     found = []
+    if report["baseline"]["unexpected_errors"]:
+        found.append(f"baseline: {report['baseline']['unexpected_errors']} unexpected")
     for mode in report["modes"]:
         if mode["unexpected_errors"]:
             found.append(
@@ -658,10 +701,22 @@ def failures(report: dict) -> list[str]:
         for i, memory in enumerate(mode["memory"]):
             if memory["growth_percent"] >= MAX_GROWTH_PERCENT:
                 found.append(
-                    f"{mode['mode']}: live RSS of process {i} grew by "
+                    f"{mode['mode']}: the memory of process {i} grew by "
                     f"{memory['growth_percent']:.1f}%"
                 )
     return found
+
+
+def print_baseline(baseline: dict) -> None:
+    ms = baseline["single_row_ms"]
+    print(
+        f"\n== baseline: {baseline['requests']} single rows, one at a time ==\n"
+        f"latency (ms) p50 {ms['p50']:.2f}, p90 {ms['p90']:.2f}, p99 "
+        f"{ms['p99']:.2f}, max {ms['max']:.2f}; unexpected errors "
+        f"{baseline['unexpected_errors']}"
+    )
+    for message in baseline["unexpected_messages"]:
+        print(f"  - {message}")
 
 
 def print_mode(mode: dict) -> None:
@@ -689,15 +744,43 @@ def print_mode(mode: dict) -> None:
     for message in mode["unexpected_messages"]:
         print(f"  - {message}")
     for i, memory in enumerate(mode["memory"]):
-        print(
-            f"RSS process {i}: start {memory['start_mb']:.1f} MB, end "
-            f"{memory['end_mb']:.1f} MB ({memory['raw_growth_percent']:+.2f}%), "
-            f"peak {memory['peak_mb']:.1f} MB; live start "
-            f"{memory['live_start_mb']:.1f} MB, end {memory['live_end_mb']:.1f} MB "
-            f"(growth {memory['growth_percent']:+.2f}%)"
-        )
-        timeline = ", ".join(f"{t:g} s {mb:.0f}" for t, mb in memory["timeline_mb"])
-        print(f"  RSS during the run (MB): {timeline}")
+        print_memory(i, memory)
+
+
+def print_memory(i: int, memory: dict) -> None:
+    print(f"process {i} (model loaded in {memory['load_s']:.2f} s), MB:")
+    names = {"rss": "RSS", "rss_trimmed": "RSS after malloc_trim", "heap": "heap"}
+    for name, label in names.items():
+        if f"{name}_start_mb" in memory:
+            print(
+                f"  {label:22s} start {memory[f'{name}_start_mb']:7.1f}, end "
+                f"{memory[f'{name}_end_mb']:7.1f} "
+                f"({memory[f'{name}_growth_percent']:+.2f}%)"
+            )
+    print(
+        f"  {'Python small objects':22s} start {memory['python_blocks_start']:,}, "
+        f"end {memory['python_blocks_end']:,} "
+        f"({memory['python_blocks_growth_percent']:+.2f}%)"
+    )
+    timeline = ", ".join(f"{t:g} s {mb:.0f}" for t, mb in memory["timeline_rss_mb"])
+    print(f"  RSS during the run: {timeline}; peak {memory['peak_rss_mb']:.1f}")
+
+
+def single_row_baseline(path, fmt, pool, reference, args) -> dict:
+    """Single-row latency with nothing else running: one thread, one request
+    at a time, every answer checked."""
+    model, _ = timed_load(path, fmt, args.torch_threads)
+    stats = Stats()
+    rng = np.random.default_rng([args.seed, 2])
+    for _ in range(args.baseline_requests):
+        stats.requests += 1
+        valid_request(model, pool, reference, rng, stats, n_rows=1)
+    return {
+        "requests": stats.requests,
+        "single_row_ms": _percentiles(np.array(stats.latencies.get("1", []))),
+        "unexpected_errors": stats.unexpected,
+        "unexpected_messages": stats.messages,
+    }
 
 
 def commit() -> str:
@@ -720,6 +803,9 @@ def parse_args(argv):
     parser.add_argument("--warmup", type=float, default=None, help="s before")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--processes", type=int, default=None)
+    parser.add_argument(
+        "--baseline-requests", type=int, default=None, help="single rows, alone"
+    )
     parser.add_argument("--torch-threads", type=int, default=1)
     parser.add_argument("--format", choices=["skops", "pickle"], default="skops")
     parser.add_argument(
@@ -732,8 +818,8 @@ def parse_args(argv):
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args(argv)
-    smoke = {"duration": 2.0, "warmup": 1.0, "processes": 2}
-    full = {"duration": 60.0, "warmup": 5.0, "processes": 4}
+    smoke = {"duration": 2.0, "warmup": 1.0, "processes": 2, "baseline_requests": 50}
+    full = {"duration": 60.0, "warmup": 5.0, "processes": 4, "baseline_requests": 500}
     for name, value in (smoke if args.smoke else full).items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -763,6 +849,10 @@ def main(argv=None) -> int:
         save_model(model, path, args.format)
         report["model_file_kb"] = path.stat().st_size / 1024
         del model
+        report["baseline"] = single_row_baseline(
+            path, args.format, pool, reference, args
+        )
+        print_baseline(report["baseline"])
         for mode in args.modes:
             run = thread_mode if mode == "threads" else process_mode
             report["modes"].append(run(path, args.format, pool, reference, args))

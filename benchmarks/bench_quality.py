@@ -11,6 +11,14 @@ Run from the repository root::
     python benchmarks/bench_quality.py --half tuning --model hypernetwork \
         --model lightgbm --param weight_decay=3.0 --param max_epochs=40
     python benchmarks/bench_quality.py --render benchmarks/results/quality.json
+    python benchmarks/bench_quality.py --suite context --half confirmation --jobs 2
+
+``--suite context`` runs the context suite instead (continuous contexts
+against contextualized-ml, unseen contexts with attributes, rare contexts
+with and without pooling; ``context_suite.py`` says how, and how to install
+the optional contextualized-ml); it takes the same options and writes its
+own section of ``docs/benchmarks.md``. The default suite (``--suite
+quality``) is described below.
 
 Models: ``HyperNetworkClassifier`` and ``ConcatClassifier`` (defaults, the
 context column named), ``HistGradientBoostingClassifier`` and LightGBM's
@@ -65,6 +73,7 @@ from string import Template
 
 import numpy as np
 import pandas as pd
+from context_data import CONTEXT_TASKS_BY_NAME
 from joblib import Parallel, delayed
 from quality_data import CONTROL_TASK, TASKS, TASKS_BY_NAME, Task
 from scipy import stats
@@ -92,6 +101,21 @@ MODELS = (
     "logreg_per_context",
 )
 NETWORKS = ("hypernetwork", "concat")
+# The context suite's models (context_suite.FAMILY_MODELS), for --model.
+CONTEXT_MODELS = (
+    "hypernetwork",
+    "concat",
+    "hist_gb",
+    "lightgbm",
+    "contextualized",
+    "hn_attributes",
+    "hn_unknown",
+    "concat_attributes",
+    "hist_gb_attributes",
+    "hn_pooling_default",
+    "hn_pooling_0",
+    "hn_pooling_strong",
+)
 MODEL_LABELS = {
     "hypernetwork": "HyperNetwork",
     "concat": "Concat",
@@ -1096,6 +1120,17 @@ def made_by_full_run(meta: dict) -> bool:
         return False
 
 
+def made_by_full_context_run(meta: dict) -> bool:
+    """Whether a context report's command is a full run of that suite."""
+    import context_suite
+
+    try:
+        argv = shlex.split(meta["command"])[2:]
+        return context_suite.is_full_run(parse_args(argv))
+    except (KeyError, ValueError, SystemExit):
+        return False
+
+
 def output_paths(args, report: dict) -> dict:
     """Where the JSON, the doc and the plot go: the docs only for a full run
     (with ``--render``: a report that a full run made)."""
@@ -1120,13 +1155,22 @@ def write_outputs(report: dict, paths: dict) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     paths["json"].write_text(json.dumps(report, indent=1) + "\n")
     plotted = plot(report["tasks"], paths["plot"])
-    doc = render_doc(report, paths["plot"].name)
+    doc = keep_context_section(render_doc(report, paths["plot"].name), paths["doc"])
     if not plotted:
         doc = doc.replace(f"![ROC AUC per task and model]({paths['plot'].name})", "")
     paths["doc"].write_text(doc)
     for kind, path in paths.items():
         if kind != "plot" or plotted:
             print(f"wrote {path}")
+
+
+def keep_context_section(doc: str, path: Path) -> str:
+    """``doc`` followed by the context suite's section of the page at
+    ``path``, if it has one (that section is written by ``--suite context``)."""
+    import context_suite
+
+    old = context_suite.section_of(path.read_text()) if path.exists() else None
+    return doc if old is None else doc.rstrip("\n") + "\n\n" + old + "\n"
 
 
 # -- command line ------------------------------------------------------------
@@ -1148,6 +1192,13 @@ def parse_args(argv: list[str]):
     """The command line; see ``--help``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
+        "--suite",
+        choices=("quality", "context"),
+        default="quality",
+        help="the default quality suite, or the context suite (continuous "
+        "contexts, attributes, rare contexts)",
+    )
+    parser.add_argument(
         "--smoke",
         action="store_true",
         help="tiny run (2 folds, 2 epochs, the small tasks that have smoke "
@@ -1162,16 +1213,18 @@ def parse_args(argv: list[str]):
     parser.add_argument(
         "--only",
         action="append",
-        choices=sorted(TASKS_BY_NAME),
+        choices=sorted({*TASKS_BY_NAME, *CONTEXT_TASKS_BY_NAME}),
         metavar="NAME",
-        help=f"run only this task (repeatable): {', '.join(TASKS_BY_NAME)}",
+        help=f"run only this task (repeatable): {', '.join(TASKS_BY_NAME)}; "
+        f"with --suite context: {', '.join(CONTEXT_TASKS_BY_NAME)}",
     )
     parser.add_argument(
         "--model",
         action="append",
-        choices=MODELS,
+        choices=sorted({*MODELS, *CONTEXT_MODELS}),
         metavar="NAME",
-        help=f"run only this model (repeatable): {', '.join(MODELS)}",
+        help=f"run only this model (repeatable): {', '.join(MODELS)}; with "
+        f"--suite context: {', '.join(CONTEXT_MODELS)}",
     )
     parser.add_argument(
         "--param",
@@ -1206,6 +1259,12 @@ def parse_args(argv: list[str]):
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.jobs < 1:
         parser.error("--repeats and --jobs must be at least 1")
+    suite_tasks = CONTEXT_TASKS_BY_NAME if args.suite == "context" else TASKS_BY_NAME
+    suite_models = CONTEXT_MODELS if args.suite == "context" else MODELS
+    wrong = [n for n in args.only or [] if n not in suite_tasks]
+    wrong += [m for m in args.model or [] if m not in suite_models]
+    if wrong:
+        parser.error(f"not in the {args.suite} suite: {', '.join(wrong)}")
     params = dict(args.param or [])
     unknown = set(params) - {
         key for network in NETWORK_CLASSES for key in network_params(network, params)
@@ -1271,6 +1330,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run (or re-render) the benchmark; 1 if any model failed on any task."""
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    if args.suite == "context":
+        import context_suite
+
+        return context_suite.main(
+            args, argv, machine(), git_commit(), made_by_full_context_run
+        )
     if args.render:
         report = json.loads(Path(args.render).read_text())
     else:

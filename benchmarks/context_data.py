@@ -325,7 +325,9 @@ def make_clustered_rare(
 
 
 def _varying(name, maker, problem, n_rows, continuous, text, categorical=()):
-    """A varying-coefficient task (regression or classification)."""
+    """A varying-coefficient task (regression or classification); three of
+    them (one, two and a mixed context) are in ``--smoke``, with 200 rows."""
+    smoke = name in ("seasonal_reg", "interaction_reg", "mixed_clf")
     return ContextTask(
         name,
         partial(maker, n_rows=n_rows, problem=problem),
@@ -334,7 +336,7 @@ def _varying(name, maker, problem, n_rows, continuous, text, categorical=()):
         f"{n_rows} rows, 4 features; {text}",
         categorical=categorical,
         continuous=continuous,
-        smoke_kwargs={"n_rows": 200},
+        smoke_kwargs={"n_rows": 200} if smoke else None,
     )
 
 

@@ -113,9 +113,9 @@ def fit_model(smoke: bool, seed: int, torch_threads: int) -> HyperNetworkClassif
     """Defaults but for a short training (and a tiny network in smoke mode)."""
     if smoke:
         X, y = make_table(600, seed)
-        # Not hidden_size=8: its 21-input projection makes a row's result
-        # depend on its place in the prediction block (1e-8; a failing test
-        # in tests/test_reliability.py), which the reference check flags.
+        # Not hidden_size=8: there a row's result depends on its place in
+        # the prediction block at the 1e-8 level (a 21-input projection to 8
+        # units; docs/reliability.md), and the reference check is bitwise.
         params = {"max_epochs": 2, "hidden_size": 16}
     else:
         X, y = make_table(8_000, seed)

@@ -8,6 +8,7 @@ its baseline :class:`ConcatClassifier`, and the regressors
 
 from ._callbacks import TrainingDivergedError
 from ._classifiers import ConcatClassifier, HyperNetworkClassifier
+from ._explain import plot_context_effects
 from ._onnx import onnx_inputs, to_onnx
 from ._persistence import TRUSTED_TYPES, dump, load
 from ._regressors import ConcatRegressor, HyperNetworkRegressor
@@ -22,6 +23,7 @@ __all__ = [
     "dump",
     "load",
     "onnx_inputs",
+    "plot_context_effects",
     "to_onnx",
 ]
 __version__ = "0.1.0"

@@ -23,6 +23,7 @@ __all__ = [
     "_fit_context",
     "has_fused_adamw",
     "import_onnx",
+    "import_pyplot",
     "import_skops_io",
 ]
 
@@ -65,3 +66,18 @@ def import_onnx():
             "onnxruntime."
         ) from error
     return onnx
+
+
+def import_pyplot():
+    """``matplotlib.pyplot``, which only :func:`skhyper.plot_context_effects`
+    needs, or an ImportError that says how to install it."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as error:
+        raise ImportError(
+            "skhyper.plot_context_effects needs the optional dependency "
+            'matplotlib; install it with pip install "skhyper[plot]" (or pip '
+            "install matplotlib). The contributions themselves need no "
+            "plotting: estimator.explain(X)."
+        ) from error
+    return plt

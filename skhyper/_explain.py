@@ -1,0 +1,669 @@
+"""Per-context explanations: how much each input column moves a row's
+prediction, with the row's context held fixed.
+
+:func:`explain_rows` computes integrated gradients (Sundararajan, Taly and
+Yan, "Axiomatic Attribution for Deep Networks", ICML 2017) on the
+*encoded* inputs: the numeric columns as the network receives them
+(standardised or quantile scores, then any piecewise-linear bins, which the
+network computes itself) with their missing-value indicators, and each
+categorical column's embedding vector. Every encoded input belongs to one
+original column, so a column's contribution is the sum over its encoded
+inputs: a numeric column's includes its bins and its missing-value
+indicator, a categorical column's goes through its embedding.
+
+The straight path runs from a baseline row to the row explained, in the
+row's own context: the context codes (and any continuous context values)
+are never interpolated. The integral along it is taken with Gauss-Legendre
+quadrature at ``n_steps`` points, in float64 on a private copy of the
+fitted network (so that no other thread sees a change of dtype or a hook).
+
+:func:`plot_context_effects` draws the result per context.
+"""
+
+from __future__ import annotations
+
+import copy
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import is_classifier
+from torch import nn
+
+from ._compat import import_pyplot
+from ._data import TensorTable
+from ._encoding import as_table, is_categorical_feature
+from ._runtime import torch_session
+
+BASELINE_COLUMN = "baseline_output"
+
+# Rows of the interpolated batch (rows x steps) per forward and backward
+# pass: large enough to amortise per-call overhead, small enough that the
+# saved activations of a default network stay around 100 MB.
+PATH_ROWS_PER_PASS = 16384
+
+# Activations under which the network is piecewise linear in its inputs.
+PIECEWISE_LINEAR_ACTIVATIONS = ("relu", "leaky_relu")
+
+# A cell of the path has a kink when its two slopes differ by more than
+# this, relative to their size (float64 rounding is about 1e-16).
+KINK_TOLERANCE = 1e-9
+
+
+def explain_rows(
+    estimator, X, *, baseline="mean", n_steps: int = 64, target=None
+) -> pd.DataFrame:
+    """What :meth:`_ContextEstimator.explain` returns; documented there."""
+    _check_n_steps(n_steps)
+    # The predict path's checks (fitted, same columns) and the output that
+    # predict itself computes, against which completeness is measured.
+    predicted = estimator._forward(X).double()
+    output = _Output(estimator, target)
+    table = as_table(X, type(estimator).__name__)
+    features = _encoded_features(estimator)
+    network = _differentiable_copy(estimator.net_.module_, features.n_numeric)
+    inputs = _inputs(estimator, table)
+    with torch_session(estimator.n_threads), torch.enable_grad():
+        encoded = features.encode(network, inputs)
+        reference = _baseline_vector(estimator, network, features, baseline)
+        contributions, at_baseline = _integrated_gradients(
+            network,
+            inputs,
+            encoded,
+            reference,
+            output,
+            n_steps,
+            _is_piecewise_linear(estimator, output),
+        )
+    frame = features.per_column(contributions.cpu().numpy() * output.scale)
+    frame[BASELINE_COLUMN] = at_baseline.cpu().numpy() * output.scale + output.offset
+    frame.index = table.index
+    gap = frame.sum(axis=1).to_numpy() - output.in_units(predicted).cpu().numpy()
+    frame.attrs = {
+        "output": output.description,
+        "max_completeness_gap": float(np.abs(gap).max()),
+    }
+    return frame
+
+
+def _check_n_steps(n_steps) -> None:
+    if isinstance(n_steps, (bool, np.bool_)) or not isinstance(n_steps, Integral):
+        raise TypeError(
+            f"n_steps must be a positive integer; got {n_steps!r} of type "
+            f"{type(n_steps).__name__}."
+        )
+    if n_steps < 1:
+        raise ValueError(
+            f"n_steps must be at least 1; got {n_steps}. 64 points give "
+            "contributions that add up to the output to about 1e-3."
+        )
+
+
+class _Output:
+    """The one number per row that is explained, computed from the
+    network's outputs, and how it maps to the reported units.
+
+    * classifier: the log-odds ``log(p / (1 - p))`` of class ``target``
+      (default ``classes_[1]`` for two classes; required for more);
+    * regressor: the predicted value of target column ``target`` (default 0
+      for one column; required for several), in the target's units.
+    """
+
+    def __init__(self, estimator, target):
+        name = type(estimator).__name__
+        self.scale, self.offset = 1.0, 0.0
+        if is_classifier(estimator):
+            self.index = _class_index(estimator.classes_, target, name)
+            label = estimator.classes_[self.index]
+            self.description = (
+                f"log-odds of class {_plain(label)!r}: log(p / (1 - p)) with p "
+                "the predicted probability of that class"
+            )
+            self.of = self._log_odds
+        else:
+            self.index = _output_index(len(estimator.target_mean_), target, name)
+            self.scale = float(estimator.target_scale_[self.index])
+            self.offset = float(estimator.target_mean_[self.index])
+            self.description = (
+                "predicted value"
+                if len(estimator.target_mean_) == 1
+                else f"predicted value of target column {self.index}"
+            )
+            self.of = self._column
+
+    def _log_odds(self, logits: torch.Tensor) -> torch.Tensor:
+        """``z_k - logsumexp(z_j, j != k)``: the log-odds without forming
+        probabilities, so that it stays finite for confident rows."""
+        others = logits.clone()
+        others[:, self.index] = -torch.inf
+        return logits[:, self.index] - torch.logsumexp(others, dim=1)
+
+    def _column(self, outputs: torch.Tensor) -> torch.Tensor:
+        return outputs[:, self.index]
+
+    def in_units(self, outputs: torch.Tensor) -> torch.Tensor:
+        """The explained number in the units reported."""
+        return self.of(outputs) * self.scale + self.offset
+
+
+def _plain(value):
+    """A NumPy scalar as the Python value it holds, for messages."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _class_index(classes: np.ndarray, target, name: str) -> int:
+    labels = [_plain(c) for c in classes]
+    if target is None:
+        if len(classes) == 2:
+            return 1
+        raise ValueError(
+            f"{name} has {len(classes)} classes ({labels}); pass "
+            "target=<one of them> to say whose log-odds to explain."
+        )
+    matches = np.flatnonzero(classes == target) if _comparable(target) else []
+    if len(matches) == 0:
+        raise ValueError(
+            f"target={target!r} is not a class of this {name}; the classes "
+            f"are {labels}."
+        )
+    return int(matches[0])
+
+
+def _comparable(value) -> bool:
+    """Whether ``value`` can be compared with an array of labels elementwise
+    (a list would broadcast instead)."""
+    return np.ndim(value) == 0
+
+
+def _output_index(n_outputs: int, target, name: str) -> int:
+    if target is None:
+        if n_outputs == 1:
+            return 0
+        raise ValueError(
+            f"This {name} predicts {n_outputs} target columns; pass target=<the "
+            f"column's position, 0 to {n_outputs - 1}> to say which to explain."
+        )
+    if isinstance(target, (bool, np.bool_)) or not isinstance(target, Integral):
+        raise TypeError(
+            f"target must be the position of a target column (an integer from "
+            f"0 to {n_outputs - 1}) for a regressor; got {target!r} of type "
+            f"{type(target).__name__}."
+        )
+    if not 0 <= target < n_outputs:
+        raise ValueError(
+            f"target={target} is out of range: this {name} predicts "
+            f"{n_outputs} target column(s), so it must be in [0, {n_outputs - 1}]."
+        )
+    return int(target)
+
+
+class _EncodedFeatures:
+    """Where each original column's inputs sit in the encoded row that the
+    path interpolates: the numeric inputs (values, then missing-value
+    indicators) followed by one embedding vector per categorical column."""
+
+    def __init__(self, labels, numeric_groups, categorical_groups, n_numeric):
+        self.n_numeric = n_numeric
+        # (label, encoded positions) by the column's place in X.
+        self.groups = sorted(
+            numeric_groups + categorical_groups, key=lambda group: group[0]
+        )
+        self.labels = labels
+
+    def encode(self, network, inputs: dict) -> torch.Tensor:
+        """The encoded rows: numeric inputs, then the embedding vectors."""
+        embeddings = network.projection.projection.embeddings
+        vectors = [
+            embedding(inputs["categorical"][:, j]).double()
+            for j, embedding in enumerate(embeddings)
+        ]
+        return torch.cat([inputs["numeric"].double(), *vectors], dim=1)
+
+    def per_column(self, contributions: np.ndarray) -> pd.DataFrame:
+        """Contributions of encoded inputs summed per original column."""
+        return pd.DataFrame(
+            {
+                self.labels[position]: contributions[:, columns].sum(axis=1)
+                for position, columns in self.groups
+            }
+        )
+
+
+def _encoded_features(estimator) -> _EncodedFeatures:
+    encoder = estimator.encoder_
+    numeric_positions = list(encoder.numeric_positions_)
+    has_missing = np.asarray(encoder.numeric_encoder_.has_missing_, dtype=bool)
+    indicator_of = {
+        j: len(numeric_positions) + k for k, j in enumerate(np.flatnonzero(has_missing))
+    }
+    numeric_groups = [
+        (position, [j] + ([indicator_of[j]] if j in indicator_of else []))
+        for j, position in enumerate(numeric_positions)
+    ]
+    n_numeric = len(numeric_positions) + len(indicator_of)
+    width = estimator.embedding_size
+    categorical_groups = [
+        (position, list(range(n_numeric + j * width, n_numeric + (j + 1) * width)))
+        for j, position in enumerate(encoder.categorical_positions_)
+    ]
+    labels = (
+        list(estimator.feature_names_in_)
+        if hasattr(estimator, "feature_names_in_")
+        else list(range(estimator.n_features_in_))
+    )
+    if BASELINE_COLUMN in labels:
+        raise ValueError(
+            f"X has a column named {BASELINE_COLUMN!r}, the name explain gives "
+            "the baseline's output; rename that column before fitting."
+        )
+    return _EncodedFeatures(labels, numeric_groups, categorical_groups, n_numeric)
+
+
+class _ProjectionOfEncoded(nn.Module):
+    """A :class:`~skhyper._modules.FeatureProjection` that reads each
+    categorical column as its embedding vector, appended to the numeric
+    inputs, instead of as a code: the path can then run between two
+    embeddings. Everything after the projection is the fitted network's
+    own code."""
+
+    def __init__(self, projection: nn.Module, n_numeric: int):
+        super().__init__()
+        self.projection = projection
+        self.n_numeric = n_numeric
+        # The network's unknown-code masking reads this (training only).
+        self.unknown_codes = projection.unknown_codes
+
+    def forward(self, numeric: torch.Tensor, categorical: torch.Tensor):
+        inner = self.projection
+        values = inner.numeric_encoding(numeric[:, : self.n_numeric])
+        features = torch.cat([values, numeric[:, self.n_numeric :]], dim=1)
+        return inner.activation(inner.linear(features))
+
+
+def _differentiable_copy(module: nn.Module, n_numeric: int) -> nn.Module:
+    """A float64 copy of the fitted network in eval mode, with frozen
+    parameters and the projection of :class:`_ProjectionOfEncoded`. The
+    fitted network itself is shared by predicting threads and stays as it
+    is."""
+    network = copy.deepcopy(module).double().eval()
+    network.requires_grad_(False)
+    network.projection = _ProjectionOfEncoded(network.projection, n_numeric)
+    return network
+
+
+def _inputs(estimator, table: pd.DataFrame) -> dict[str, torch.Tensor]:
+    """The network's keyword inputs for ``table``, as predict builds them,
+    with floating-point ones in float64."""
+    data = TensorTable(
+        estimator.encoder_.transform(table), device=estimator.net_.device
+    )
+    return {
+        name: tensor.double() if tensor.is_floating_point() else tensor
+        for name, tensor in data.inputs.items()
+    }
+
+
+def _baseline_vector(estimator, network, features, baseline) -> torch.Tensor:
+    """The encoded baseline row: for ``"mean"``, numeric inputs at 0 (the
+    training mean of each standardised column, the median's score under
+    quantile encoding) with no value missing, and each categorical column
+    at the mean of its categories' embeddings; for a one-row table, that
+    row encoded."""
+    if isinstance(baseline, str) and baseline == "mean":
+        return _mean_baseline(estimator, network, features)
+    if isinstance(baseline, str) or not hasattr(baseline, "__len__"):
+        raise ValueError(
+            f'baseline must be "mean" or a table with one row and the columns '
+            f"of X (e.g. X.iloc[[0]]); got {baseline!r}."
+        )
+    table = as_table(baseline, type(estimator).__name__)
+    if len(table) != 1:
+        raise ValueError(
+            f"baseline has {len(table)} rows; pass exactly one (e.g. "
+            'X.iloc[[0]]), or baseline="mean".'
+        )
+    estimator._forward(table)  # the same column checks as X
+    return features.encode(network, _inputs(estimator, table))[0]
+
+
+def _mean_baseline(estimator, network, features) -> torch.Tensor:
+    embeddings = network.projection.projection.embeddings
+    means = [
+        embedding.weight[: len(encoder.categories_)].mean(dim=0)
+        for embedding, encoder in zip(
+            embeddings, estimator.encoder_.categorical_encoders_, strict=True
+        )
+    ]
+    numeric = torch.zeros(features.n_numeric, dtype=torch.float64)
+    return torch.cat([numeric.to(network.output.weight.device), *means])
+
+
+def _integrated_gradients(
+    network,
+    inputs: dict,
+    encoded,
+    reference,
+    output: _Output,
+    n_steps: int,
+    piecewise_linear: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each encoded input's integrated gradient for every row, and the
+    explained output at the baseline (in network units), in blocks of rows
+    with all their path points in one pass.
+
+    A piecewise-linear output (:func:`_is_piecewise_linear`) is integrated
+    on ``n_steps`` equal cells with each cell's kink located
+    (:func:`_kink_weights`); any other with ``n_steps`` Gauss-Legendre
+    points."""
+    if piecewise_linear:
+        alphas = np.linspace(0.0, 1.0, n_steps + 1)
+    else:
+        nodes, fixed_weights = np.polynomial.legendre.leggauss(n_steps)
+        alphas = (nodes + 1) / 2  # on [0, 1]; the weights / 2 sum to 1
+        fixed_weights = torch.as_tensor(fixed_weights / 2, device=encoded.device)
+    alphas = torch.as_tensor(alphas, device=encoded.device)
+    rows_per_pass = max(1, PATH_ROWS_PER_PASS // len(alphas))
+    attributions, at_baseline = [], []
+    for start in range(0, len(encoded), rows_per_pass):
+        block = slice(start, start + rows_per_pass)
+        context = {
+            name: tensor[block]
+            for name, tensor in inputs.items()
+            if name not in ("numeric", "categorical")
+        }
+        codes = inputs["categorical"][block]
+        delta = encoded[block] - reference
+        path = reference + alphas[:, None, None] * delta  # (points, rows, width)
+        values, gradients = _path_gradients(network, path, codes, context, output)
+        if piecewise_linear:
+            weights = _kink_weights(values, (gradients * delta).sum(dim=2))
+            at_baseline.append(values[0])
+        else:
+            weights = fixed_weights[:, None].expand(-1, len(delta))
+            start_rows = reference.expand(len(delta), -1)
+            with torch.no_grad():
+                start_outputs = network(
+                    numeric=start_rows, categorical=codes, **context
+                )
+            at_baseline.append(output.of(start_outputs))
+        attributions.append(delta * torch.einsum("pr,prw->rw", weights, gradients))
+    return torch.cat(attributions), torch.cat(at_baseline)
+
+
+def _path_gradients(network, path, codes, context: dict, output: _Output):
+    """The explained output and its gradient at every point of ``path``
+    (points, rows, width), the context of each row repeated for every
+    point."""
+    n_points, n_rows, width = path.shape
+    points = path.reshape(n_points * n_rows, width).requires_grad_(True)
+    repeated = {
+        name: tensor.repeat(n_points, *([1] * (tensor.dim() - 1)))
+        for name, tensor in context.items()
+    }
+    outputs = output.of(
+        network(numeric=points, categorical=codes.repeat(n_points, 1), **repeated)
+    )
+    (gradient,) = torch.autograd.grad(outputs.sum(), points)
+    return (
+        outputs.detach().view(n_points, n_rows),
+        gradient.view(n_points, n_rows, width),
+    )
+
+
+def _kink_weights(values: torch.Tensor, slopes: torch.Tensor) -> torch.Tensor:
+    """Quadrature weights (points, rows) on equal cells of [0, 1] for an
+    output that is piecewise linear along the path.
+
+    Between two points the output has slope ``slopes[i]`` (its gradient
+    times the path's direction) up to a kink and ``slopes[i + 1]`` after
+    it. The output's change across the cell places the kink: the share
+    ``theta`` of the cell with the left slope solves
+    ``change = h * (theta * left + (1 - theta) * right)``, and the left
+    point's gradient gets weight ``h * theta``, the right one's
+    ``h * (1 - theta)``. With at most one kink per cell this is the exact
+    integral; with more, the weights still reproduce each cell's change,
+    so the contributions still add up to the output exactly, and only
+    their split between features is approximate. A cell without a change
+    of slope gets the trapezoid's halves.
+    """
+    h = 1.0 / (len(values) - 1)
+    left, right = slopes[:-1], slopes[1:]
+    change = (values[1:] - values[:-1]) / h
+    jump = left - right
+    scale = left.abs() + right.abs() + change.abs()
+    kinked = jump.abs() > KINK_TOLERANCE * scale
+    theta = torch.where(
+        kinked, (change - right) / torch.where(kinked, jump, 1.0), 0.5
+    ).clamp(0.0, 1.0)
+    weights = torch.zeros_like(values)
+    weights[:-1] += h * theta
+    weights[1:] += h * (1.0 - theta)
+    return weights
+
+
+def _is_piecewise_linear(estimator, output: _Output) -> bool:
+    """Whether the explained output is piecewise linear in the encoded
+    inputs for a fixed context: ReLU-type activations (the generator's act
+    on the context only), and an output linear in the network's last layer
+    (a regressor's value or the log-odds of one class against the other)."""
+    linear_output = not is_classifier(estimator) or len(estimator.classes_) == 2
+    return linear_output and estimator.activation in PIECEWISE_LINEAR_ACTIVATIONS
+
+
+def plot_context_effects(
+    estimator,
+    X,
+    *,
+    kind: str = "dependence",
+    features=None,
+    max_contexts: int = 6,
+    target=None,
+    baseline="mean",
+    n_steps: int = 64,
+    explanation: pd.DataFrame | None = None,
+    figsize: tuple[float, float] | None = None,
+):
+    """Draw, for each context, how each feature moves the prediction.
+
+    The contributions come from the estimator's ``explain`` (integrated
+    gradients within each row's context). Two pictures:
+
+    * ``kind="dependence"``: one panel per feature; each point is a row of
+      ``X``, at the feature's value (x) and its contribution (y), coloured
+      by the row's context. A rule that differs between contexts shows as
+      curves that differ by colour.
+    * ``kind="heatmap"``: the mean absolute contribution of each feature
+      (columns) in each context (rows): which features matter where.
+
+    Parameters
+    ----------
+    estimator : fitted skhyper estimator
+        A classifier or regressor of this package.
+    X : DataFrame, array-like of shape (n_samples, n_features)
+        Rows to explain, with the columns of ``fit``.
+    kind : {"dependence", "heatmap"}, default="dependence"
+        Which picture to draw.
+    features : list, default=None
+        Columns of ``X`` to show (names, or positions for an array); all
+        non-context columns by default.
+    max_contexts : int, default=6
+        Draw the contexts with the most rows in ``X``, at most this many;
+        the title says how many were left out. A purely continuous context
+        is cut into this many quantile groups instead.
+    target : object, default=None
+        Passed to ``explain``: the class (or target column) explained.
+    baseline : "mean" or DataFrame, default="mean"
+        Passed to ``explain``.
+    n_steps : int, default=64
+        Passed to ``explain``.
+    explanation : DataFrame, default=None
+        What ``estimator.explain(X, ...)`` returned, to draw it without
+        computing it again.
+    figsize : tuple of float, default=None
+        Figure size in inches; by default from the number of panels.
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+        One axes per feature for ``"dependence"``; the heatmap and its
+        colour bar for ``"heatmap"``.
+
+    See Also
+    --------
+    HyperNetworkClassifier.explain : The contributions that are drawn.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from skhyper import HyperNetworkClassifier, plot_context_effects
+    >>> from skhyper.datasets import make_sensor_data
+    >>> df = make_sensor_data(n_per_type=100)
+    >>> X, y = df.drop(columns="anomaly"), df["anomaly"]
+    >>> model = HyperNetworkClassifier("sensor_type", max_epochs=3,
+    ...                                random_state=0).fit(X, y)
+    >>> figure = plot_context_effects(model, X.head(50))
+    >>> [ax.get_title() for ax in figure.axes]
+    ['sensor_a', 'sensor_b', 'sensor_c']
+    """
+    if kind not in ("dependence", "heatmap"):
+        raise ValueError(f'kind must be "dependence" or "heatmap"; got {kind!r}.')
+    if isinstance(max_contexts, (bool, np.bool_)) or not isinstance(
+        max_contexts, Integral
+    ):
+        raise TypeError(f"max_contexts must be an integer; got {max_contexts!r}.")
+    if max_contexts < 1:
+        raise ValueError(f"max_contexts must be at least 1; got {max_contexts}.")
+    plt = import_pyplot()
+    table = as_table(X, type(estimator).__name__)
+    if explanation is None:
+        explanation = estimator.explain(
+            X, baseline=baseline, n_steps=n_steps, target=target
+        )
+    elif not explanation.index.equals(table.index):
+        raise ValueError(
+            "explanation is not indexed like X; pass what estimator.explain(X) "
+            "returned for this X."
+        )
+    features = _features_to_show(explanation, features)
+    contexts = _context_labels(estimator, table, max_contexts)
+    shown = contexts.value_counts(sort=True).index[:max_contexts]
+    left_out = contexts.nunique() - len(shown)
+    draw = _draw_heatmap if kind == "heatmap" else _draw_dependence
+    figure = draw(plt, table, explanation, features, contexts, shown, figsize)
+    figure.suptitle(
+        f"Contributions to the {explanation.attrs.get('output', 'output')}"
+        + (f" ({left_out} more contexts not shown)" if left_out else ""),
+        fontsize=9,
+    )
+    return figure
+
+
+def _features_to_show(explanation: pd.DataFrame, features) -> list:
+    explained = [c for c in explanation.columns if c != BASELINE_COLUMN]
+    if features is None:
+        return explained
+    if isinstance(features, (str, Integral)):
+        features = [features]
+    unknown = [f for f in features if f not in explained]
+    if unknown:
+        raise ValueError(
+            f"features {unknown!r} are not explained columns of X; choose "
+            f"among {explained!r} (context columns have no contribution)."
+        )
+    return list(features)
+
+
+def _context_labels(estimator, table: pd.DataFrame, n_groups: int) -> pd.Series:
+    """Each row's context as a label: its categorical context value(s),
+    joined by " / " with several columns; for a purely continuous context,
+    its quantile group of the first continuous column."""
+    encoder = estimator.encoder_
+    positions = list(encoder.context_positions_)
+    if positions:
+        values = table.iloc[:, positions].astype(str)
+        return values.agg(" / ".join, axis=1)
+    position = list(getattr(encoder, "continuous_positions_", []))[0]
+    column = pd.to_numeric(table.iloc[:, position], errors="coerce")
+    groups = pd.qcut(column, q=n_groups, duplicates="drop")
+    name = table.columns[position]
+    return groups.astype(str).radd(f"{name} in ")
+
+
+def _draw_dependence(plt, table, explanation, features, contexts, shown, figsize):
+    n_columns = min(len(features), 3)
+    n_rows = -(-len(features) // n_columns)
+    figure, axes = plt.subplots(
+        n_rows,
+        n_columns,
+        figsize=figsize or (4.2 * n_columns, 3.4 * n_rows),
+        squeeze=False,
+        sharey=True,
+        layout="constrained",
+    )
+    axes = axes.ravel()
+    for ax in axes[len(features) :]:
+        figure.delaxes(ax)
+    colours = plt.get_cmap("tab10")
+    for ax, feature in zip(axes, features, strict=False):
+        values = table[feature]
+        categories = _categories_of(values)
+        for number, context in enumerate(shown):
+            rows = (contexts == context).to_numpy()
+            x = _x_positions(values[rows], categories, number, len(shown))
+            ax.scatter(
+                x,
+                explanation.loc[rows, feature],
+                s=8,
+                alpha=0.6,
+                color=colours(number % 10),
+                label=str(context),
+            )
+        if categories is not None:
+            ax.set_xticks(range(len(categories)), [str(c) for c in categories])
+        ax.axhline(0, color="grey", linewidth=0.6)
+        ax.set_title(str(feature))
+        ax.set_xlabel(str(feature))
+    axes[0].set_ylabel("contribution")
+    axes[0].legend(title="context", fontsize=7, markerscale=2)
+    return figure
+
+
+def _categories_of(values: pd.Series) -> list | None:
+    """The sorted categories of a categorical column; None for numbers."""
+    if not is_categorical_feature(values):
+        return None
+    return sorted(values.dropna().unique(), key=str)
+
+
+def _x_positions(values: pd.Series, categories, number: int, n_contexts: int):
+    """Numeric values as they are; categories at 0, 1, ..., each context
+    shifted a little so that contexts sit side by side."""
+    if categories is None:
+        return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    place = {category: i for i, category in enumerate(categories)}
+    shift = (number + 0.5) / n_contexts * 0.6 - 0.3
+    return values.map(place).to_numpy(dtype=float) + shift
+
+
+def _draw_heatmap(plt, table, explanation, features, contexts, shown, figsize):
+    magnitude = explanation[features].abs().groupby(contexts.to_numpy()).mean()
+    magnitude = magnitude.loc[list(shown)]
+    figure, ax = plt.subplots(
+        figsize=figsize or (1.3 * len(features) + 2.5, 0.5 * len(shown) + 1.8),
+        layout="constrained",
+    )
+    image = ax.imshow(magnitude.to_numpy(), cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(features)), [str(f) for f in features])
+    ax.set_yticks(range(len(shown)), [str(c) for c in shown])
+    middle = np.nanmax(magnitude.to_numpy()) / 2
+    for (i, j), value in np.ndenumerate(magnitude.to_numpy()):
+        colour = "black" if value > middle else "white"  # legible on viridis
+        ax.text(
+            j, i, f"{value:.2g}", ha="center", va="center", fontsize=8, color=colour
+        )
+    ax.set_xlabel("feature")
+    ax.set_ylabel("context")
+    figure.colorbar(image, ax=ax, label="mean |contribution|")
+    return figure

@@ -1,0 +1,452 @@
+"""Per-context explanations: ``explain`` and ``plot_context_effects``.
+
+What is checked: the contributions add up to the output the model predicts
+(completeness), exactly where the network is linear along the path; they
+find the feature that matters in each context of a table built so; every
+estimator returns one column per non-context column, indexed like X;
+categorical features, missing values and every numeric encoding are
+attributed to their own column; bad arguments get errors that say what to
+do; the fitted network is left as it was; the plot has the panels it
+promises.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from _helpers import SMALL, TINY
+from sklearn.exceptions import NotFittedError
+
+from skhyper import (
+    ConcatClassifier,
+    ConcatRegressor,
+    HyperNetworkClassifier,
+    HyperNetworkRegressor,
+    plot_context_effects,
+)
+
+matplotlib.use("Agg")
+
+
+def _table(n: int = 240, seed: int = 0) -> pd.DataFrame:
+    """Two numeric features, a categorical one and a context column."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "x1": rng.normal(size=n),
+            "colour": rng.choice(["red", "green", "blue"], n),
+            "x2": rng.normal(size=n),
+            "ctx": rng.choice(["a", "b", "c"], n),
+        },
+        index=pd.Index(np.arange(n) * 10 + 7, name="row"),  # not 0..n-1
+    )
+
+
+def _switching_table(n: int = 600, seed: int = 0):
+    """x1 decides the label in context "a" only, x2 in context "b" only."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "x1": rng.normal(size=n),
+            "x2": rng.normal(size=n),
+            "ctx": rng.choice(["a", "b"], n),
+        }
+    )
+    y = np.where(X["ctx"] == "a", X["x1"] > 0, X["x2"] > 0).astype(int)
+    return X, y
+
+
+def _log_odds(model, X, label) -> np.ndarray:
+    proba = model.predict_proba(X)
+    k = list(model.classes_).index(label)
+    return np.log(proba[:, k]) - np.log1p(-proba[:, k])
+
+
+@pytest.fixture(scope="module")
+def switching_model():
+    X, y = _switching_table()
+    model = HyperNetworkClassifier(
+        "ctx",
+        max_epochs=40,
+        early_stopping=False,
+        random_state=0,
+        **SMALL[HyperNetworkClassifier],
+    ).fit(X, y)
+    return model, X, y
+
+
+# -- completeness -----------------------------------------------------------
+
+
+def test_contributions_add_up_to_the_log_odds_of_a_relu_classifier(switching_model):
+    model, X, _ = switching_model
+    explanation = model.explain(X, n_steps=64)
+    np.testing.assert_allclose(
+        explanation.sum(axis=1), _log_odds(model, X, 1), rtol=1e-3, atol=1e-3
+    )
+    # The reported gap is the one measured here.
+    gap = np.abs(explanation.sum(axis=1) - _log_odds(model, X, 1)).max()
+    assert explanation.attrs["max_completeness_gap"] == pytest.approx(gap, abs=1e-6)
+    assert "log-odds of class 1" in explanation.attrs["output"]
+
+
+@pytest.mark.parametrize("cls", [HyperNetworkRegressor, ConcatRegressor])
+def test_contributions_add_up_to_the_prediction_of_a_regressor(cls):
+    X = _table()
+    y = np.where(X["ctx"] == "a", 3 * X["x1"], -X["x2"]) * 10 + 50
+    model = cls("ctx", max_epochs=10, random_state=0, **SMALL[cls]).fit(X, y)
+    explanation = model.explain(X, n_steps=64)
+    np.testing.assert_allclose(
+        explanation.sum(axis=1), model.predict(X), rtol=1e-3, atol=1e-3
+    )
+
+
+def test_a_smooth_network_is_integrated_to_float_precision():
+    """gelu: the integrand is smooth, and Gauss-Legendre converges fast."""
+    X, y = _switching_table(300)
+    model = HyperNetworkClassifier(
+        "ctx",
+        activation="gelu",
+        max_epochs=10,
+        random_state=0,
+        **TINY[HyperNetworkClassifier],
+    ).fit(X, y)
+    explanation = model.explain(X, n_steps=32)
+    np.testing.assert_allclose(
+        explanation.sum(axis=1), _log_odds(model, X, 1), rtol=1e-5, atol=1e-5
+    )
+
+
+def _linearised(model):
+    """The fitted hypernetwork with the activation and the layers after
+    the generated layer taken out: its output is then linear in the
+    encoded inputs (for a fixed context)."""
+    model.net_.module_.after_context = torch.nn.Identity()
+    model.net_.module_.fc = torch.nn.Identity()
+    return model
+
+
+def test_a_linear_network_is_explained_exactly_with_one_step():
+    X = _table().drop(columns="colour")
+    y = X["x1"] - 2 * X["x2"]
+    model = _linearised(
+        HyperNetworkRegressor(
+            "ctx", max_epochs=3, random_state=0, **TINY[HyperNetworkRegressor]
+        ).fit(X, y)
+    )
+    explanation = model.explain(X, n_steps=1)
+    # Linear: a feature's contribution is the change of the prediction when
+    # that feature alone moves from the baseline (its training mean).
+    means = dict(zip(["x1", "x2"], model.encoder_.numeric_encoder_.mean_, strict=True))
+    at_mean = X.assign(**means)
+    for feature in ("x1", "x2"):
+        alone = at_mean.assign(**{feature: X[feature]})
+        np.testing.assert_allclose(
+            explanation[feature],
+            model.predict(alone) - model.predict(at_mean),
+            atol=1e-5,
+        )
+    np.testing.assert_allclose(
+        explanation["baseline_output"], model.predict(at_mean), atol=1e-5
+    )
+    np.testing.assert_allclose(explanation.sum(axis=1), model.predict(X), atol=1e-5)
+
+
+def test_a_row_equal_to_the_baseline_gets_no_contribution():
+    X = _table()
+    model = ConcatClassifier(
+        "ctx", max_epochs=3, random_state=0, **TINY[ConcatClassifier]
+    ).fit(X, X["x1"] > 0)
+    explanation = model.explain(X.iloc[:5], baseline=X.iloc[[2]])
+    features = ["x1", "colour", "x2"]
+    assert (explanation.loc[X.index[2], features] == 0).all()
+    log_odds = _log_odds(model, X.iloc[:5], True)
+    assert explanation.loc[X.index[2], "baseline_output"] == pytest.approx(
+        log_odds[2], abs=1e-5
+    )
+
+
+# -- per context -------------------------------------------------------------
+
+
+def test_each_context_credits_the_feature_that_decides_it(switching_model):
+    model, X, y = switching_model
+    assert (model.predict(X) == y).mean() > 0.9  # it has learned the rule
+    magnitude = model.explain(X)[["x1", "x2"]].abs().groupby(X["ctx"]).mean()
+    assert magnitude.loc["a", "x1"] > 3 * magnitude.loc["b", "x1"]
+    assert magnitude.loc["b", "x2"] > 3 * magnitude.loc["a", "x2"]
+    assert magnitude.loc["a", "x1"] > 3 * magnitude.loc["a", "x2"]
+    assert magnitude.loc["b", "x2"] > 3 * magnitude.loc["b", "x1"]
+
+
+def test_the_baseline_output_is_that_of_the_rows_own_context(switching_model):
+    model, X, _ = switching_model
+    explanation = model.explain(X)
+    per_context = explanation["baseline_output"].groupby(X["ctx"]).agg(["min", "max"])
+    # One value per context, and the two contexts differ.
+    np.testing.assert_allclose(per_context["min"], per_context["max"], atol=1e-9)
+    assert per_context.loc["a", "min"] != pytest.approx(per_context.loc["b", "min"])
+
+
+# -- every estimator: shape, index, columns ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cls, kind",
+    [
+        (HyperNetworkClassifier, "binary"),
+        (ConcatClassifier, "binary"),
+        (HyperNetworkClassifier, "multiclass"),
+        (ConcatClassifier, "multiclass"),
+        (HyperNetworkRegressor, "single"),
+        (ConcatRegressor, "single"),
+        (HyperNetworkRegressor, "multi"),
+        (ConcatRegressor, "multi"),
+    ],
+)
+def test_every_estimator_explains_each_non_context_column(cls, kind):
+    X = _table(120)
+    rng = np.random.default_rng(1)
+    y, target, output = {
+        "binary": (X["x1"] > 0, None, lambda m: _log_odds(m, X, True)),
+        "multiclass": (
+            rng.choice(["p", "q", "s"], len(X)),
+            "q",
+            lambda m: _log_odds(m, X, "q"),
+        ),
+        "single": (X["x1"].to_numpy() * 5, None, lambda m: m.predict(X)),
+        "multi": (
+            np.c_[X["x1"], X["x2"] * 100],
+            1,
+            lambda m: m.predict(X)[:, 1],
+        ),
+    }[kind]
+    model = cls("ctx", max_epochs=3, random_state=0, **TINY[cls]).fit(X, y)
+    explanation = model.explain(X, target=target)
+    assert explanation.columns.tolist() == ["x1", "colour", "x2", "baseline_output"]
+    assert explanation.index.equals(X.index)
+    assert explanation.dtypes.eq(np.float64).all()
+    np.testing.assert_allclose(
+        explanation.sum(axis=1), output(model), rtol=5e-3, atol=5e-3
+    )
+
+
+def test_an_array_gets_columns_named_by_position():
+    X = _table(120).drop(columns="colour")
+    model = HyperNetworkClassifier(
+        2, max_epochs=3, random_state=0, **TINY[HyperNetworkClassifier]
+    ).fit(X.to_numpy(dtype=object), X["x1"] > 0)
+    explanation = model.explain(X.to_numpy(dtype=object))
+    assert explanation.columns.tolist() == [0, 1, "baseline_output"]
+    assert explanation.index.equals(pd.RangeIndex(len(X)))
+
+
+# -- categorical features, missing values, numeric encodings ---------------------
+
+
+@pytest.mark.parametrize("encoding", ["standard", "quantile", "piecewise_linear"])
+def test_a_changed_value_is_credited_to_its_own_column(encoding):
+    """A row that differs from the baseline row in one column only: that
+    column gets the whole change of the output, through its bins and its
+    missing-value indicator, or through its embedding."""
+    X = _table()
+    X.loc[X.index[::7], "x2"] = np.nan  # x2 gets a missing-value indicator
+    y = (X["x1"] + X["x2"].fillna(2) + (X["colour"] == "red")) > 0.5
+    model = HyperNetworkClassifier(
+        "ctx",
+        numeric_encoding=encoding,
+        max_epochs=5,
+        random_state=0,
+        **TINY[HyperNetworkClassifier],
+    ).fit(X, y)
+    assert model.encoder_.numeric_encoder_.has_missing_.tolist() == [False, True]
+    reference = X.iloc[[1]].assign(x2=0.3, colour="green")
+    changed = pd.concat(
+        [
+            reference.assign(x2=np.nan),  # missing: filled value + indicator
+            reference.assign(x2=2.5),
+            reference.assign(colour="red"),
+            reference.assign(x1=-1.5),
+        ]
+    )
+    explanation = model.explain(changed, baseline=reference, n_steps=64)
+    change = _log_odds(model, changed, True) - _log_odds(model, reference, True)[0]
+    for row, column in enumerate(["x2", "x2", "colour", "x1"]):
+        others = [c for c in ["x1", "colour", "x2"] if c != column]
+        assert (explanation.iloc[row][others] == 0).all()
+        assert explanation.iloc[row][column] == pytest.approx(change[row], abs=1e-3)
+    assert (np.abs(change) > 1e-3).all()  # the model does respond to each
+
+
+def test_the_mean_baseline_is_the_mean_row_with_the_mean_embedding():
+    X = _table()
+    model = HyperNetworkClassifier(
+        "ctx", max_epochs=3, random_state=0, **TINY[HyperNetworkClassifier]
+    ).fit(X, X["x1"] > 0)
+    explanation = model.explain(X.iloc[:3])
+    # Recompute the baseline's log-odds by hand, in each row's context.
+    module = model.net_.module_
+    colours = module.projection.embeddings[0].weight[:3].mean(dim=0)
+    numeric = torch.zeros(1, 2)
+    with torch.no_grad():
+        features = torch.cat([numeric, colours[None]], dim=1)
+        projected = module.projection.linear(features)
+        codes = torch.as_tensor(model.encoder_.transform(X.iloc[:3]).context)
+        hidden, _ = module.context_layer(projected.expand(3, -1), codes)
+        logits = module.output(module.fc(module.after_context(hidden)))
+    expected = (logits[:, 1] - logits[:, 0]).numpy()
+    np.testing.assert_allclose(explanation["baseline_output"], expected, atol=1e-5)
+
+
+# -- the fitted model is left alone ----------------------------------------------
+
+
+def test_explaining_leaves_the_fitted_network_as_it_was(switching_model):
+    model, X, _ = switching_model
+    before = model.predict_proba(X)
+    module = model.net_.module_
+    grads = [None if p.grad is None else p.grad.clone() for p in module.parameters()]
+    model.explain(X.head(20))
+    assert not module.training
+    assert all(p.dtype == torch.float32 for p in module.parameters())
+    for parameter, grad in zip(module.parameters(), grads, strict=True):
+        assert (parameter.grad is None) == (grad is None)
+        assert grad is None or torch.equal(parameter.grad, grad)
+    assert np.array_equal(model.predict_proba(X), before)
+
+
+# -- errors -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def multiclass_model():
+    X = _table(120)
+    y = np.random.default_rng(0).choice(["p", "q", "s"], len(X))
+    model = ConcatClassifier(
+        "ctx", max_epochs=2, random_state=0, **TINY[ConcatClassifier]
+    ).fit(X, y)
+    return model, X
+
+
+def test_multiclass_needs_a_target_and_names_the_classes(multiclass_model):
+    model, X = multiclass_model
+    with pytest.raises(ValueError, match=r"3 classes \(\['p', 'q', 's'\]\).*target="):
+        model.explain(X)
+    with pytest.raises(ValueError, match=r"target='z' is not a class.*'p', 'q', 's'"):
+        model.explain(X, target="z")
+    with pytest.raises(ValueError, match="is not a class"):
+        model.explain(X, target=["p"])
+
+
+def test_a_regressor_target_must_be_a_column_position():
+    X = _table(120)
+    model = ConcatRegressor(
+        "ctx", max_epochs=2, random_state=0, **TINY[ConcatRegressor]
+    ).fit(X, np.c_[X["x1"], X["x2"]])
+    with pytest.raises(ValueError, match="predicts 2 target columns; pass target="):
+        model.explain(X)
+    with pytest.raises(ValueError, match=r"target=2 is out of range.*\[0, 1\]"):
+        model.explain(X, target=2)
+    with pytest.raises(TypeError, match="position of a target column"):
+        model.explain(X, target="x1")
+    with pytest.raises(TypeError, match="position of a target column"):
+        model.explain(X, target=True)
+
+
+def test_explain_before_fit_is_not_fitted():
+    with pytest.raises(NotFittedError):
+        HyperNetworkClassifier("ctx").explain(_table(10))
+
+
+def test_other_columns_than_at_fit_are_rejected(multiclass_model):
+    model, X = multiclass_model
+    with pytest.raises(ValueError, match="same columns"):
+        model.explain(X.drop(columns="x2"), target="p")
+    with pytest.raises(ValueError, match="same columns"):
+        model.explain(X, target="p", baseline=X.iloc[[0]].rename(columns={"x1": "z"}))
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"n_steps": 0}, ValueError, "n_steps must be at least 1"),
+        ({"n_steps": 2.5}, TypeError, "n_steps must be a positive integer"),
+        ({"baseline": "median"}, ValueError, 'baseline must be "mean"'),
+        ({"baseline": 0.0}, ValueError, 'baseline must be "mean"'),
+    ],
+)
+def test_bad_arguments_say_what_to_pass(multiclass_model, kwargs, error, message):
+    model, X = multiclass_model
+    with pytest.raises(error, match=message):
+        model.explain(X, target="p", **kwargs)
+
+
+def test_a_baseline_of_several_rows_is_rejected(multiclass_model):
+    model, X = multiclass_model
+    with pytest.raises(ValueError, match="baseline has 2 rows; pass exactly one"):
+        model.explain(X, target="p", baseline=X.iloc[:2])
+
+
+# -- the plot ------------------------------------------------------------------------
+
+
+def test_the_dependence_plot_has_a_panel_per_feature_and_a_colour_per_context(
+    switching_model,
+):
+    model, X, _ = switching_model
+    figure = plot_context_effects(model, X.head(100), n_steps=8)
+    assert [ax.get_title() for ax in figure.axes] == ["x1", "x2"]
+    for ax in figure.axes:
+        assert len(ax.collections) == 2  # one scatter per context
+    legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert sorted(legend) == ["a", "b"]
+
+
+def test_the_heatmap_shows_the_mean_absolute_contribution(switching_model):
+    model, X, _ = switching_model
+    explanation = model.explain(X)
+    figure = plot_context_effects(
+        model, X, kind="heatmap", explanation=explanation, features=["x2", "x1"]
+    )
+    image = figure.axes[0].get_images()[0].get_array()
+    expected = explanation[["x2", "x1"]].abs().groupby(X["ctx"]).mean()
+    shown = [t.get_text() for t in figure.axes[0].get_yticklabels()]
+    np.testing.assert_allclose(image, expected.loc[shown].to_numpy())
+    assert len(figure.axes) == 2  # the heatmap and its colour bar
+
+
+def test_the_plot_draws_categories_and_says_which_contexts_it_left_out():
+    X = _table(150)
+    model = ConcatClassifier(
+        "ctx", max_epochs=2, random_state=0, **TINY[ConcatClassifier]
+    ).fit(X, X["x1"] > 0)
+    figure = plot_context_effects(model, X, max_contexts=2, n_steps=4)
+    assert "(1 more contexts not shown)" in figure._suptitle.get_text()
+    colour_panel = figure.axes[1]
+    labels = [t.get_text() for t in colour_panel.get_xticklabels()]
+    assert labels == ["blue", "green", "red"]
+    assert len(colour_panel.collections) == 2
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"kind": "bars"}, 'kind must be "dependence" or "heatmap"'),
+        ({"features": ["ctx"]}, "not explained columns of X"),
+        ({"max_contexts": 0}, "max_contexts must be at least 1"),
+    ],
+)
+def test_bad_plot_arguments_say_what_to_pass(switching_model, kwargs, message):
+    model, X, _ = switching_model
+    with pytest.raises(ValueError, match=message):
+        plot_context_effects(model, X.head(10), n_steps=2, **kwargs)
+
+
+def test_an_explanation_of_other_rows_is_rejected(switching_model):
+    model, X, _ = switching_model
+    explanation = model.explain(X.head(10), n_steps=2)
+    with pytest.raises(ValueError, match="not indexed like X"):
+        plot_context_effects(model, X.tail(10), explanation=explanation)

@@ -37,6 +37,31 @@ context_column : str, int, list of these, or None, default=None
         ``string`` dtype, or ``object`` columns of strings) get a learned
         embedding each; both are projected together. Unseen categories at
         predict follow ``handle_unknown``.
+    continuous_context : str, int, list of these, or None, default=None
+        Numeric column(s) that drive the generator *as numbers* (age, time,
+        temperature): a varying-coefficient model, where the layer changes
+        smoothly with the value. They are standardised with the training
+        mean and standard deviation (a missing value gets the training
+        median and a 0/1 "missing" input) and concatenated with the
+        categorical context's embeddings; like ``context_column``, they are
+        not also fed as features. With ``context_column=None`` (or ``[]``)
+        they are the only context. In the hypernetwork every row then gets
+        a generated layer of its own, which costs more per row than a
+        categorical context (whose layers are shared by its rows).
+    context_attributes : DataFrame, dict of DataFrames, or None, default=None
+        Known attributes of the categorical context's values: a DataFrame
+        indexed by the values of the (single) context column, with numeric
+        and/or categorical columns (size, region, unit, ...), or a dict
+        ``{context column: DataFrame}`` with several context columns. Every
+        value seen at fit needs a row; no missing values. The generator
+        reads the row's attributes (numeric ones standardised over the
+        values seen at fit, categorical ones one-hot) next to its value's
+        embedding. In training the value's id is hidden for a quarter of
+        the rows, so the attributes alone learn to make a layer: a value
+        listed in the table but not seen at fit is predicted from its
+        attributes (with the "unknown" id embedding), whatever
+        ``handle_unknown`` says; a value in neither follows
+        ``handle_unknown``.
     numeric_encoding : {"standard", "quantile", "piecewise_linear"}, \
 default=NUMERIC_ENCODING_DEFAULT
         How numeric columns enter the network, each fitted on the training
@@ -312,16 +337,23 @@ class HyperNetworkArchitecture:
     def _pooling_strength(self) -> float:
         return float(self.context_pooling)
 
-    def generated_weights(self, context_value) -> tuple[np.ndarray, np.ndarray]:
-        """The weight matrix and bias that ``context_value`` generates.
+    def generated_weights(
+        self, context_value=None, continuous=None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The weight matrix and bias that a context generates.
 
         Parameters
         ----------
-        context_value : object or tuple
-            A value of the context column seen during fit (or any value, with
+        context_value : object or tuple, default=None
+            A value of the context column seen during fit (or listed in
+            ``context_attributes``, or any value with
             ``handle_unknown="learned"``: unseen values get the
             unknown-context weights); a tuple of values, one per column, when
-            ``context_column`` is a list.
+            ``context_column`` is a list. None when the only context is
+            continuous.
+        continuous : sequence of float, default=None
+            With ``continuous_context``: the raw values of its columns, in
+            their order.
 
         Returns
         -------
@@ -332,11 +364,27 @@ class HyperNetworkArchitecture:
             The generated layer's bias.
         """
         check_is_fitted(self, "net_")
-        codes = self.encoder_.code_of(context_value)
+        encoder = self.encoder_
+        codes = (
+            encoder.code_of(context_value)
+            if encoder.context_encoders_
+            else np.empty(0, dtype=np.int64)
+        )
         layer = self.net_.module_.context_layer
+        device = layer.base_weight.device
+        values = None
+        if encoder.continuous_positions_:
+            values = torch.as_tensor(
+                encoder.continuous_values(continuous), device=device
+            )
+        elif continuous is not None:
+            raise ValueError(
+                "continuous is only for a model with continuous_context; this "
+                "one has none."
+            )
         with torch.inference_mode():
-            codes = torch.as_tensor(codes, device=layer.base_weight.device)[None, :]
-            weight, bias = layer.generate(codes)
+            codes = torch.as_tensor(codes, device=device)[None, :]
+            weight, bias = layer.generate(codes, values)
         return weight[0].cpu().numpy(), bias[0].cpu().numpy()
 
     def _module_params(self) -> dict:

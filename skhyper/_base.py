@@ -26,6 +26,7 @@ from skorch import NeuralNet
 from skorch.callbacks import ProgressBar
 from skorch.helper import predefined_split
 
+from ._attributes import attributes_from_plain, attributes_to_plain
 from ._callbacks import (
     DecayPath,
     RaiseOnDivergence,
@@ -35,6 +36,7 @@ from ._callbacks import (
 from ._compat import Interval, StrOptions, _check_sample_weight, _fit_context
 from ._data import TensorBatches, TensorTable
 from ._encoding import HANDLE_UNKNOWN_OPTIONS, EncodedTable, TableEncoder, as_table
+from ._explain import explain_rows
 from ._modules import ACTIVATIONS
 from ._net import WeightedLossNet
 from ._numeric import NUMERIC_ENCODINGS
@@ -82,6 +84,14 @@ class _ContextEstimator(
             tuple,
             None,
         ],
+        "continuous_context": [
+            str,
+            Interval(Integral, None, None, closed="neither"),
+            list,
+            tuple,
+            None,
+        ],
+        "context_attributes": [pd.DataFrame, dict, None],
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "embedding_size": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -196,13 +206,17 @@ class _ContextEstimator(
             type(self).__name__,
             self.numeric_encoding,
             self.n_bins,
+            self.continuous_context,
+            self.context_attributes,
         )
         encoded = self.encoder_.fit_transform(table)
         self.context_categories_ = self.encoder_.categories_
 
         seed = draw_seed(self.random_state)
         pooling = None
-        if self._pooling_strength() > 0:
+        # Pooling shrinks each categorical context towards the shared layer
+        # by its row count; continuous values have no groups to count.
+        if self._pooling_strength() > 0 and encoded.context.shape[1] > 0:
             pooling = pooling_coefficients(
                 encoded.context, weight, self._pooling_strength()
             )
@@ -320,6 +334,7 @@ class _ContextEstimator(
             "n_outputs": self._n_outputs(),
             "unknown_rate": UNKNOWN_RATE if self.handle_unknown == "learned" else 0.0,
             "bin_edges": getattr(self.encoder_.numeric_encoder_, "bin_edges_", None),
+            **self._context_module_params(encoded),
             **module_params,
         }
         callbacks = [("divergence", RaiseOnDivergence(self._reference_loss()))]
@@ -355,6 +370,20 @@ class _ContextEstimator(
             # (about 0.5 ms an epoch); leave its printer out when silent.
             **({} if self.verbose else {"callbacks__print_log": None}),
         )
+
+    def _context_module_params(self, encoded: EncodedTable) -> dict:
+        """The attribute matrices and the continuous context's width, when
+        the estimator has them (left out otherwise, so that a network without
+        them is built as before)."""
+        params = {}
+        tables = self.encoder_.attribute_tables_
+        if any(table is not None for table in tables):
+            params["context_attributes"] = [
+                None if table is None else table.matrix_ for table in tables
+            ]
+        if encoded.continuous is not None:
+            params["continuous_size"] = encoded.continuous.shape[1]
+        return params
 
     def _batch_size(self, n_train: int) -> int:
         """Rows per training step: ``batch_size`` or :func:`auto_batch_size`."""
@@ -436,6 +465,79 @@ class _ContextEstimator(
         """
         return self._forward(X, representation=True).double().cpu().numpy()
 
+    def explain(
+        self, X, *, baseline="mean", n_steps: int = 64, target=None
+    ) -> pd.DataFrame:
+        """Each column's contribution to each row's prediction, per context.
+
+        Integrated gradients (Sundararajan et al., ICML 2017) along the
+        straight path from a baseline row to each row of ``X``, with the
+        row's context held fixed: a contribution says what a feature does
+        *in that context*, so the same value can count for much in one
+        context and nothing in another. The path runs through the encoded
+        inputs; a numeric column's contribution includes its
+        piecewise-linear bins and its missing-value indicator, a
+        categorical column's goes through its embedding. Context columns
+        get no contribution.
+
+        Each row's contributions add up to its output minus the baseline's
+        output (completeness), so ``explain(X).sum(axis=1)`` is the output.
+        With ReLU-type activations and a linear output (a regressor, or a
+        classifier of two classes) the output is piecewise linear along
+        the path: the integral is then taken on ``n_steps`` equal cells
+        with the kink in each cell located from the output's values, which
+        is exact when no cell holds two kinks (and always exact for a path
+        without kinks). Otherwise it is an ``n_steps``-point Gauss-Legendre
+        sum, which converges fast for smooth activations. Either way,
+        ``attrs["max_completeness_gap"]`` of the result is the largest gap,
+        over the rows, between the sum and the output that
+        ``predict_proba``/``predict`` gives; raise ``n_steps`` if it is too
+        large for you.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like of shape (n_samples, n_features)
+            Rows to explain, with the columns of ``fit``.
+        baseline : "mean" or DataFrame of one row, default="mean"
+            The reference the contributions are measured from, in each
+            row's own context. ``"mean"``: every numeric column at its
+            training mean (its median under ``numeric_encoding="quantile"``),
+            present, and every categorical column at the mean of its
+            categories' embeddings. A one-row table (e.g. ``X.iloc[[0]]``)
+            is used as it is, except that its context is ignored.
+        n_steps : int, default=64
+            Cells (or points) of the path integral.
+        target : object, default=None
+            What is explained. Classifier: the log-odds
+            ``log(p / (1 - p))`` of the class ``target`` (default
+            ``classes_[1]`` with two classes; required with more).
+            Regressor: the predicted value of target column ``target``, in
+            the target's units (default 0; required with several columns).
+
+        Returns
+        -------
+        contributions : DataFrame
+            Indexed like ``X``: one column per non-context column of ``X``,
+            in its order, then ``"baseline_output"``, the baseline's output
+            in the row's context. ``attrs["output"]`` says what the output
+            is.
+
+        Examples
+        --------
+        >>> from skhyper import HyperNetworkClassifier
+        >>> from skhyper.datasets import make_sensor_data
+        >>> df = make_sensor_data(n_per_type=100)
+        >>> X, y = df.drop(columns="anomaly"), df["anomaly"]
+        >>> model = HyperNetworkClassifier("sensor_type", max_epochs=3,
+        ...                                random_state=0).fit(X, y)
+        >>> contributions = model.explain(X.head())
+        >>> contributions.columns.tolist()
+        ['sensor_a', 'sensor_b', 'sensor_c', 'baseline_output']
+        >>> contributions.attrs["max_completeness_gap"] < 1e-3
+        True
+        """
+        return explain_rows(self, X, baseline=baseline, n_steps=n_steps, target=target)
+
     def _context_embeddings(self) -> pd.DataFrame:
         """One row per context value (per column and value with several
         context columns); the "unknown" embeddings are left out."""
@@ -446,6 +548,8 @@ class _ContextEstimator(
         ):
             weights = column.weight.detach().cpu().numpy()[: len(encoder.categories_)]
             frames.append(pd.DataFrame(weights, index=list(encoder.categories_)))
+        if not frames:  # only continuous contexts: no values to embed
+            return pd.DataFrame(index=pd.Index([], name="context"))
         if len(frames) == 1:
             frame = frames[0].rename_axis("context")
         else:
@@ -463,6 +567,9 @@ class _ContextEstimator(
         :func:`~skhyper._persistence.net_state` instead, and the pandas
         attributes are left out and rebuilt from it on load."""
         state = dict(super().__getstate__())  # a copy: never edit __dict__
+        state["context_attributes"] = attributes_to_plain(
+            state.get("context_attributes")
+        )
         if "net_" in state:
             state["net_"] = net_state(state["net_"])
             for derived in _DERIVED_ON_LOAD:
@@ -471,6 +578,9 @@ class _ContextEstimator(
 
     def __setstate__(self, state: dict) -> None:
         state = dict(state)
+        state["context_attributes"] = attributes_from_plain(
+            state.get("context_attributes")
+        )
         net = state.pop("net_", None)
         super().__setstate__(state)
         if isinstance(net, dict):  # saved by __getstate__ above

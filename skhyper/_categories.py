@@ -90,11 +90,24 @@ class CategoryEncoder:
         if "categories_" in state:
             self._index = pd.Index(self.categories_)
 
+    def list_values(self, values: np.ndarray) -> None:
+        """Give ``values``, not seen at fit but listed in the column's
+        ``context_attributes``, codes of their own after the seen values'
+        (see ``_attributes.ATTRIBUTE_CODE_LAYOUT``)."""
+        self.listed_only_ = np.asarray(values, dtype=object)
+
     def encode(self, column: pd.Series) -> np.ndarray:
         """Codes of ``column``; unseen values follow ``handle_unknown``."""
         missing = self._check(column)
         codes = self._hashed(column, self._index.get_indexer).astype(np.int64)
         unseen = (codes < 0) & ~missing
+        listed = getattr(self, "listed_only_", None)
+        if unseen.any() and listed is not None and len(listed):
+            position = pd.Index(listed).get_indexer(column[unseen])
+            found = position >= 0
+            first = 2 * len(self.categories_) + 1
+            codes[np.flatnonzero(unseen)[found]] = first + position[found]
+            unseen = (codes < 0) & ~missing
         if unseen.any():
             if self.handle_unknown == "error":
                 raise ValueError(

@@ -195,6 +195,8 @@ class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
         self,
         context_column=None,
         *,
+        continuous_context=None,
+        context_attributes=None,
         hidden_size=128,
         hyper_hidden_size=64,
         output_size=128,
@@ -223,6 +225,8 @@ class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
         device="cpu",
     ):
         self.context_column = context_column
+        self.continuous_context = continuous_context
+        self.context_attributes = context_attributes
         self.hidden_size = hidden_size
         self.hyper_hidden_size = hyper_hidden_size
         self.output_size = output_size
@@ -294,6 +298,8 @@ class ConcatClassifier(ConcatArchitecture, _ContextClassifier):
         self,
         context_column=None,
         *,
+        continuous_context=None,
+        context_attributes=None,
         hidden_size=128,
         hidden_layer_sizes=(128, 64),
         embedding_size=16,
@@ -318,6 +324,8 @@ class ConcatClassifier(ConcatArchitecture, _ContextClassifier):
         device="cpu",
     ):
         self.context_column = context_column
+        self.continuous_context = continuous_context
+        self.context_attributes = context_attributes
         self.hidden_size = hidden_size
         self.hidden_layer_sizes = hidden_layer_sizes
         self.embedding_size = embedding_size

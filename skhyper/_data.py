@@ -37,6 +37,9 @@ class TensorTable(torch.utils.data.Dataset):
         self.numeric = torch.as_tensor(encoded.numeric, device=device)
         self.categorical = torch.as_tensor(encoded.categorical, device=device)
         self.context = torch.as_tensor(encoded.context, device=device)
+        self.continuous = None
+        if encoded.continuous is not None:
+            self.continuous = torch.as_tensor(encoded.continuous, device=device)
         self.target = None if target is None else torch.as_tensor(target, device=device)
         self.weight = None
         if weight is not None:
@@ -64,6 +67,8 @@ class TensorTable(torch.utils.data.Dataset):
             "categorical": self.categorical,
             "context": self.context,
         }
+        if self.continuous is not None:
+            inputs["continuous"] = self.continuous
         if self.pooling is not None:
             inputs["pooling"] = self.pooling
         return inputs

@@ -25,6 +25,7 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_object_dtype
 from scipy import sparse
 from sklearn.utils.validation import check_array
 
+from ._attributes import AttributeTable
 from ._categories import CategoryEncoder, preview
 from ._numeric import NumericEncoder
 
@@ -38,6 +39,8 @@ class EncodedTable:
     numeric: np.ndarray  # (n_samples, n_numeric + n_indicators) float32
     categorical: np.ndarray  # (n_samples, n_categorical) int64 codes
     context: np.ndarray  # (n_samples, n_context_columns) int64 codes
+    # (n_samples, n_continuous + n_indicators) float32: continuous contexts
+    continuous: np.ndarray | None = None
 
 
 def as_table(X, estimator_name: str) -> pd.DataFrame:
@@ -145,7 +148,13 @@ def resolve_context_positions(table: pd.DataFrame, context_column) -> list[int]:
     return positions
 
 
-def resolve_context_position(table: pd.DataFrame, context_column) -> int:
+def list_is_empty(value) -> bool:
+    return isinstance(value, (list, tuple)) and not value
+
+
+def resolve_context_position(
+    table: pd.DataFrame, context_column, parameter: str = "context_column"
+) -> int:
     """Find the position of the context column in ``table``.
 
     A string names a DataFrame column; an integer is a position (as in
@@ -175,7 +184,7 @@ def resolve_context_position(table: pd.DataFrame, context_column) -> int:
         context_column, (str, Integral)
     ):
         raise TypeError(
-            "context_column must be a column name (str), an integer position, "
+            f"{parameter} must be a column name (str), an integer position, "
             f"a list of these, or None; got {context_column!r} of type "
             f"{type(context_column).__name__}."
         )
@@ -188,12 +197,12 @@ def resolve_context_position(table: pd.DataFrame, context_column) -> int:
                 "position instead"
             )
             raise ValueError(
-                f"context_column={context_column!r} is not a column of X; {available}."
+                f"{parameter}={context_column!r} is not a column of X; {available}."
             )
         return int(table.columns.get_loc(context_column))
     if not -n_columns <= context_column < n_columns:
         raise ValueError(
-            f"context_column={context_column} is out of range: X has "
+            f"{parameter}={context_column} is out of range: X has "
             f"{n_columns} feature(s), so the position must be in "
             f"[0, {n_columns - 1}]."
         )
@@ -288,6 +297,12 @@ class TableEncoder:
         How the numeric columns are encoded (:class:`NumericEncoder`).
     n_bins : int
         Bins per column for ``"piecewise_linear"``.
+    continuous_context : str, int, list of these, or None
+        Numeric context columns, standardised (missing values filled and
+        flagged) and fed to the generator as numbers.
+    context_attributes : DataFrame, dict or None
+        Attributes of the categorical context columns' values
+        (:class:`~skhyper._attributes.AttributeTable`).
     """
 
     def __init__(
@@ -297,20 +312,25 @@ class TableEncoder:
         estimator_name: str,
         numeric_encoding: str = "standard",
         n_bins: int = 16,
+        continuous_context=None,
+        context_attributes=None,
     ):
         self.context_column = context_column
         self.handle_unknown = handle_unknown
         self.estimator_name = estimator_name
         self.numeric_encoding = numeric_encoding
         self.n_bins = n_bins
+        self.continuous_context = continuous_context
+        self.context_attributes = context_attributes
 
     def fit_transform(self, X) -> EncodedTable:
         table = as_table(X, self.estimator_name)
-        self.context_positions_ = resolve_context_positions(table, self.context_column)
+        self._resolve_context_columns(table)
         self.n_columns_ = table.shape[1]
-        others = [i for i in range(self.n_columns_) if i not in self.context_positions_]
+        context = self.context_positions_ + self.continuous_positions_
+        others = [i for i in range(self.n_columns_) if i not in context]
         if not others:
-            names = ", ".join(column_label(table, i) for i in self.context_positions_)
+            names = ", ".join(column_label(table, i) for i in context)
             raise ValueError(
                 f"X has {self.n_columns_} feature(s) and all are context "
                 f"columns ({names}); {self.estimator_name} needs at least one "
@@ -336,31 +356,129 @@ class TableEncoder:
         categorical = self._codes(
             table, self.categorical_positions_, self.categorical_encoders_, fit=True
         )
+        self.attribute_tables_ = self._fit_attributes(table)
 
-        raw = self._numeric_matrix(table)
+        raw = self._numeric_matrix(table, self.numeric_positions_)
         self.numeric_encoder_ = NumericEncoder(self.numeric_encoding, self.n_bins)
         self.numeric_encoder_.fit(raw)
-        return EncodedTable(self.numeric_encoder_.transform(raw), categorical, context)
+        continuous = None
+        if self.continuous_positions_:
+            raw_context = self._numeric_matrix(table, self.continuous_positions_)
+            self.continuous_encoder_ = NumericEncoder("standard").fit(raw_context)
+            continuous = self.continuous_encoder_.transform(raw_context)
+        return EncodedTable(
+            self.numeric_encoder_.transform(raw), categorical, context, continuous
+        )
 
     def transform(self, X) -> EncodedTable:
         # The caller has checked the number and names of columns against fit.
         table = as_table(X, self.estimator_name)
+        continuous = None
+        if self.continuous_positions_:
+            continuous = self.continuous_encoder_.transform(
+                self._numeric_matrix(table, self.continuous_positions_)
+            )
         return EncodedTable(
-            self.numeric_encoder_.transform(self._numeric_matrix(table)),
+            self.numeric_encoder_.transform(
+                self._numeric_matrix(table, self.numeric_positions_)
+            ),
             self._codes(table, self.categorical_positions_, self.categorical_encoders_),
             self._codes(table, self.context_positions_, self.context_encoders_),
+            continuous,
         )
+
+    def __getstate__(self) -> dict:
+        # The attribute tables are encoded in attribute_tables_ at fit; the
+        # user's DataFrames (pandas, which skops does not store) stay with
+        # the estimator's parameter.
+        return {**self.__dict__, "context_attributes": None}
+
+    @property
+    def continuous_positions_(self) -> list[int]:
+        return getattr(self, "_continuous_positions", [])
+
+    def _resolve_context_columns(self, table: pd.DataFrame) -> None:
+        """Positions of the categorical and the continuous context columns;
+        with ``continuous_context`` and ``context_column=None`` (or an empty
+        list), only the continuous ones."""
+        continuous = self.continuous_context
+        if continuous is None:
+            self.context_positions_ = resolve_context_positions(
+                table, self.context_column
+            )
+            return
+        names = continuous if isinstance(continuous, (list, tuple)) else [continuous]
+        if not names:
+            raise ValueError(
+                "continuous_context is an empty list; name at least one numeric "
+                "column, or pass None."
+            )
+        self._continuous_positions = [
+            resolve_context_position(table, c, "continuous_context") for c in names
+        ]
+        if len(set(self._continuous_positions)) < len(names):
+            raise ValueError(
+                f"continuous_context={continuous!r} names the same column twice."
+            )
+        self.context_positions_ = (
+            []
+            if self.context_column is None or list_is_empty(self.context_column)
+            else resolve_context_positions(table, self.context_column)
+        )
+        for position in self._continuous_positions:
+            label = column_label(table, position)
+            if position in self.context_positions_:
+                raise ValueError(
+                    f"The column {label} is in both context_column and "
+                    "continuous_context; a context column is either categorical "
+                    "or continuous."
+                )
+            if is_categorical_feature(table.iloc[:, position]):
+                raise ValueError(
+                    f"continuous_context names the column {label}, which holds "
+                    "categories, not numbers; list it in context_column instead."
+                )
+
+    def _fit_attributes(self, table: pd.DataFrame) -> list[AttributeTable | None]:
+        """One :class:`AttributeTable` per categorical context column that
+        ``context_attributes`` describes (None for the others)."""
+        given = self.context_attributes
+        if given is None:
+            return [None] * len(self.context_positions_)
+        keys = [table.columns[i] for i in self.context_positions_]
+        if not isinstance(given, dict):
+            if len(keys) != 1:
+                raise ValueError(
+                    f"context_attributes is one table, but there are {len(keys)} "
+                    "categorical context columns; pass a dict {context column: "
+                    "DataFrame} instead."
+                )
+            given = {keys[0]: given}
+        unknown = [key for key in given if key not in keys]
+        if unknown:
+            raise ValueError(
+                f"context_attributes has tables for {preview(unknown)}, which "
+                f"are not categorical context columns ({preview(keys)})."
+            )
+        tables = []
+        for key, encoder in zip(keys, self.context_encoders_, strict=True):
+            if key not in given:
+                tables.append(None)
+                continue
+            attributes = AttributeTable(given[key], encoder.what).fit(
+                encoder.categories_
+            )
+            encoder.list_values(attributes.listed_only_)
+            tables.append(attributes)
+        return tables
 
     @property
     def categories_(self) -> np.ndarray | list[np.ndarray]:
         """The context values seen at fit: one array, or one per column when
-        ``context_column`` is a list."""
+        ``context_column`` is a list or there is no categorical context."""
         categories = [encoder.categories_ for encoder in self.context_encoders_]
-        return (
-            categories
-            if isinstance(self.context_column, (list, tuple))
-            else categories[0]
-        )
+        one = not isinstance(self.context_column, (list, tuple))
+        return categories[0] if one and len(categories) == 1 else categories
 
     def code_of(self, value) -> np.ndarray:
         """The codes of one context value (a tuple with several context
@@ -380,6 +498,21 @@ class TableEncoder:
             ]
         )
 
+    def continuous_values(self, values) -> np.ndarray:
+        """One row of encoded continuous context from its raw ``values``,
+        one per ``continuous_context`` column."""
+        n_columns = len(self.continuous_positions_)
+        try:
+            raw = np.asarray(values, dtype=np.float64).reshape(1, -1)
+        except (TypeError, ValueError):
+            raw = None
+        if values is None or raw is None or raw.shape[1] != n_columns:
+            raise ValueError(
+                f"continuous must give {n_columns} number(s), one per "
+                f"continuous_context column; got {values!r}."
+            )
+        return self.continuous_encoder_.transform(raw)
+
     def _category_encoder(self, table, position, role: str) -> CategoryEncoder:
         what = f"{role} {column_label(table, position)}"
         return CategoryEncoder(what, table.columns[position], self.handle_unknown)
@@ -393,12 +526,11 @@ class TableEncoder:
             codes[:, j] = encoder.fit(column) if fit else encoder.encode(column)
         return codes
 
-    def _numeric_matrix(self, table: pd.DataFrame) -> np.ndarray:
-        columns = [_numeric_column(table, i) for i in self.numeric_positions_]
+    @staticmethod
+    def _numeric_matrix(table: pd.DataFrame, positions: list[int]) -> np.ndarray:
+        columns = [_numeric_column(table, i) for i in positions]
         if not columns:  # every non-context column is categorical
             return np.empty((len(table), 0))
         values = np.column_stack(columns)
-        _check_no_infinity(
-            values, [column_label(table, i) for i in self.numeric_positions_]
-        )
+        _check_no_infinity(values, [column_label(table, i) for i in positions])
         return values

@@ -20,6 +20,7 @@ import copy
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -184,6 +185,17 @@ def gathered_low_rank(
     return torch.baddbmm(own_bias, low, b.index_select(0, index)).squeeze(1)
 
 
+def per_row_product(
+    inputs: torch.Tensor, factors: list[torch.Tensor], bias: torch.Tensor
+) -> torch.Tensor:
+    """``inputs[r] @ factors[0][r] @ factors[1][r] ... + bias[r]``: every row
+    with a generated layer of its own (continuous contexts)."""
+    rows = inputs.unsqueeze(1)
+    for factor in factors:
+        rows = torch.bmm(rows, factor)
+    return rows.squeeze(1) + bias
+
+
 # How ContextLinear computes x (A B)(c) + db(c) for a batch; see choose_form.
 CONTEXT_FORMS = {
     "grouped": grouped_product,
@@ -200,6 +212,12 @@ DENSE_MAX_WIDTH = {"cpu": 64, "cuda": 512}
 # at every step, which needs no torch.unique and so never waits for a GPU;
 # beyond it, only the contexts present in the batch are generated.
 GENERATE_ALL_MAX = 1024
+
+# In a context column with attributes, at least this share of the training
+# rows have the value's id hidden each epoch, so that the generator learns
+# to make a layer from the attributes alone: what a value listed only in
+# the attribute table gets at predict.
+ATTRIBUTE_HIDE_RATE = 0.25
 
 
 def choose_form(
@@ -229,21 +247,59 @@ def choose_form(
 
 
 class ContextEmbedding(nn.Module):
-    """Embeddings of one or more context columns, concatenated.
+    """What the generator reads about a row's context: the embeddings of one
+    or more categorical context columns, each column's known attributes (if
+    any), and the continuous context values, concatenated.
 
     Column ``j`` has codes ``0 .. context_sizes[j]``; the last one is its
-    "unknown" code. A row of codes is also identified by one integer, its
-    *combination id* (mixed radix over the columns), so that the distinct
-    contexts of a batch are found with one ``torch.unique``.
+    "unknown" code. A column with an attribute matrix has more codes (see
+    ``_attributes.ATTRIBUTE_CODE_LAYOUT``): the seen values again with their
+    id hidden, and the values listed only in the attribute table, all of
+    which share the unknown id embedding but keep their own attributes. A
+    row of codes is also identified by one integer, its *combination id*
+    (mixed radix over the columns), so that the distinct contexts of a batch
+    are found with one ``torch.unique``. Continuous values have no codes:
+    with them every row is a context of its own.
+
+    Parameters
+    ----------
+    context_sizes : sequence of int
+        Values seen at fit, per categorical context column.
+    embedding_size : int
+    attributes : sequence of (array or None), optional
+        Per column, the encoded attributes of its seen values (in code
+        order) followed by those of the values listed only in its table.
+    continuous_size : int
+        Width of the encoded continuous context.
     """
 
-    def __init__(self, context_sizes: Sequence[int], embedding_size: int):
+    def __init__(
+        self,
+        context_sizes: Sequence[int],
+        embedding_size: int,
+        attributes: Sequence | None = None,
+        continuous_size: int = 0,
+    ):
         super().__init__()
         self.context_sizes = [int(n) for n in context_sizes]
+        self.continuous_size = int(continuous_size)
         self.columns = nn.ModuleList(
             nn.Embedding(n + 1, embedding_size) for n in self.context_sizes
         )
-        radix = [n + 1 for n in self.context_sizes]
+        attributes = attributes or [None] * len(self.context_sizes)
+        self.attribute_columns = [j for j, a in enumerate(attributes) if a is not None]
+        radix = []
+        for j, n_seen in enumerate(self.context_sizes):
+            tables = _attribute_code_tables(n_seen, attributes[j])
+            radix.append(len(tables[0]))
+            for name, table in zip(("id_of_code", "hidden_code"), tables, strict=True):
+                self.register_buffer(f"{name}_{j}", table, persistent=False)
+            if attributes[j] is not None:
+                self.register_buffer(
+                    f"attributes_{j}",
+                    _attribute_rows(n_seen, attributes[j]),
+                    persistent=False,
+                )
         self.n_combinations = math.prod(radix)
         if self.n_combinations >= 2**62:
             raise ValueError(
@@ -253,14 +309,41 @@ class ContextEmbedding(nn.Module):
         strides = [math.prod(radix[j + 1 :]) for j in range(len(radix))]
         self.register_buffer("strides", torch.tensor(strides), persistent=False)
         self.register_buffer("radix", torch.tensor(radix), persistent=False)
+        self.register_buffer(
+            "seen_unknown",
+            torch.tensor(self.context_sizes, dtype=torch.long),
+            persistent=False,
+        )
 
     @property
     def output_size(self) -> int:
-        return sum(column.embedding_dim for column in self.columns)
+        attribute_width = sum(
+            getattr(self, f"attributes_{j}").shape[1] for j in self.attribute_columns
+        )
+        embedded = sum(column.embedding_dim for column in self.columns)
+        return embedded + attribute_width + self.continuous_size
 
     @property
     def unknown_codes(self) -> torch.Tensor:
-        return self.radix - 1
+        """Each column's code for a value neither seen nor listed."""
+        return self.seen_unknown
+
+    @property
+    def per_row(self) -> bool:
+        """Whether every row is a context of its own (continuous values)."""
+        return self.continuous_size > 0
+
+    def hidden_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        """The codes with each column's value id hidden: the unknown code,
+        or, for a column with attributes, the code that keeps the value's
+        attributes."""
+        return torch.stack(
+            [
+                getattr(self, f"hidden_code_{j}").index_select(0, codes[:, j])
+                for j in range(codes.shape[1])
+            ],
+            dim=1,
+        )
 
     def combination_ids(self, codes: torch.Tensor) -> torch.Tensor:
         if codes.shape[1] == 1:  # one context column: its codes are the ids
@@ -277,12 +360,46 @@ class ContextEmbedding(nn.Module):
             return ids.unsqueeze(1)
         return self.codes_of(ids)
 
-    def forward(self, codes: torch.Tensor) -> torch.Tensor:
-        if len(self.columns) == 1:
-            return self.columns[0](codes[:, 0])
-        return torch.cat(
-            [column(codes[:, j]) for j, column in enumerate(self.columns)], dim=1
-        )
+    def forward(
+        self, codes: torch.Tensor, continuous: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        parts = []
+        for j, column in enumerate(self.columns):
+            if j in self.attribute_columns:
+                ids = getattr(self, f"id_of_code_{j}").index_select(0, codes[:, j])
+                parts += [
+                    column(ids),
+                    getattr(self, f"attributes_{j}").index_select(0, codes[:, j]),
+                ]
+            else:
+                parts.append(column(codes[:, j]))
+        if self.continuous_size:
+            parts.append(continuous)
+        if len(parts) == 1:
+            return parts[0]
+        return torch.cat(parts, dim=1)
+
+
+def _attribute_code_tables(n_seen: int, attributes) -> tuple[torch.Tensor, ...]:
+    """For every code of a column: the row of its id embedding, and the
+    code that hides its id (``_attributes.ATTRIBUTE_CODE_LAYOUT``)."""
+    if attributes is None:
+        return torch.arange(n_seen + 1), torch.full((n_seen + 1,), n_seen)
+    n_listed_only = len(attributes) - n_seen
+    n_codes = 2 * n_seen + 1 + n_listed_only
+    codes = torch.arange(n_codes)
+    id_of_code = torch.clamp(codes, max=n_seen)
+    hidden_code = torch.where(codes < n_seen, codes + n_seen + 1, codes)
+    return id_of_code, hidden_code
+
+
+def _attribute_rows(n_seen: int, attributes) -> torch.Tensor:
+    """The attributes of every code: the seen values, zeros for unknown,
+    the seen values again, then the values listed only in the table."""
+    matrix = torch.as_tensor(np.asarray(attributes), dtype=torch.float32)
+    seen, listed_only = matrix[:n_seen], matrix[n_seen:]
+    unknown = matrix.new_zeros(1, matrix.shape[1])
+    return torch.cat([seen, unknown, seen, listed_only])
 
 
 class PiecewiseLinearEncoding(nn.Module):
@@ -416,6 +533,8 @@ class ContextLinear(nn.Module):
         hyper_hidden_size: int,
         activation: str,
         rank: int | None = None,
+        attributes: Sequence | None = None,
+        continuous_size: int = 0,
     ):
         super().__init__()
         self.in_features = in_features
@@ -425,7 +544,9 @@ class ContextLinear(nn.Module):
             self._factor_sizes = (in_features * out_features,)
         else:
             self._factor_sizes = (in_features * rank, rank * out_features)
-        self.embedding = ContextEmbedding(context_sizes, embedding_size)
+        self.embedding = ContextEmbedding(
+            context_sizes, embedding_size, attributes, continuous_size
+        )
         # "auto" or a key of CONTEXT_FORMS (benchmarks set it to compare).
         self.form = "auto"
         self.generator = nn.Sequential(
@@ -456,16 +577,19 @@ class ContextLinear(nn.Module):
             output_layer.weight[:n_a].zero_()
             output_layer.weight[n_a + self._factor_sizes[1] :].zero_()
 
-    def generate_update(self, codes: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def generate_update(
+        self, codes: torch.Tensor, continuous: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, ...]:
         """The generated parts for each row of context codes
-        ``(n, n_context_columns)``, in the generator's own form.
+        ``(n, n_context_columns)`` (and continuous context values, if the
+        layer has them), in the generator's own form.
 
         Returns ``(dW, db)`` with ``dW`` of shape ``(n, in, out)`` when
         ``rank`` is None, else ``(A, B, db)`` with ``A`` of shape
         ``(n, in, rank)`` and ``B`` of shape ``(n, rank, out)``; ``db`` has
         shape ``(n, out)``.
         """
-        flat = self.generator(self.embedding(codes))
+        flat = self.generator(self.embedding(codes, continuous))
         parts = torch.split(flat, [*self._factor_sizes, self.out_features], dim=1)
         if self.rank is None:
             return parts[0].view(-1, self.in_features, self.out_features), parts[1]
@@ -497,10 +621,13 @@ class ContextLinear(nn.Module):
             return self.generate_update(self.embedding.codes_of(present)), index
         return tuple(part[present] for part in generated), index
 
-    def generate(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def generate(
+        self, codes: torch.Tensor, continuous: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Full weights ``(n, in, out)`` and biases ``(n, out)`` for each row
-        of context codes ``(n, n_context_columns)``."""
-        *weight_parts, bias_update = self.generate_update(codes)
+        of context codes ``(n, n_context_columns)`` (and of continuous
+        context values)."""
+        *weight_parts, bias_update = self.generate_update(codes, continuous)
         update = weight_parts[0]
         for factor in weight_parts[1:]:
             update = torch.bmm(update, factor)
@@ -511,6 +638,7 @@ class ContextLinear(nn.Module):
         inputs: torch.Tensor,
         context: torch.Tensor,
         generated: tuple[torch.Tensor, ...] | None = None,
+        continuous: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Apply each row's context layer to ``inputs``.
 
@@ -523,6 +651,11 @@ class ContextLinear(nn.Module):
         generated, ``x dW(c) + db(c)``, whose size the partial pooling
         penalises.
         """
+        if self.embedding.per_row:  # continuous contexts: a layer per row
+            *factors, bias_update = self.generate_update(context, continuous)
+            update = per_row_product(inputs, factors, bias_update)
+            shared = torch.addmm(self.base_bias, inputs, self.base_weight)
+            return shared + update, update
         ids = self.embedding.combination_ids(context)
         form = self.form
         if form == "auto":
@@ -584,22 +717,56 @@ class _ContextNetwork(nn.Module):
         return self.projection(numeric, categorical)
 
     def _mask_context(self, context: torch.Tensor) -> torch.Tensor:
-        return self._mask_unknown(context, self.context_embedding.unknown_codes)
+        """In training, hide the value id of a random share of the context
+        codes: ``unknown_rate`` of them, so that the unknown embedding
+        learns an average context, and at least ``ATTRIBUTE_HIDE_RATE`` in
+        a column with attributes, so that the attributes alone learn to
+        make a context's layer (what a value listed only in the attribute
+        table gets)."""
+        embedding = self.context_embedding
+        if not self.training or context.shape[1] == 0:
+            return context
+        rates = [
+            max(self.unknown_rate, ATTRIBUTE_HIDE_RATE)
+            if j in embedding.attribute_columns
+            else self.unknown_rate
+            for j in range(context.shape[1])
+        ]
+        if max(rates) == 0:
+            return context
+        draws = torch.rand(context.shape, device=context.device)
+        if len(set(rates)) == 1:
+            mask = draws < rates[0]
+        else:
+            mask = draws < torch.tensor(rates, device=context.device)
+        return torch.where(mask, embedding.hidden_codes(context), context)
 
-    def forward(self, numeric, categorical, context, generated=None, pooling=None):
+    def forward(
+        self,
+        numeric,
+        categorical,
+        context,
+        generated=None,
+        pooling=None,
+        continuous=None,
+    ):
         """The outputs (logits); in training with ``pooling`` (one
         coefficient per row), also each row's partial-pooling penalty:
         ``pooling`` times the mean square of the context-generated part of
         the row's hidden layer."""
-        hidden, update = self._combine(numeric, categorical, context, generated)
+        hidden, update = self._combine(
+            numeric, categorical, context, generated, continuous
+        )
         outputs = self.output(hidden)
         if pooling is None or update is None or not self.training:
             return outputs
         return outputs, pooling * update.square().mean(dim=1)
 
-    def combine(self, numeric, categorical, context, generated=None) -> torch.Tensor:
+    def combine(
+        self, numeric, categorical, context, generated=None, continuous=None
+    ) -> torch.Tensor:
         """The representation before the output layer."""
-        return self._combine(numeric, categorical, context, generated)[0]
+        return self._combine(numeric, categorical, context, generated, continuous)[0]
 
     @property
     def representation_size(self) -> int:
@@ -665,7 +832,9 @@ class _ContextNetwork(nn.Module):
         ids = self.context_embedding.combination_ids(inputs["context"])
         order = torch.argsort(ids, stable=True)
         ordered = {name: tensor[order] for name, tensor in inputs.items()}
-        ordered["numeric"] = ordered["numeric"].double()
+        for name in ("numeric", "continuous"):
+            if name in ordered:
+                ordered[name] = ordered[name].double()
         outputs = _in_blocks(step, ordered, generated, FLOAT64_BATCH_ROWS, pad=False)
         return torch.empty_like(outputs).index_copy_(0, order, outputs)
 
@@ -739,6 +908,12 @@ class HyperNetworkModule(_ContextNetwork):
         Quantile bin edges of the first numeric columns, which are then
         piecewise-linear encoded (:class:`PiecewiseLinearEncoding`); None
         feeds the numeric columns as they are.
+    context_attributes : sequence of (array or None), optional
+        Encoded attributes of each context column's values
+        (:class:`ContextEmbedding`).
+    continuous_size : int
+        Width of the encoded continuous context; with one, every row gets
+        a generated layer of its own.
     """
 
     activate_projection = False
@@ -759,6 +934,8 @@ class HyperNetworkModule(_ContextNetwork):
         activation: str = "relu",
         unknown_rate: float = 0.0,
         bin_edges: Sequence | None = None,
+        context_attributes: Sequence | None = None,
+        continuous_size: int = 0,
     ):
         super().__init__(
             n_numeric,
@@ -777,6 +954,8 @@ class HyperNetworkModule(_ContextNetwork):
             hyper_hidden_size,
             activation,
             generator_rank,
+            context_attributes,
+            continuous_size,
         )
         self.after_context = nn.Sequential(ACTIVATIONS[activation](), Dropout(dropout))
         self.fc = fully_connected(
@@ -788,12 +967,12 @@ class HyperNetworkModule(_ContextNetwork):
     def context_embedding(self) -> ContextEmbedding:
         return self.context_layer.embedding
 
-    def _combine(self, numeric, categorical, context, generated=None):
+    def _combine(self, numeric, categorical, context, generated=None, continuous=None):
         """The representation before the output layer, and the part of the
         generated layer's output that the context generated."""
         projected = self._project(numeric, categorical)
         hidden, update = self.context_layer(
-            projected, self._mask_context(context), generated
+            projected, self._mask_context(context), generated, continuous
         )
         return self.fc(self.after_context(hidden)), update
 
@@ -803,7 +982,7 @@ class HyperNetworkModule(_ContextNetwork):
         return n_combinations * update_bytes <= PREDICT_WEIGHT_CACHE_BYTES
 
     def predicting_weights(self):
-        if not self._caches_all_weights():
+        if self.context_embedding.per_row or not self._caches_all_weights():
             return None
         layer = self.context_layer
         return layer.generate_update(self.context_embedding.all_codes())
@@ -814,6 +993,8 @@ class HyperNetworkModule(_ContextNetwork):
         every context's weights are generated together; a full-rank one is
         applied per group of rows, and without the cache the generator runs
         on each batch's own contexts."""
+        if self.context_embedding.per_row:  # each row's own layer, in bmm
+            return True
         return self.context_layer.rank is not None and self._caches_all_weights()
 
 
@@ -823,7 +1004,8 @@ class ConcatModule(_ContextNetwork):
     Parameters
     ----------
     n_numeric, categorical_sizes, context_sizes, n_outputs, hidden_size,
-    embedding_size, dropout, activation, unknown_rate, bin_edges
+    embedding_size, dropout, activation, unknown_rate, bin_edges,
+    context_attributes, continuous_size
         As for :class:`HyperNetworkModule`.
     hidden_layer_sizes : sequence of int
         Sizes of the FC layers after the concatenation.
@@ -842,6 +1024,8 @@ class ConcatModule(_ContextNetwork):
         activation: str = "relu",
         unknown_rate: float = 0.0,
         bin_edges: Sequence | None = None,
+        context_attributes: Sequence | None = None,
+        continuous_size: int = 0,
     ):
         super().__init__(
             n_numeric,
@@ -852,7 +1036,9 @@ class ConcatModule(_ContextNetwork):
             unknown_rate,
             bin_edges,
         )
-        self.embedding = ContextEmbedding(context_sizes, embedding_size)
+        self.embedding = ContextEmbedding(
+            context_sizes, embedding_size, context_attributes, continuous_size
+        )
         sizes = [hidden_size + self.embedding.output_size, *hidden_layer_sizes]
         self.fc = fully_connected(sizes, activation, dropout)
         self.output = nn.Linear(sizes[-1], n_outputs)
@@ -861,9 +1047,9 @@ class ConcatModule(_ContextNetwork):
     def context_embedding(self) -> ContextEmbedding:
         return self.embedding
 
-    def _combine(self, numeric, categorical, context, generated=None):
+    def _combine(self, numeric, categorical, context, generated=None, continuous=None):
         """The representation before the output layer; nothing is generated
         per context, so there is nothing to pool."""
         projected = self._project(numeric, categorical)
-        embedded = self.embedding(self._mask_context(context))
+        embedded = self.embedding(self._mask_context(context), continuous)
         return self.fc(torch.cat([projected, embedded], dim=1)), None

@@ -205,6 +205,14 @@ def _check_estimator(estimator, X) -> None:
             f"{type(estimator).__name__}."
         )
     check_is_fitted(estimator, "net_")
+    for option in ("continuous_context", "context_attributes"):
+        if getattr(estimator, option, None) is not None:
+            raise ValueError(
+                f"to_onnx cannot export a model fitted with {option} yet: the "
+                "graph generates the layers of the categorical context values "
+                "seen at fit only. Serve it with skhyper.dump/load (skops) or "
+                "pickle instead."
+            )
     if X is not None:
         try:
             validate_data(estimator, X, skip_check_array=True, reset=False)

@@ -43,6 +43,8 @@ from ._runtime import torch_session
 # that each of these is needed by some model.
 TRUSTED_TYPES = sorted(
     [
+        # Only for a model fitted with context_attributes.
+        "skhyper._attributes.AttributeTable",
         "skhyper._categories.CategoryEncoder",
         "skhyper._classifiers.ConcatClassifier",
         "skhyper._classifiers.HyperNetworkClassifier",

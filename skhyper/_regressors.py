@@ -129,6 +129,8 @@ class HyperNetworkRegressor(HyperNetworkArchitecture, _ContextRegressor):
         self,
         context_column=None,
         *,
+        continuous_context=None,
+        context_attributes=None,
         hidden_size=128,
         hyper_hidden_size=64,
         output_size=128,
@@ -156,6 +158,8 @@ class HyperNetworkRegressor(HyperNetworkArchitecture, _ContextRegressor):
         device="cpu",
     ):
         self.context_column = context_column
+        self.continuous_context = continuous_context
+        self.context_attributes = context_attributes
         self.hidden_size = hidden_size
         self.hyper_hidden_size = hyper_hidden_size
         self.output_size = output_size
@@ -225,6 +229,8 @@ class ConcatRegressor(ConcatArchitecture, _ContextRegressor):
         self,
         context_column=None,
         *,
+        continuous_context=None,
+        context_attributes=None,
         hidden_size=128,
         hidden_layer_sizes=(128, 64),
         embedding_size=16,
@@ -248,6 +254,8 @@ class ConcatRegressor(ConcatArchitecture, _ContextRegressor):
         device="cpu",
     ):
         self.context_column = context_column
+        self.continuous_context = continuous_context
+        self.context_attributes = context_attributes
         self.hidden_size = hidden_size
         self.hidden_layer_sizes = hidden_layer_sizes
         self.embedding_size = embedding_size

@@ -35,6 +35,11 @@ ENCODINGS = ["standard", "quantile", "piecewise_linear"]
 # The fitted attributes a round trip must keep (besides the predictions).
 ARRAY_ATTRIBUTES = ("feature_names_in_", "n_features_in_", "n_iter_", "batch_size_")
 FRAME_ATTRIBUTES = ("history_", "context_embeddings_")
+# Attributes of make_table()'s "ctx" values, and of one value never seen.
+ATTRIBUTES = pd.DataFrame(
+    {"area": [1.5, 2.0, 0.5, 3.0], "zone": ["n", "s", "s", "n"]},
+    index=pd.Index(["a", "b", "c", "d"], name="ctx"),
+)
 
 
 def make_table(n=120, seed=0):
@@ -57,13 +62,13 @@ def make_table(n=120, seed=0):
 
 def fit_model(cls, numeric_encoding="standard", **params):
     X, y = make_table()
+    params = {"context_column": ["ctx", "site"], **TINY[cls], **params}
     model = cls(
-        context_column=["ctx", "site"],
         numeric_encoding=numeric_encoding,
         handle_unknown="learned",
         max_epochs=3,
         random_state=0,
-        **{**TINY[cls], **params},
+        **params,
     )
     return model.fit(X, target(cls, y)), X
 
@@ -197,6 +202,13 @@ def test_trusted_types_are_exactly_what_the_models_need():
     on_device, _ = fit_model(HyperNetworkClassifier, device=torch.device("cpu"))
     loaded, data = skops_round_trip(on_device)
     assert loaded.device == torch.device("cpu")
+    needed |= set(sio.get_untrusted_types(data=data))
+    # context_attributes (a DataFrame parameter, saved as plain lists).
+    with_attributes, _ = fit_model(
+        HyperNetworkClassifier, context_column="ctx", context_attributes=ATTRIBUTES
+    )
+    loaded, data = skops_round_trip(with_attributes)
+    pd.testing.assert_frame_equal(loaded.context_attributes, ATTRIBUTES)
     needed |= set(sio.get_untrusted_types(data=data))
     assert needed == set(TRUSTED_TYPES)
     assert TRUSTED_TYPES == sorted(TRUSTED_TYPES)

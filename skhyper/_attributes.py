@@ -1,0 +1,209 @@
+"""Known attributes of a categorical context's values (``context_attributes``).
+
+A table indexed by the values of a context column (a store's size and
+region, a sensor model's range) gives each value a row of numbers that the
+generator reads next to the value's own embedding. A value listed in the
+table but absent from the training rows still has its attributes, so it gets
+a layer made from them instead of the average "unknown" one.
+
+:class:`AttributeTable` checks the user's table and encodes it: numeric
+columns standardised with the statistics of the values seen at fit,
+categorical ones one-hot over the values the table lists. The codes of such
+a context column follow :data:`ATTRIBUTE_CODE_LAYOUT`.
+"""
+
+from __future__ import annotations
+
+from numbers import Real
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+from ._categories import preview
+
+# With attributes, a context column of S values seen at fit and U values
+# listed only in the table has 2 * S + 1 + U codes. The network looks up the
+# id embedding of code min(code, S) and the attributes of each code.
+ATTRIBUTE_CODE_LAYOUT = """\
+0 .. S-1        the values seen at fit: id embedding and attributes
+S               unknown (unseen and not listed): unknown embedding, zero attributes
+S+1 .. 2S       the seen values with their id hidden (training only): unknown
+                embedding and the value's attributes
+2S+1 .. 2S+U    values listed in the table but not seen at fit: unknown
+                embedding and their attributes"""
+
+
+class AttributeTable:
+    """The encoded attributes of one context column's values.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Indexed by the column's values; numeric (bool included) or
+        categorical (``category``, ``string``, ``object`` of strings)
+        attribute columns, no missing values.
+    what : str
+        How messages name the context column.
+
+    Attributes
+    ----------
+    matrix_ : ndarray of shape (n_seen + n_listed_only, n_attributes_out)
+        Encoded attributes of the values seen at fit (in their code order),
+        then of the values listed only in the table.
+    listed_only_ : ndarray
+        The values listed in the table but not seen at fit, in table order.
+    """
+
+    def __init__(self, table, what: str):
+        self.table = table
+        self.what = what
+
+    def fit(self, seen: np.ndarray) -> AttributeTable:
+        """Encode the table for the context values ``seen`` at fit (in code
+        order); every one of them must be listed."""
+        table = self._checked_table()
+        absent = [value for value in seen if value not in table.index]
+        if absent:
+            raise ValueError(
+                f"context_attributes for {self.what} has no row for "
+                f"{preview(absent)}, seen in the training data. Give every "
+                "context value seen at fit a row of attributes."
+            )
+        seen_index = pd.Index(seen)
+        self.listed_only_ = np.asarray(
+            [value for value in table.index if value not in seen_index], dtype=object
+        )
+        rows = table.loc[list(seen) + list(self.listed_only_)]
+        self.columns_ = list(table.columns)
+        self.numeric_ = [c for c in table.columns if _is_numeric(table[c])]
+        values = rows[self.numeric_].to_numpy(dtype=np.float64)
+        n_seen = len(seen)
+        self.mean_ = values[:n_seen].mean(axis=0)
+        scale = values[:n_seen].std(axis=0)
+        self.scale_ = np.where(scale > 0, scale, 1.0)
+        self.levels_ = {
+            c: _sorted_levels(table[c]) for c in table.columns if c not in self.numeric_
+        }
+        self.matrix_ = self._encode(rows, values)
+        return self
+
+    @property
+    def n_outputs(self) -> int:
+        return self.matrix_.shape[1]
+
+    def _encode(self, rows: pd.DataFrame, values: np.ndarray) -> np.ndarray:
+        parts = [(values - self.mean_) / self.scale_]
+        for column, levels in self.levels_.items():
+            parts.append(
+                (rows[column].to_numpy()[:, None] == levels[None, :]).astype(float)
+            )
+        return np.hstack(parts).astype(np.float32)
+
+    def _checked_table(self) -> pd.DataFrame:
+        table = self.table
+        if not isinstance(table, pd.DataFrame):
+            raise TypeError(
+                f"context_attributes for {self.what} must be a DataFrame "
+                f"indexed by the context values; got {type(table).__name__}."
+            )
+        if table.shape[1] == 0:
+            raise ValueError(
+                f"context_attributes for {self.what} has no attribute columns."
+            )
+        if table.index.hasnans:
+            raise ValueError(
+                f"context_attributes for {self.what} has a missing value in "
+                "its index; every row must be indexed by a context value."
+            )
+        duplicated = table.index[table.index.duplicated()]
+        if len(duplicated):
+            raise ValueError(
+                f"context_attributes for {self.what} lists "
+                f"{preview(list(pd.unique(duplicated)))} more than once; give "
+                "each context value one row."
+            )
+        for column in table.columns:
+            self._check_column(table[column])
+        return table
+
+    def _check_column(self, column: pd.Series) -> None:
+        name = f"context_attributes column {column.name!r} (for {self.what})"
+        if column.isna().any():
+            missing = list(column.index[column.isna().to_numpy()])
+            raise ValueError(
+                f"The {name} has missing values, for {preview(missing)}; fill "
+                "them (for example with the column's median) first."
+            )
+        if _is_numeric(column):
+            if not np.isfinite(column.to_numpy(dtype=np.float64)).all():
+                raise ValueError(f"The {name} holds infinite values.")
+            return
+        values = column.to_numpy()
+        if not all(isinstance(v, (str, Real)) for v in values):
+            raise TypeError(
+                f"The {name} must hold numbers or category labels (strings); "
+                f"it holds {type(values[0]).__name__} values."
+            )
+
+    def __getstate__(self) -> dict:
+        # The user's DataFrame is not kept: what predict needs is encoded.
+        state = dict(self.__dict__)
+        state.pop("table", None)
+        return state
+
+
+def _is_numeric(column: pd.Series) -> bool:
+    return is_bool_dtype(column.dtype) or (
+        is_numeric_dtype(column.dtype)
+        and not isinstance(column.dtype, pd.CategoricalDtype)
+    )
+
+
+def _sorted_levels(column: pd.Series) -> np.ndarray:
+    levels = pd.unique(column.astype(object))
+    return np.asarray(sorted(levels, key=lambda v: (type(v).__name__, v)), dtype=object)
+
+
+# -- the parameter as plain data, for __getstate__ (skops stores no pandas) ----
+
+_PLAIN_MARK = "skhyper.context_attributes"
+
+
+def attributes_to_plain(given):
+    """``context_attributes`` (a DataFrame or a dict of them) as lists and
+    strings only; :func:`attributes_from_plain` rebuilds it."""
+    if isinstance(given, pd.DataFrame):
+        return {_PLAIN_MARK: [[None, _frame_to_plain(given)]], "single": True}
+    if isinstance(given, dict) and all(
+        isinstance(t, pd.DataFrame) for t in given.values()
+    ):
+        items = [[key, _frame_to_plain(table)] for key, table in given.items()]
+        return {_PLAIN_MARK: items, "single": False}
+    return given
+
+
+def attributes_from_plain(plain):
+    if not (isinstance(plain, dict) and _PLAIN_MARK in plain):
+        return plain
+    tables = {key: _frame_from_plain(table) for key, table in plain[_PLAIN_MARK]}
+    return next(iter(tables.values())) if plain["single"] else tables
+
+
+def _frame_to_plain(frame: pd.DataFrame) -> dict:
+    return {
+        "index": frame.index.tolist(),
+        "index_name": frame.index.name,
+        "columns": [
+            [name, str(frame[name].dtype), frame[name].tolist()]
+            for name in frame.columns
+        ],
+    }
+
+
+def _frame_from_plain(plain: dict) -> pd.DataFrame:
+    index = pd.Index(plain["index"], name=plain["index_name"])
+    columns = {
+        name: pd.Series(values, dtype=dtype) for name, dtype, values in plain["columns"]
+    }
+    return pd.DataFrame(columns).set_axis(index)

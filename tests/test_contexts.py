@@ -1,0 +1,464 @@
+"""Contexts beyond an id (issue 15): continuous context columns, and known
+attributes of the context values (``context_attributes``), for which a value
+never seen at fit still gets a layer of its own."""
+
+import io
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from _helpers import CLASSIFIERS, ESTIMATORS, REGRESSORS, TINY, outputs, target
+from sklearn.base import clone
+from sklearn.metrics import r2_score, roc_auc_score
+
+import skhyper
+from skhyper import (
+    ConcatClassifier,
+    ConcatRegressor,
+    HyperNetworkClassifier,
+    HyperNetworkRegressor,
+)
+from skhyper._attributes import AttributeTable
+from skhyper._modules import ContextEmbedding
+
+
+def make_model(cls, **params):
+    return cls(**{"max_epochs": 3, "random_state": 0, **TINY[cls], **params})
+
+
+def varying_table(n=300, seed=0):
+    """``y`` depends on ``x`` through a slope that varies smoothly with
+    ``age``; ``site`` is a categorical context."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "age": rng.uniform(0, 10, n),
+            "site": rng.choice(["north", "south"], n),
+            "x": rng.normal(size=n),
+            "z": rng.normal(size=n),
+        }
+    )
+    value = np.sin(X["age"]) * X["x"] + 0.3 * X["z"]
+    return X, value.to_numpy(), (value > 0).astype(int).to_numpy()
+
+
+def target_for(cls, value, label):
+    return value if cls in REGRESSORS else label
+
+
+# -- continuous contexts ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "context_column, continuous",
+    [(None, "age"), ([], ["age"]), ("site", "age"), ("site", ["age", "z"])],
+    ids=["only", "only-empty-list", "mixed", "two-continuous"],
+)
+def test_continuous_context_fits_and_predicts(cls, context_column, continuous):
+    X, value, label = varying_table()
+    model = make_model(
+        cls, context_column=context_column, continuous_context=continuous
+    ).fit(X, target_for(cls, value, label))
+    predicted = outputs(model, X)
+    assert np.isfinite(predicted).all() and len(predicted) == len(X)
+    # A continuous context is not also a feature.
+    encoder = model.encoder_
+    names = [X.columns[i] for i in encoder.continuous_positions_]
+    assert names == ([continuous] if isinstance(continuous, str) else continuous)
+    assert not set(encoder.continuous_positions_) & set(encoder.numeric_positions_)
+    # The prediction changes with the continuous value, all else equal.
+    older = X.assign(age=X["age"] + 3.0)
+    assert not np.allclose(outputs(model, older), predicted)
+
+
+def test_continuous_context_learns_a_varying_coefficient():
+    # y = sin(age) * x: the hypernetwork makes a layer per age; concat has
+    # to build the product sin(age) * x out of ReLUs.
+    X, value, _ = varying_table(n=2400, seed=1)
+    X = X.drop(columns="site")
+    train, test = slice(0, 1800), slice(1800, None)
+    scores = {}
+    for cls in (HyperNetworkRegressor, ConcatRegressor):
+        model = cls(context_column=None, continuous_context="age", random_state=0)
+        model.set_params(max_epochs=40, hidden_size=32)
+        model.fit(X.iloc[train], value[train])
+        scores[cls] = r2_score(value[test], model.predict(X.iloc[test]))
+    assert scores[HyperNetworkRegressor] > 0.9
+    assert scores[HyperNetworkRegressor] > scores[ConcatRegressor]
+
+
+def test_missing_continuous_values_are_filled_and_flagged():
+    X, value, _ = varying_table()
+    X.loc[::5, "age"] = np.nan
+    model = make_model(
+        HyperNetworkRegressor, context_column="site", continuous_context="age"
+    ).fit(X, value)
+    assert model.encoder_.continuous_encoder_.n_indicators == 1
+    assert np.isfinite(model.predict(X.assign(age=np.nan))).all()
+
+
+@pytest.mark.parametrize(
+    "params, error, message",
+    [
+        (
+            {"context_column": "site", "continuous_context": "site"},
+            ValueError,
+            r"'site' is in both context_column and continuous_context",
+        ),
+        (
+            {"context_column": None, "continuous_context": "site"},
+            ValueError,
+            r"continuous_context names the column 'site', which holds categories",
+        ),
+        (
+            {"context_column": None, "continuous_context": "height"},
+            ValueError,
+            r"continuous_context='height' is not a column of X",
+        ),
+        (
+            {"context_column": None, "continuous_context": 7},
+            ValueError,
+            r"continuous_context=7 is out of range",
+        ),
+        (
+            {"context_column": None, "continuous_context": []},
+            ValueError,
+            r"continuous_context is an empty list",
+        ),
+        (
+            {"context_column": None, "continuous_context": ["age", "age"]},
+            ValueError,
+            r"names the same column twice",
+        ),
+        (
+            {"context_column": None, "continuous_context": 1.5},
+            ValueError,
+            r"continuous_context",
+        ),
+    ],
+)
+def test_bad_continuous_context_is_a_clear_error(params, error, message):
+    X, value, _ = varying_table(n=40)
+    with pytest.raises(error, match=message):
+        make_model(HyperNetworkRegressor, **params).fit(X, value)
+
+
+def test_infinite_continuous_context_is_an_error_naming_the_column():
+    X, value, _ = varying_table(n=40)
+    X.loc[3, "age"] = np.inf
+    with pytest.raises(ValueError, match=r"infinity in column 'age'"):
+        make_model(
+            HyperNetworkRegressor, context_column=None, continuous_context="age"
+        ).fit(X, value)
+
+
+def test_each_row_gets_the_layer_its_continuous_value_generates():
+    X, value, _ = varying_table(n=200)
+    model = make_model(
+        HyperNetworkRegressor, context_column="site", continuous_context="age"
+    ).fit(X, value)
+    module = model.net_.module_
+    row = X.iloc[[5]]
+    weight, bias = model.generated_weights("north", continuous=[row["age"].iloc[0]])
+    other, _ = model.generated_weights("north", continuous=[row["age"].iloc[0] + 2])
+    assert not np.allclose(weight, other)
+    inputs = skhyper._data.TensorTable(model.encoder_.transform(row)).inputs
+    with torch.inference_mode():
+        projected = module._project(inputs["numeric"], inputs["categorical"])
+        hidden, _ = module.context_layer(
+            projected, inputs["context"], continuous=inputs["continuous"]
+        )
+    if row["site"].iloc[0] == "north":
+        expected = projected.numpy() @ weight + bias
+        np.testing.assert_allclose(hidden.numpy(), expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match=r"continuous must give 1 number"):
+        model.generated_weights("north")
+
+
+def test_continuous_predictions_do_not_depend_on_the_other_rows():
+    X, value, _ = varying_table(n=1200)
+    model = make_model(
+        HyperNetworkRegressor, context_column=None, continuous_context="age"
+    ).fit(X.drop(columns="site"), value)
+    X = X.drop(columns="site")
+    whole = model.predict(X)
+    for i in [0, 7, 1100]:
+        np.testing.assert_allclose(
+            model.predict(X.iloc[[i]])[0], whole[i], rtol=1e-6, atol=1e-7
+        )
+
+
+def test_pooling_is_skipped_without_a_categorical_context():
+    X, _, label = varying_table(n=200)
+    model = make_model(
+        HyperNetworkClassifier,
+        context_column=None,
+        continuous_context="age",
+        context_pooling=300.0,
+    ).fit(X.drop(columns="site"), label)
+    assert "train_data_loss" not in model.history_
+    assert model.context_embeddings_.shape == (0, 0)
+
+
+# -- context attributes ------------------------------------------------------------
+
+
+def store_table(n_stores=12, n=600, seed=0):
+    """Stores whose slope is set by their (known) size and region."""
+    rng = np.random.default_rng(seed)
+    stores = [f"s{k}" for k in range(n_stores)]
+    attributes = pd.DataFrame(
+        {
+            "size": rng.normal(size=n_stores),
+            "region": rng.choice(["east", "west"], n_stores),
+        },
+        index=pd.Index(stores, name="store"),
+    )
+    slope = np.tanh(2 * attributes["size"]) * np.where(
+        attributes["region"] == "east", 1.0, -1.0
+    )
+    codes = rng.integers(0, n_stores, n)
+    X = pd.DataFrame(
+        {
+            "store": np.array(stores)[codes],
+            "x": rng.normal(size=n),
+            "z": rng.normal(size=n),
+        }
+    )
+    logit = 3 * slope.to_numpy()[codes] * X["x"] + 0.5 * X["z"]
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return X, y.to_numpy(), attributes
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+def test_a_value_listed_only_in_the_attributes_is_predicted_from_them(cls):
+    X, y, attributes = store_table()
+    # s10 and s11 are never seen; s11 gets s10's attributes.
+    attributes.loc["s11"] = attributes.loc["s10"]
+    seen = ~X["store"].isin(["s10", "s11"])
+    model = make_model(cls, context_column="store", context_attributes=attributes).fit(
+        X[seen], target(cls, y[seen])
+    )
+    listed = outputs(model, X.assign(store="s10"))
+    assert np.isfinite(listed).all()
+    # Same attributes, same layer (to float32 rounding: the two codes sit in
+    # different columns of the dense form's product); other attributes,
+    # another layer.
+    np.testing.assert_allclose(
+        outputs(model, X.assign(store="s11")), listed, rtol=1e-6, atol=1e-7
+    )
+    assert not np.allclose(outputs(model, X.assign(store="s0")), listed)
+    # A value in neither the data nor the table follows handle_unknown.
+    with pytest.raises(ValueError, match=r"not seen during fit: 'nowhere'"):
+        model.predict(X.assign(store="nowhere"))
+
+
+def test_an_unlisted_value_with_learned_unknown_gets_the_unknown_layer():
+    X, y, attributes = store_table()
+    model = make_model(
+        HyperNetworkClassifier,
+        context_column="store",
+        context_attributes=attributes,
+        handle_unknown="learned",
+    ).fit(X, y)
+    unknown = outputs(model, X.assign(store="nowhere"))
+    assert np.array_equal(outputs(model, X.assign(store="elsewhere")), unknown)
+
+
+def test_attributes_generalise_to_unseen_values():
+    # Train on 28 of 40 stores, score rows of the other 12: with the stores'
+    # attributes the model does about as well as on seen stores, and far
+    # better than with the one "unknown" embedding. (With 14 training
+    # stores, too few to learn the slope from two attributes, it did not.)
+    X, y, attributes = store_table(n_stores=40, n=4000, seed=3)
+    unseen = X["store"].isin([f"s{k}" for k in range(28, 40)]).to_numpy()
+    seen_rows = np.flatnonzero(~unseen)
+    train, held_out = seen_rows[:2200], seen_rows[2200:]
+    common = {"context_column": "store", "random_state": 0, "hidden_size": 32}
+    with_attributes = HyperNetworkClassifier(
+        **common, context_attributes=attributes
+    ).fit(X.iloc[train], y[train])
+    without = HyperNetworkClassifier(**common, handle_unknown="learned").fit(
+        X.iloc[train], y[train]
+    )
+
+    def auc(model, rows):
+        return roc_auc_score(y[rows], model.predict_proba(X.iloc[rows])[:, 1])
+
+    seen_auc = auc(with_attributes, held_out)
+    unseen_auc = auc(with_attributes, np.flatnonzero(unseen))
+    assert unseen_auc >= 0.9 * seen_auc
+    assert unseen_auc > auc(without, np.flatnonzero(unseen)) + 0.1
+
+
+def test_attributes_for_several_context_columns_as_a_dict():
+    X, y, attributes = store_table()
+    X["shift"] = np.where(X["z"] > 0, "day", "night")
+    shifts = pd.DataFrame({"hours": [8.0, 10.0]}, index=["day", "night"])
+    model = make_model(
+        HyperNetworkClassifier,
+        context_column=["store", "shift"],
+        context_attributes={"store": attributes, "shift": shifts},
+    ).fit(X, y)
+    assert [t is not None for t in model.encoder_.attribute_tables_] == [True, True]
+    assert np.isfinite(model.predict_proba(X)).all()
+    only_store = make_model(
+        HyperNetworkClassifier,
+        context_column=["store", "shift"],
+        context_attributes={"store": attributes},
+    ).fit(X, y)
+    assert [t is not None for t in only_store.encoder_.attribute_tables_] == [
+        True,
+        False,
+    ]
+
+
+def _bad(attributes):
+    return attributes
+
+
+@pytest.mark.parametrize(
+    "edit, context_column, error, message",
+    [
+        (
+            lambda a: a.drop(index="s3"),
+            "store",
+            ValueError,
+            r"has no row for 's3', seen in the training data",
+        ),
+        (
+            lambda a: pd.concat([a, a.iloc[[0]]]),
+            "store",
+            ValueError,
+            r"lists 's0' more than once",
+        ),
+        (
+            lambda a: a.assign(size=a["size"].where(a.index != "s2")),
+            "store",
+            ValueError,
+            r"'size' .* has missing values, for 's2'",
+        ),
+        (
+            lambda a: a.assign(size=np.where(a.index == "s1", np.inf, a["size"])),
+            "store",
+            ValueError,
+            r"'size' .* holds infinite values",
+        ),
+        (lambda a: a[[]], "store", ValueError, r"has no attribute columns"),
+        (lambda a: a.to_dict(), "store", ValueError, r"which are not categorical"),
+        (lambda a: a.to_numpy(), "store", ValueError, r"context_attributes"),
+        (
+            lambda a: a,
+            ["store", "shift"],
+            ValueError,
+            r"is one table, but there are 2 categorical context columns",
+        ),
+        (
+            lambda a: a.assign(size=[{"a": 1}] * len(a)),
+            "store",
+            TypeError,
+            r"'size' .* must hold numbers or category labels",
+        ),
+    ],
+    ids=[
+        "seen-value-absent",
+        "duplicated",
+        "missing",
+        "infinite",
+        "no-columns",
+        "dict-wrong-key",
+        "array",
+        "one-table-two-columns",
+        "objects",
+    ],
+)
+def test_bad_attributes_are_a_clear_error(edit, context_column, error, message):
+    X, y, attributes = store_table(n=200)
+    X["shift"] = np.where(X["z"] > 0, "day", "night")
+    model = make_model(
+        HyperNetworkClassifier,
+        context_column=context_column,
+        context_attributes=edit(attributes),
+    )
+    with pytest.raises(error, match=message):
+        model.fit(X, y)
+
+
+def test_attribute_table_encodes_over_the_seen_values():
+    table = pd.DataFrame(
+        {"size": [1.0, 3.0, 10.0], "region": ["e", "w", "e"]}, index=["a", "b", "z"]
+    )
+    encoded = AttributeTable(table, "The context column 'c'").fit(
+        np.array(["a", "b"], dtype=object)
+    )
+    assert list(encoded.listed_only_) == ["z"]
+    # size standardised with the seen values' mean 2 and std 1; region one-hot.
+    np.testing.assert_allclose(
+        encoded.matrix_, [[-1.0, 1.0, 0.0], [1.0, 0.0, 1.0], [8.0, 1.0, 0.0]]
+    )
+
+
+def test_embedding_codes_follow_the_attribute_layout():
+    # 2 seen values, 1 listed only: codes 0-1 seen, 2 unknown, 3-4 the seen
+    # values with their id hidden, 5 the listed-only value.
+    embedding = ContextEmbedding([2], 4, attributes=[np.eye(3, dtype=np.float32)])
+    codes = torch.arange(6).unsqueeze(1)
+    assert embedding.n_combinations == 6
+    assert embedding.hidden_codes(codes)[:, 0].tolist() == [3, 4, 2, 3, 4, 5]
+    out = embedding(codes)
+    ids, attributes = out[:, :4], out[:, 4:]
+    unknown = embedding.columns[0].weight[2]
+    for code in (2, 3, 4, 5):
+        assert torch.equal(ids[code], unknown)
+    assert torch.equal(attributes[3], attributes[0])
+    assert torch.equal(attributes[2], torch.zeros(3))
+    assert torch.equal(attributes[5], torch.tensor([0.0, 0.0, 1.0]))
+
+
+# -- the rest of the API with the new contexts ----------------------------------
+
+
+def test_round_trips_keep_continuous_contexts_and_attributes():
+    X, y, attributes = store_table()
+    X["temperature"] = np.linspace(-5, 30, len(X))
+    model = make_model(
+        HyperNetworkClassifier,
+        context_column="store",
+        continuous_context="temperature",
+        context_attributes=attributes,
+    ).fit(X, y)
+    buffer = io.BytesIO()
+    skhyper.dump(model, buffer)
+    loaded = skhyper.load(io.BytesIO(buffer.getvalue()))
+    for other in (loaded, pickle.loads(pickle.dumps(model))):
+        assert np.array_equal(other.predict_proba(X), model.predict_proba(X))
+        pd.testing.assert_frame_equal(other.context_attributes, attributes)
+    cloned = clone(model)
+    pd.testing.assert_frame_equal(cloned.context_attributes, attributes)
+    assert cloned.continuous_context == "temperature"
+
+
+@pytest.mark.parametrize("option", ["continuous_context", "context_attributes"])
+def test_onnx_export_names_the_option_it_cannot_export(option):
+    X, y, attributes = store_table(n=200)
+    X["temperature"] = np.linspace(-5, 30, len(X))
+    value = {"continuous_context": "temperature", "context_attributes": attributes}
+    model = make_model(
+        ConcatClassifier, context_column="store", **{option: value[option]}
+    ).fit(X, y)
+    with pytest.raises(
+        ValueError, match=rf"cannot export a model fitted with {option}"
+    ):
+        skhyper.to_onnx(model, X)
+
+
+@pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)
+def test_integer_context_columns_stay_categorical(cls):
+    X, _, label = varying_table()
+    X["site"] = np.where(X["site"] == "north", 1, 2)
+    model = make_model(cls, context_column="site").fit(X, label)
+    assert model.encoder_.continuous_positions_ == []
+    assert list(model.context_categories_) == [1, 2]

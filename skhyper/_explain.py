@@ -548,16 +548,21 @@ def plot_context_effects(
         )
     features = _features_to_show(explanation, features)
     contexts = _context_labels(estimator, table, max_contexts)
-    shown = contexts.value_counts(sort=True).index[:max_contexts]
+    shown = _contexts_to_show(contexts, max_contexts)
     left_out = contexts.nunique() - len(shown)
     draw = _draw_heatmap if kind == "heatmap" else _draw_dependence
     figure = draw(plt, table, explanation, features, contexts, shown, figsize)
     figure.suptitle(
-        f"Contributions to the {explanation.attrs.get('output', 'output')}"
+        f"Contributions to the {_short_output(explanation)}"
         + (f" ({left_out} more contexts not shown)" if left_out else ""),
         fontsize=9,
     )
     return figure
+
+
+def _short_output(explanation: pd.DataFrame) -> str:
+    """What the output is, without the formula: "log-odds of class 1"."""
+    return explanation.attrs.get("output", "output").split(":")[0]
 
 
 def _features_to_show(explanation: pd.DataFrame, features) -> list:
@@ -588,7 +593,16 @@ def _context_labels(estimator, table: pd.DataFrame, n_groups: int) -> pd.Series:
     column = pd.to_numeric(table.iloc[:, position], errors="coerce")
     groups = pd.qcut(column, q=n_groups, duplicates="drop")
     name = table.columns[position]
-    return groups.astype(str).radd(f"{name} in ")
+    return groups.cat.rename_categories(lambda group: f"{name} in {group}")
+
+
+def _contexts_to_show(contexts: pd.Series, max_contexts: int) -> list:
+    """The contexts with the most rows, at most ``max_contexts``, in their
+    natural order: quantile groups by value, labels alphabetically."""
+    most = contexts.value_counts(sort=True).index[:max_contexts]
+    if isinstance(contexts.dtype, pd.CategoricalDtype):
+        return [c for c in contexts.cat.categories if c in set(most)]
+    return sorted(most, key=str)
 
 
 def _draw_dependence(plt, table, explanation, features, contexts, shown, figsize):

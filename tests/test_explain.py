@@ -450,3 +450,40 @@ def test_an_explanation_of_other_rows_is_rejected(switching_model):
     explanation = model.explain(X.head(10), n_steps=2)
     with pytest.raises(ValueError, match="not indexed like X"):
         plot_context_effects(model, X.tail(10), explanation=explanation)
+
+
+# -- continuous contexts -------------------------------------------------------------
+
+
+def test_a_continuous_context_is_held_fixed_and_grouped_by_quantile_in_the_plot():
+    """y = temp * x1: x1 matters where |temp| is large, not near 0."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {
+            "x1": rng.normal(size=600),
+            "x2": rng.normal(size=600),
+            "temp": rng.uniform(-1, 1, 600),
+        }
+    )
+    y = 3 * X["temp"] * X["x1"] + 0.5 * X["x2"]
+    model = HyperNetworkRegressor(
+        continuous_context="temp",
+        max_epochs=60,
+        early_stopping=False,
+        random_state=0,
+        **SMALL[HyperNetworkRegressor],
+    ).fit(X, y)
+    explanation = model.explain(X)
+    assert explanation.columns.tolist() == ["x1", "x2", "baseline_output"]
+    np.testing.assert_allclose(
+        explanation.sum(axis=1), model.predict(X), rtol=1e-3, atol=1e-2
+    )
+    x1 = explanation["x1"].abs()
+    assert x1[X["temp"].abs() > 0.7].mean() > 3 * x1[X["temp"].abs() < 0.2].mean()
+    figure = plot_context_effects(
+        model, X, kind="heatmap", explanation=explanation, max_contexts=4
+    )
+    rows = [t.get_text() for t in figure.axes[0].get_yticklabels()]
+    assert len(rows) == 4 and all(row.startswith("temp in (") for row in rows)
+    lower_ends = [float(row.split("(")[1].split(",")[0]) for row in rows]
+    assert lower_ends == sorted(lower_ends)  # in the order of temp

@@ -64,7 +64,9 @@ runs write ``context.json`` and ``context.md`` to a temporary folder or
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import json
 import logging
 import os
@@ -225,6 +227,7 @@ class ContextualizedModel(BaseEstimator):
             ContextualizedRegressor,
         )
 
+        quiet_lightning()  # after the import, which sets its own levels
         C, features = self._arrays(X, fit=True)
         if self.problem == "regression":
             self.y_mean_, self.y_std_ = float(np.mean(y)), float(np.std(y))
@@ -239,7 +242,13 @@ class ContextualizedModel(BaseEstimator):
         torch.manual_seed(SEED)
         torch.set_num_threads(1)
         extra = {} if self.max_epochs is None else {"max_epochs": self.max_epochs}
-        with tempfile.TemporaryDirectory() as folder, _InFolder(folder):
+        # Its wrapper prints a line per keyword it passes on by hand
+        # (checkpoint_path), and Lightning writes logs to the working folder.
+        with (
+            tempfile.TemporaryDirectory() as folder,
+            _InFolder(folder),
+            contextlib.redirect_stdout(io.StringIO()),
+        ):
             model.fit(
                 C,
                 features,
@@ -268,6 +277,9 @@ def quiet_lightning() -> None:
     """Lightning logs a model summary and hints at every fit: silence them."""
     for name in ("lightning", "lightning.pytorch", "pytorch_lightning"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith(("lightning", "pytorch_lightning")):
+            logging.getLogger(name).setLevel(logging.ERROR)
 
 
 # -- models --------------------------------------------------------------------
@@ -456,7 +468,6 @@ def describe(task: ContextTask, data: ContextData) -> dict:
 
 def evaluate_task(task, smoke, repeats, models, params) -> dict:
     """Load a task, make its splits, run its family's models on them."""
-    quiet_lightning()
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Lightning's and the boosters' hints
         data = task.load(**((task.smoke_kwargs or {}) if smoke else {}))

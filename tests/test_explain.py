@@ -20,6 +20,7 @@ import torch
 from _helpers import SMALL, TINY
 from sklearn.exceptions import NotFittedError
 
+import skhyper
 from skhyper import (
     ConcatClassifier,
     ConcatRegressor,
@@ -487,3 +488,22 @@ def test_a_continuous_context_is_held_fixed_and_grouped_by_quantile_in_the_plot(
     assert len(rows) == 4 and all(row.startswith("temp in (") for row in rows)
     lower_ends = [float(row.split("(")[1].split(",")[0]) for row in rows]
     assert lower_ends == sorted(lower_ends)  # in the order of temp
+
+
+def test_several_context_columns_and_a_saved_model(tmp_path):
+    """Contexts are combinations of the context columns' values; a model
+    loaded with skhyper.load explains exactly as the one saved."""
+    X = _table(200)
+    model = HyperNetworkClassifier(
+        ["ctx", "colour"], max_epochs=3, random_state=0, **TINY[HyperNetworkClassifier]
+    ).fit(X, X["x1"] > 0)
+    explanation = model.explain(X)
+    assert explanation.columns.tolist() == ["x1", "x2", "baseline_output"]
+    figure = plot_context_effects(model, X, explanation=explanation, max_contexts=9)
+    legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert set(legend) == {
+        f"{c} / {k}" for c in "abc" for k in ("blue", "green", "red")
+    }
+    skhyper.dump(model, tmp_path / "model.skops")
+    loaded = skhyper.load(tmp_path / "model.skops")
+    pd.testing.assert_frame_equal(loaded.explain(X), explanation)

@@ -477,6 +477,8 @@ def evaluate_task(task, smoke, repeats, models, params) -> dict:
             cv = {"n_splits": 2 if smoke else N_SPLITS, "n_repeats": repeats}
             splits = fold_splits(task, data.X, data.y, cv)
         record = {**describe(task, data), "n_splits": len(splits), "models": {}}
+        record["n_train"] = int(np.mean([len(split[0]) for split in splits]))
+        record["n_test"] = int(np.mean([len(split[1]) for split in splits]))
         for name in FAMILY_MODELS[task.family]:
             if name not in models:
                 continue
@@ -513,6 +515,29 @@ def mean_of(record: dict, model: str, key: str = "test") -> float | None:
     return float(np.mean(result[key]))
 
 
+def paired(record: dict, model: str, baseline: str | None) -> dict | None:
+    """Hypernetwork minus ``baseline`` per fold: mean, p-value (corrected
+    resampled t-test, as in the default suite) and verdict."""
+    from bench_quality import paired_test, verdict
+
+    if baseline is None or mean_of(record, model) is None:
+        return None
+    if mean_of(record, baseline) is None:
+        return None
+    n_test = record.get("n_test", record["n_rows"] // N_SPLITS)
+    n_train = record.get("n_train", record["n_rows"] - n_test)
+    a, b = record["models"][model]["test"], record["models"][baseline]["test"]
+    mean, p = paired_test(a, b, n_train, n_test)
+    return {"baseline": baseline, "delta": mean, "p": p, "verdict": verdict(mean, p)}
+
+
+def better_boosting(record: dict) -> str | None:
+    """HistGB or LightGBM, whichever has the higher mean score."""
+    scores = {m: mean_of(record, m) for m in ("hist_gb", "lightgbm")}
+    scores = {m: v for m, v in scores.items() if v is not None}
+    return max(scores, key=scores.get) if scores else None
+
+
 def varying_targets(records: list) -> dict:
     """Part (a): tasks where the hypernetwork's mean is at least that of
     contextualized-ml and of the better gradient boosting."""
@@ -533,6 +558,8 @@ def varying_targets(records: list) -> dict:
                 "beats_contextualized": None
                 if hyper is None or ctx is None
                 else hyper >= ctx,
+                "vs_boosting": paired(r, "hypernetwork", better_boosting(r)),
+                "vs_contextualized": paired(r, "hypernetwork", "contextualized"),
             }
         )
     return {"tasks": rows}
@@ -610,7 +637,15 @@ def varying_lines(result: dict) -> list[str]:
             continue
         met = [r["task"] for r in known if r[key]]
         missed = [r["task"] for r in known if not r[key]]
-        tail = f" Missed: {', '.join(missed)}." if missed else ""
+        test = "vs_boosting" if key == "beats_boosting" else "vs_contextualized"
+        losses = [r["task"] for r in known if (r[test] or {}).get("verdict") == "loss"]
+        tail = f" Missed: {', '.join(missed)}" if missed else ""
+        if missed:
+            tail += (
+                f"; significantly worse (p < 0.05) on {', '.join(losses)}."
+                if losses
+                else "; none of them significantly worse (p < 0.05)."
+            )
         lines.append(
             f"- (a) HyperNetwork at least as good as {label}: **{len(met)} of "
             f"{len(known)}** tasks.{tail}"
@@ -694,6 +729,25 @@ def varying_table(records: list) -> str:
     return table(header, rows)
 
 
+def verdict_table(records: list) -> str:
+    """Part (a): hypernetwork minus the better boosting and minus
+    contextualized-ml, per task, with the corrected t-test's verdict."""
+    from bench_quality import format_p
+
+    def text(result):
+        if result is None:
+            return "—"
+        name = MODEL_LABELS[result["baseline"]]
+        delta = f"{result['delta']:+.3f} {result['verdict']} ({format_p(result['p'])})"
+        return delta if name == "contextualized-ml" else f"{delta} vs {name}"
+
+    rows = [
+        [t["task"], text(t["vs_boosting"]), text(t["vs_contextualized"])]
+        for t in varying_targets(records)["tasks"]
+    ]
+    return table(["task", "vs better boosting", "vs contextualized-ml"], rows)
+
+
 def fit_table(records: list, family: str) -> str:
     """Median fit seconds per task and model."""
     models = FAMILY_MODELS[family]
@@ -773,6 +827,11 @@ Mean ± standard deviation over the held-out folds ($folds).
 
 $varying
 
+HyperNetwork minus each baseline per fold, mean and the verdict of the
+corrected resampled t-test (*win*/*loss* when p < 0.05, else *tie*):
+
+$varying_verdicts
+
 Fit seconds (median over folds):
 
 $varying_fit
@@ -785,12 +844,20 @@ context values; *seen*: held-out rows (20%) of the 70% of values trained on;
 
 $attributes
 
+Fit seconds (median over splits):
+
+$attributes_fit
+
 #### (c) Rare contexts: ROC AUC with and without pooling
 
 Mean ± standard deviation over the held-out folds ($folds), stratified by
 context.
 
 $pooling
+
+Fit seconds (median over folds):
+
+$pooling_fit
 """
 )
 
@@ -882,7 +949,10 @@ def half_section(half: str, records: list, meta: dict) -> str:
         targets="\n".join(lines),
         folds=f"{cv['n_splits']} folds x {cv['n_repeats']} repeat(s)",
         varying=varying_table(part["varying"]),
+        varying_verdicts=verdict_table(part["varying"]),
         varying_fit=fit_table(part["varying"], "varying"),
+        attributes_fit=fit_table(part["attributes"], "attributes"),
+        pooling_fit=fit_table(part["rare"], "rare"),
         group_repeats=cv["group_repeats"],
         attributes=attribute_table(part["attributes"]),
         pooling=pooling_table(part["rare"]),

@@ -8,6 +8,7 @@ its baseline :class:`ConcatClassifier`, and the regressors
 
 from ._callbacks import TrainingDivergedError
 from ._classifiers import ConcatClassifier, HyperNetworkClassifier
+from ._encoding import RareContextWarning
 from ._explain import plot_context_effects
 from ._onnx import onnx_inputs, to_onnx
 from ._persistence import TRUSTED_TYPES, dump, load
@@ -18,6 +19,7 @@ __all__ = [
     "ConcatRegressor",
     "HyperNetworkClassifier",
     "HyperNetworkRegressor",
+    "RareContextWarning",
     "TrainingDivergedError",
     "TRUSTED_TYPES",
     "dump",

@@ -35,7 +35,13 @@ from ._callbacks import (
 )
 from ._compat import Interval, StrOptions, _check_sample_weight, _fit_context
 from ._data import TensorBatches, TensorTable
-from ._encoding import HANDLE_UNKNOWN_OPTIONS, EncodedTable, TableEncoder, as_table
+from ._encoding import (
+    HANDLE_UNKNOWN_OPTIONS,
+    EncodedTable,
+    TableEncoder,
+    as_table,
+    warn_rare_contexts,
+)
 from ._explain import explain_rows
 from ._modules import ACTIVATIONS
 from ._net import WeightedLossNet
@@ -211,6 +217,7 @@ class _ContextEstimator(
         )
         encoded = self.encoder_.fit_transform(table)
         self.context_categories_ = self.encoder_.categories_
+        warn_rare_contexts(encoded.context, self.encoder_.context_encoders_)
 
         seed = draw_seed(self.random_state)
         pooling = None

@@ -15,6 +15,7 @@ that the error tells the user what to change.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from decimal import Decimal
 from numbers import Integral, Real
@@ -30,6 +31,63 @@ from ._categories import CategoryEncoder, preview
 from ._numeric import NumericEncoder
 
 HANDLE_UNKNOWN_OPTIONS = ("error", "learned")
+
+# A context value with fewer training rows than this gets a RareContextWarning.
+RARE_CONTEXT_ROWS = 10
+
+
+class RareContextWarning(UserWarning):
+    """Warning: a context value has fewer than 10 training rows.
+
+    ``RARE_CONTEXT_ROWS`` sets the number. Such a value's generated layer
+    rests on a handful of rows: with
+    ``context_pooling`` (the hypernetwork classifier's default) it is
+    shrunk towards the layer all contexts share, without it it may fit
+    those rows' noise. The fit goes on; the warning names the values so
+    that you can decide (merge rare values into an "other" category, give
+    them ``context_attributes``, or set ``context_pooling``).
+
+    See Also
+    --------
+    HyperNetworkClassifier : Its ``context_pooling`` shrinks rare contexts.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np, pandas as pd
+    >>> from skhyper import ConcatClassifier, RareContextWarning
+    >>> X = pd.DataFrame({"x": np.arange(40.0),
+    ...                   "site": ["a"] * 37 + ["b"] * 3})
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = ConcatClassifier("site", max_epochs=2).fit(X, X["x"] > 20)
+    >>> [str(w.message)[:53] for w in caught
+    ...  if issubclass(w.category, RareContextWarning)]
+    ["The context column 'site' has 1 value with fewer than"]
+    """
+
+
+def warn_rare_contexts(codes: np.ndarray, encoders: list[CategoryEncoder]) -> None:
+    """Warn (:class:`RareContextWarning`) about the context values seen in
+    fewer than ``RARE_CONTEXT_ROWS`` rows of ``codes``."""
+    for j, encoder in enumerate(encoders):
+        counts = np.bincount(codes[:, j], minlength=len(encoder.categories_))
+        rare = np.flatnonzero(counts[: len(encoder.categories_)] < RARE_CONTEXT_ROWS)
+        if not len(rare):
+            continue
+        listed = ", ".join(
+            f"{encoder.categories_[i]!r} ({counts[i]})" for i in rare[:5]
+        ) + (f", ... ({len(rare)} in all)" if len(rare) > 5 else "")
+        plural = "value" if len(rare) == 1 else "values"
+        warnings.warn(
+            f"{encoder.what} has {len(rare)} {plural} with fewer than "
+            f"{RARE_CONTEXT_ROWS} training rows: {listed}. Their generated "
+            "layers rest on those rows alone, shrunk towards the shared layer "
+            "by context_pooling where it is on. Consider merging rare values "
+            "into one category or describing them with context_attributes.",
+            RareContextWarning,
+            stacklevel=4,
+        )
 
 
 @dataclass(frozen=True)

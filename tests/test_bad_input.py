@@ -236,9 +236,7 @@ def test_missing_context_with_learned_unknown_is_the_unknown_context(cls, dtype)
 
 
 @pytest.mark.parametrize("missing", [None, np.nan], ids=["None", "NaN"])
-def test_missing_context_at_fit_with_learned_unknown_trains_the_unknown(
-    cls, missing
-):
+def test_missing_context_at_fit_with_learned_unknown_trains_the_unknown(cls, missing):
     X, y = make_data(cls)
     holed = X.astype({"ctx": object})
     holed.loc[holed.index[:20], "ctx"] = missing

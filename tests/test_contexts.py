@@ -462,3 +462,38 @@ def test_integer_context_columns_stay_categorical(cls):
     model = make_model(cls, context_column="site").fit(X, label)
     assert model.encoder_.continuous_positions_ == []
     assert list(model.context_categories_) == [1, 2]
+
+
+# -- rare contexts -----------------------------------------------------------------
+
+
+def test_rare_context_values_get_a_warning_naming_them():
+    rng = np.random.default_rng(0)
+    n = 200
+    X = pd.DataFrame(
+        {
+            "ctx": ["big"] * 150 + ["mid"] * 41 + ["tiny"] * 3 + ["small"] * 6,
+            "shift": rng.choice(["day", "night"], n),
+            "x": rng.normal(size=n),
+        }
+    )
+    y = (X["x"] > 0).astype(int)
+    model = make_model(HyperNetworkClassifier, context_column=["ctx", "shift"])
+    with pytest.warns(skhyper.RareContextWarning) as caught:
+        model.fit(X, y)
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1  # "shift" has ~100 rows per value
+    assert messages[0].startswith(
+        "The context column 'ctx' has 2 values with fewer than 10 training "
+        "rows: 'small' (6), 'tiny' (3)."
+    )
+    assert model.predict(X).shape == (n,)
+
+
+def test_no_rare_context_warning_at_ten_rows_or_more():
+    X = pd.DataFrame({"ctx": ["a"] * 10 + ["b"] * 30, "x": np.arange(40.0)})
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", skhyper.RareContextWarning)
+        make_model(ConcatClassifier, context_column="ctx").fit(X, X["x"] > 15)

@@ -62,6 +62,15 @@ context_column : str, int, list of these, or None, default=None
         attributes (with the "unknown" id embedding), whatever
         ``handle_unknown`` says; a value in neither follows
         ``handle_unknown``.
+    categories : dict or None, default=None
+        Values declared up front for context and categorical columns, by
+        column name (or position for an array): ``{"site": ["a", "b",
+        "c"]}``. They are the column's categories whether or not the
+        training rows hold them all, which ``partial_fit`` needs, since a
+        chunk may lack some (there a pandas ``Categorical`` column's
+        categories declare them too). A value outside them follows
+        ``handle_unknown``. A declared value that training never meets
+        keeps its initial, random embedding.
     numeric_encoding : {"standard", "quantile", "piecewise_linear"}, \
 default=NUMERIC_ENCODING_DEFAULT
         How numeric columns enter the network, each fitted on the training
@@ -172,7 +181,13 @@ default=NUMERIC_ENCODING_DEFAULT
         ``1`` prints a table with one line per epoch (losses, duration);
         ``2`` also shows a progress bar over the batches of each epoch.
     device : str or torch.device, default="cpu"
-        Torch device to train and predict on, e.g. ``"cuda"``."""
+        Torch device to train and predict on, e.g. ``"cuda"``.
+    warm_start : bool, default=False
+        When the estimator is fitted, ``fit`` continues training the
+        current network (its weights, its optimizer's state, its encoders)
+        on the given rows, with the usual stopping rule and the kept weight
+        decay, instead of starting a new one. The columns must be those of
+        the first fit; values it did not see follow ``handle_unknown``."""
 
 HYPERNETWORK_PARAMETERS_DOC = """\
 hyper_hidden_size : int, default=64

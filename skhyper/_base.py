@@ -38,11 +38,11 @@ from ._data import TensorBatches, TensorTable
 from ._encoding import (
     HANDLE_UNKNOWN_OPTIONS,
     EncodedTable,
-    TableEncoder,
     as_table,
     warn_rare_contexts,
 )
 from ._explain import explain_rows
+from ._incremental import continue_fit, new_encoder, partial_fit
 from ._modules import ACTIVATIONS
 from ._net import WeightedLossNet
 from ._numeric import NUMERIC_ENCODINGS
@@ -98,6 +98,8 @@ class _ContextEstimator(
             None,
         ],
         "context_attributes": [pd.DataFrame, dict, None],
+        "categories": [dict, None],
+        "warm_start": ["boolean"],
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "embedding_size": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -150,6 +152,19 @@ class _ContextEstimator(
         """The target as the loss sees it, given the rows' weights."""
         return target
 
+    def _apply_target_scale(self, target: np.ndarray) -> np.ndarray:
+        """The target in the scale fixed by the first ``partial_fit`` call
+        (or by ``fit``)."""
+        return target
+
+    @abstractmethod
+    def _declare_targets(self, classes) -> None:
+        """On the first ``partial_fit`` call: what the target can be."""
+
+    @abstractmethod
+    def _encode_known_target(self, y, n_samples: int) -> np.ndarray:
+        """``y`` encoded against the targets already declared or fitted."""
+
     def _pooling_strength(self) -> float:
         """``context_pooling`` of architectures that generate per-context
         weights; 0 for the others."""
@@ -194,6 +209,8 @@ class _ContextEstimator(
         self : object
             The fitted estimator.
         """
+        if self.warm_start and hasattr(self, "net_"):
+            return continue_fit(self, X, y, sample_weight)
         module_params = self._module_params()  # validates what constraints cannot
         if y is None:
             raise ValueError(
@@ -206,15 +223,7 @@ class _ContextEstimator(
         weight = self._combined_weights(table, target, sample_weight)
         target = self._scale_target(target, weight)
 
-        self.encoder_ = TableEncoder(
-            self.context_column,
-            self.handle_unknown,
-            type(self).__name__,
-            self.numeric_encoding,
-            self.n_bins,
-            self.continuous_context,
-            self.context_attributes,
-        )
+        self.encoder_ = new_encoder(self)
         encoded = self.encoder_.fit_transform(table)
         self.context_categories_ = self.encoder_.categories_
         warn_rare_contexts(encoded.context, self.encoder_.context_encoders_)
@@ -247,6 +256,41 @@ class _ContextEstimator(
         self.context_embeddings_ = self._context_embeddings()
         self._n_features_out = net.module_.representation_size
         return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One pass over the rows of ``X``, continuing any earlier training.
+
+        The first call sets what one chunk cannot teach: the categories of
+        the context and categorical columns (a pandas ``Categorical``
+        column's declared categories, or the ``categories`` parameter, else
+        the values of the first chunk), the numeric encoding (from the first
+        chunk, which should be a fair sample) and, for a classifier, the
+        classes. Later chunks must have the same columns; a value that was
+        not declared follows ``handle_unknown``. Training is one epoch over
+        the chunk in ``batch_size`` steps, the optimizer's state carried
+        from call to call (also through pickling or skops, as when Dask
+        moves the model between workers); there is no early stopping.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like of shape (n_samples, n_features)
+            A chunk of training rows, including the context column(s).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values of the chunk.
+        classes : array-like of shape (n_classes,), default=None
+            Every class label of the whole target: required on the first
+            call of a classifier (a chunk may lack some classes), optional
+            (and then checked) later; not used by regressors.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row in the loss.
+
+        Returns
+        -------
+        self : object
+            The estimator, trained one more pass.
+        """
+        return partial_fit(self, X, y, classes, sample_weight)
 
     def _combined_weights(self, table, target, sample_weight) -> np.ndarray:
         weight = _check_sample_weight(
@@ -414,13 +458,17 @@ class _ContextEstimator(
         """What early stopping minimises, if not the validation loss."""
         return None
 
-    def _budget_callbacks(self, valid) -> list:
-        """What ends training: early stopping along the decay path with a
-        validation split; else convergence of the training loss, or all
-        ``max_epochs`` when the last of them are averaged."""
+    def _budget_callbacks(self, valid, decays: tuple | None = None) -> list:
+        """What ends training: early stopping along the decay path (or
+        ``decays``) with a validation split; else convergence of the
+        training loss, or all ``max_epochs`` when the last of them are
+        averaged."""
         if valid is not None:  # keeps its best epoch: nothing to average
             stopper = DecayPath(
-                self._decays(), self.n_iter_no_change, self.tol, self._monitor(valid)
+                decays or self._decays(),
+                self.n_iter_no_change,
+                self.tol,
+                self._monitor(valid),
             )
             return [("early_stopping", stopper)]
         n_averaged = self._n_averaged_epochs()

@@ -62,8 +62,12 @@ class CategoryEncoder:
         self.name = name
         self.handle_unknown = handle_unknown
 
-    def fit(self, column: pd.Series) -> np.ndarray:
-        """Learn the categories of ``column`` and return its codes."""
+    def fit(self, column: pd.Series, declared=None) -> np.ndarray:
+        """Learn the categories of ``column`` and return its codes; with
+        ``declared`` values, those are the categories, and a value of
+        ``column`` outside them is unseen (``handle_unknown``)."""
+        if declared is not None:
+            return self._declare(declared, column)
         missing = self._check(column)
         if missing.all():
             raise ValueError(
@@ -75,6 +79,18 @@ class CategoryEncoder:
         codes = self._index.get_indexer(column).astype(np.int64)
         codes[missing] = self.unknown_code
         return codes
+
+    def _declare(self, declared, column: pd.Series) -> np.ndarray:
+        values = pd.Series(list(declared), dtype=object)
+        if values.isna().any() or not len(values):
+            raise ValueError(
+                f"The categories declared for {self.what[4:]} must be a "
+                "non-empty list of values without missing ones."
+            )
+        self.categories_ = _sorted_categories(values)
+        self._index = pd.Index(self.categories_)
+        self.declared_ = True
+        return self.encode(column)
 
     @property
     def unknown_code(self) -> int:
@@ -109,6 +125,16 @@ class CategoryEncoder:
             codes[np.flatnonzero(unseen)[found]] = first + position[found]
             unseen = (codes < 0) & ~missing
         if unseen.any():
+            if self.handle_unknown == "error" and getattr(self, "declared_", False):
+                raise ValueError(
+                    f"{self.what} holds value(s) that were not declared: "
+                    f"{preview(pd.unique(column[unseen]))}. Declared values are "
+                    f"{preview(self.categories_)}. Declare every value up "
+                    "front (the categories parameter, or the column's pandas "
+                    'Categorical dtype), or pass handle_unknown="learned" to '
+                    "predict them with a learned unknown-category "
+                    "representation."
+                )
             if self.handle_unknown == "error":
                 raise ValueError(
                     f"{self.what} holds value(s) not seen during fit: "

@@ -48,6 +48,43 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
     }
 
     def _encode_target(self, y, n_samples: int) -> np.ndarray:
+        y = self._checked_labels(y, n_samples)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        self._check_two_classes()
+        return codes.astype(np.int64)
+
+    def _declare_targets(self, classes) -> None:
+        if classes is None:
+            raise ValueError(
+                "classes must be passed on the first call to partial_fit: a "
+                "chunk may lack some of them. Pass every class label, e.g. "
+                "classes=np.unique(y_all)."
+            )
+        self.classes_ = np.unique(np.asarray(classes))
+        self._check_two_classes()
+
+    def _encode_known_target(self, y, n_samples: int) -> np.ndarray:
+        y = self._checked_labels(y, n_samples)
+        codes = np.searchsorted(self.classes_, y)
+        known = codes < len(self.classes_)
+        known[known] = self.classes_[codes[known]] == y[known]
+        if not known.all():
+            raise ValueError(
+                f"y holds label(s) {sorted(set(y[~known].tolist()), key=str)!r} "
+                f"that are not among the classes {self.classes_.tolist()!r} of "
+                "the first fit or partial_fit call; pass every label in "
+                "classes on the first call."
+            )
+        return codes.astype(np.int64)
+
+    def _check_two_classes(self) -> None:
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"y has only 1 class ({self.classes_.tolist()[0]!r}); a "
+                "classifier needs at least 2 classes to train."
+            )
+
+    def _checked_labels(self, y, n_samples: int) -> np.ndarray:
         y = column_or_1d(y, warn=True)
         if len(y) != n_samples:
             raise ValueError(
@@ -62,13 +99,7 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
                 "fill them with a class label."
             )
         check_classification_targets(y)
-        self.classes_, codes = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"y has only 1 class ({self.classes_.tolist()[0]!r}); a "
-                "classifier needs at least 2 classes to train."
-            )
-        return codes.astype(np.int64)
+        return y
 
     def _row_weights(self, target: np.ndarray) -> np.ndarray | None:
         if self.class_weight is None:
@@ -197,6 +228,7 @@ class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
         *,
         continuous_context=None,
         context_attributes=None,
+        categories=None,
         hidden_size=128,
         hyper_hidden_size=64,
         output_size=128,
@@ -223,10 +255,12 @@ class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
         random_state=None,
         verbose=0,
         device="cpu",
+        warm_start=False,
     ):
         self.context_column = context_column
         self.continuous_context = continuous_context
         self.context_attributes = context_attributes
+        self.categories = categories
         self.hidden_size = hidden_size
         self.hyper_hidden_size = hyper_hidden_size
         self.output_size = output_size
@@ -253,6 +287,7 @@ class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
         self.random_state = random_state
         self.verbose = verbose
         self.device = device
+        self.warm_start = warm_start
 
 
 class ConcatClassifier(ConcatArchitecture, _ContextClassifier):
@@ -300,6 +335,7 @@ class ConcatClassifier(ConcatArchitecture, _ContextClassifier):
         *,
         continuous_context=None,
         context_attributes=None,
+        categories=None,
         hidden_size=128,
         hidden_layer_sizes=(128, 64),
         embedding_size=16,
@@ -322,10 +358,12 @@ class ConcatClassifier(ConcatArchitecture, _ContextClassifier):
         random_state=None,
         verbose=0,
         device="cpu",
+        warm_start=False,
     ):
         self.context_column = context_column
         self.continuous_context = continuous_context
         self.context_attributes = context_attributes
+        self.categories = categories
         self.hidden_size = hidden_size
         self.hidden_layer_sizes = hidden_layer_sizes
         self.embedding_size = embedding_size
@@ -348,6 +386,7 @@ class ConcatClassifier(ConcatArchitecture, _ContextClassifier):
         self.random_state = random_state
         self.verbose = verbose
         self.device = device
+        self.warm_start = warm_start
 
 
 for _estimator, _description, _architecture in (

@@ -361,6 +361,13 @@ class TableEncoder:
     context_attributes : DataFrame, dict or None
         Attributes of the categorical context columns' values
         (:class:`~skhyper._attributes.AttributeTable`).
+    categories : dict or None
+        Declared values of context and categorical columns, by column name
+        (or position): they are the categories, whether or not ``X`` holds
+        them all.
+    declare_dtypes : bool
+        Whether a pandas ``Categorical`` column's categories are its
+        declared values (``partial_fit``), rather than the values it holds.
     """
 
     def __init__(
@@ -372,6 +379,8 @@ class TableEncoder:
         n_bins: int = 16,
         continuous_context=None,
         context_attributes=None,
+        categories=None,
+        declare_dtypes: bool = False,
     ):
         self.context_column = context_column
         self.handle_unknown = handle_unknown
@@ -380,6 +389,8 @@ class TableEncoder:
         self.n_bins = n_bins
         self.continuous_context = continuous_context
         self.context_attributes = context_attributes
+        self.categories = categories
+        self.declare_dtypes = declare_dtypes
 
     def fit_transform(self, X) -> EncodedTable:
         table = as_table(X, self.estimator_name)
@@ -408,11 +419,12 @@ class TableEncoder:
             self._category_encoder(table, i, "The categorical column")
             for i in self.categorical_positions_
         ]
-        context = self._codes(
-            table, self.context_positions_, self.context_encoders_, fit=True
+        self._check_declared_columns(table)
+        context = self._fit_codes(
+            table, self.context_positions_, self.context_encoders_
         )
-        categorical = self._codes(
-            table, self.categorical_positions_, self.categorical_encoders_, fit=True
+        categorical = self._fit_codes(
+            table, self.categorical_positions_, self.categorical_encoders_
         )
         self.attribute_tables_ = self._fit_attributes(table)
 
@@ -576,13 +588,46 @@ class TableEncoder:
         return CategoryEncoder(what, table.columns[position], self.handle_unknown)
 
     @staticmethod
-    def _codes(table, positions, encoders, fit: bool = False) -> np.ndarray:
+    def _codes(table, positions, encoders) -> np.ndarray:
         """One column of codes per encoder: shape (n_rows, len(encoders))."""
         codes = np.empty((len(table), len(encoders)), dtype=np.int64)
         for j, (position, encoder) in enumerate(zip(positions, encoders, strict=True)):
-            column = table.iloc[:, position]
-            codes[:, j] = encoder.fit(column) if fit else encoder.encode(column)
+            codes[:, j] = encoder.encode(table.iloc[:, position])
         return codes
+
+    def _fit_codes(self, table, positions, encoders) -> np.ndarray:
+        """:meth:`_codes`, fitting each encoder (on its declared values,
+        where there are some)."""
+        codes = np.empty((len(table), len(encoders)), dtype=np.int64)
+        for j, (position, encoder) in enumerate(zip(positions, encoders, strict=True)):
+            column = table.iloc[:, position]
+            codes[:, j] = encoder.fit(column, self._declared(table, position))
+        return codes
+
+    def _declared(self, table: pd.DataFrame, position: int):
+        """The values declared for the column at ``position``, or None."""
+        name = table.columns[position]
+        for key in (name, position):
+            if self.categories and key in self.categories:
+                return self.categories[key]
+        column = table.iloc[:, position]
+        if self.declare_dtypes and isinstance(column.dtype, pd.CategoricalDtype):
+            return column.cat.categories
+        return None
+
+    def _check_declared_columns(self, table: pd.DataFrame) -> None:
+        """``categories`` may only name context and categorical columns."""
+        if not self.categories:
+            return
+        coded = self.context_positions_ + self.categorical_positions_
+        names = [table.columns[i] for i in coded]
+        wrong = [k for k in self.categories if k not in names and k not in coded]
+        if wrong:
+            raise ValueError(
+                f"categories names {preview(wrong)}, which are not categorical "
+                f"context or categorical feature columns of X ({preview(names)}); "
+                "declare values only for those."
+            )
 
     @staticmethod
     def _numeric_matrix(table: pd.DataFrame, positions: list[int]) -> np.ndarray:

@@ -157,6 +157,37 @@ def net_state(net: WeightedLossNet) -> dict:
         # and one string is one node in a skops file instead of thousands.
         "history": json.dumps(net.history.to_list(), default=_json_scalar),
         "device": str(net.device),
+        # Adam's moment estimates, so that partial_fit and warm_start go on
+        # where training stopped, also after a round trip.
+        "optimizer": optimizer_state(net),
+    }
+
+
+def optimizer_state(net) -> dict | None:
+    """The net's optimizer state as plain data: the groups' options as
+    JSON, each parameter's state as NumPy arrays under its position."""
+    optimizer = getattr(net, "optimizer_", None)
+    if optimizer is None:
+        return None
+    state = optimizer.state_dict()
+    return {
+        "groups": json.dumps(state["param_groups"], default=_json_scalar),
+        "state": [
+            [int(position), {k: v.detach().cpu().numpy() for k, v in entry.items()}]
+            for position, entry in state["state"].items()
+        ],
+    }
+
+
+def optimizer_state_from_plain(plain: dict) -> dict:
+    """The optimizer ``state_dict`` that :func:`optimizer_state` described."""
+    # np.array copies: an array skops read from a file may be read-only.
+    return {
+        "param_groups": json.loads(plain["groups"]),
+        "state": {
+            int(position): {k: torch.from_numpy(np.array(v)) for k, v in entry.items()}
+            for position, entry in plain["state"]
+        },
     }
 
 
@@ -196,6 +227,9 @@ def restore_net(estimator, state: dict) -> WeightedLossNet:
     net.module_.load_state_dict(weights)  # strict: names and shapes must match
     net.module_.eval()
     net.history = History(json.loads(state["history"]))
+    # Loaded into a training net only when training continues
+    # (_incremental.training_net); this net only predicts.
+    net.saved_optimizer_state_ = state.get("optimizer")
     return net
 
 

@@ -43,6 +43,25 @@ class _ContextRegressor(RegressorMixin, _ContextEstimator):
             )
         return y.reshape(len(y), -1)
 
+    def _declare_targets(self, classes) -> None:
+        if classes is not None:
+            raise ValueError(
+                f"classes is for classifiers; {type(self).__name__}.partial_fit "
+                "takes none."
+            )
+
+    def _encode_known_target(self, y, n_samples: int) -> np.ndarray:
+        target = self._encode_target(y, n_samples)
+        if hasattr(self, "target_mean_") and target.shape[1] != len(self.target_mean_):
+            raise ValueError(
+                f"y has {target.shape[1]} column(s); the model was first fitted "
+                f"with {len(self.target_mean_)}."
+            )
+        return target
+
+    def _apply_target_scale(self, target: np.ndarray) -> np.ndarray:
+        return ((target - self.target_mean_) / self.target_scale_).astype(np.float32)
+
     def _scale_target(self, target: np.ndarray, weight: np.ndarray) -> np.ndarray:
         # Weighted statistics: a row of weight 0 must not move the scale.
         self.target_mean_ = np.average(target, axis=0, weights=weight)
@@ -131,6 +150,7 @@ class HyperNetworkRegressor(HyperNetworkArchitecture, _ContextRegressor):
         *,
         continuous_context=None,
         context_attributes=None,
+        categories=None,
         hidden_size=128,
         hyper_hidden_size=64,
         output_size=128,
@@ -156,10 +176,12 @@ class HyperNetworkRegressor(HyperNetworkArchitecture, _ContextRegressor):
         random_state=None,
         verbose=0,
         device="cpu",
+        warm_start=False,
     ):
         self.context_column = context_column
         self.continuous_context = continuous_context
         self.context_attributes = context_attributes
+        self.categories = categories
         self.hidden_size = hidden_size
         self.hyper_hidden_size = hyper_hidden_size
         self.output_size = output_size
@@ -185,6 +207,7 @@ class HyperNetworkRegressor(HyperNetworkArchitecture, _ContextRegressor):
         self.random_state = random_state
         self.verbose = verbose
         self.device = device
+        self.warm_start = warm_start
 
 
 class ConcatRegressor(ConcatArchitecture, _ContextRegressor):
@@ -231,6 +254,7 @@ class ConcatRegressor(ConcatArchitecture, _ContextRegressor):
         *,
         continuous_context=None,
         context_attributes=None,
+        categories=None,
         hidden_size=128,
         hidden_layer_sizes=(128, 64),
         embedding_size=16,
@@ -252,10 +276,12 @@ class ConcatRegressor(ConcatArchitecture, _ContextRegressor):
         random_state=None,
         verbose=0,
         device="cpu",
+        warm_start=False,
     ):
         self.context_column = context_column
         self.continuous_context = continuous_context
         self.context_attributes = context_attributes
+        self.categories = categories
         self.hidden_size = hidden_size
         self.hidden_layer_sizes = hidden_layer_sizes
         self.embedding_size = embedding_size
@@ -277,6 +303,7 @@ class ConcatRegressor(ConcatArchitecture, _ContextRegressor):
         self.random_state = random_state
         self.verbose = verbose
         self.device = device
+        self.warm_start = warm_start
 
 
 for _estimator, _description, _architecture in (

@@ -1,0 +1,214 @@
+"""Training that continues: ``partial_fit`` (one pass over a chunk of rows
+per call, as ``dask_ml.wrappers.Incremental`` drives it over the partitions
+of a table larger than memory) and ``fit`` with ``warm_start=True``.
+
+What one chunk cannot teach is fixed by the first call: the categories of
+the context and categorical columns (declared by a pandas ``Categorical``
+dtype or by the ``categories`` parameter, else the first chunk's values),
+the numeric encoding and a regressor's target scale (from the first chunk,
+which should therefore be a fair sample), and a classifier's classes (the
+``classes`` argument, as scikit-learn requires). Later chunks are encoded
+with them: an undeclared value follows ``handle_unknown``.
+
+The network keeps training across calls with its optimizer's state (Adam's
+moment estimates), also after the model has been pickled or saved with
+skops between calls, as Dask does when it moves the model between workers:
+the saved state carries the optimizer's state as plain arrays, and a
+training net is rebuilt around it (:func:`training_net`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils.validation import validate_data
+
+from ._encoding import TableEncoder, as_table
+from ._persistence import optimizer_state_from_plain
+from ._runtime import draw_seed, torch_session
+
+
+def partial_fit(estimator, X, y, classes=None, sample_weight=None):
+    """One pass over the rows of ``X`` (see the estimators' ``partial_fit``)."""
+    first = not hasattr(estimator, "net_")
+    module_params = estimator._module_params()
+    _check_y_given(estimator, y)
+    table = as_table(X, type(estimator).__name__)
+    _validate_columns(estimator, X, reset=first)
+    if first:
+        estimator._declare_targets(classes)
+    elif classes is not None:
+        _check_same_classes(estimator, classes)
+    target = estimator._encode_known_target(y, len(table))
+    weight = estimator._combined_weights(table, target, sample_weight)
+    if first:
+        target = estimator._scale_target(target, weight)
+        estimator.encoder_ = new_encoder(estimator, declare_dtypes=True)
+        encoded = estimator.encoder_.fit_transform(table)
+        estimator.context_categories_ = estimator.encoder_.categories_
+        estimator.batch_size_ = estimator._batch_size(len(table))
+        estimator._partial_seed = draw_seed(estimator.random_state)
+        estimator._partial_calls = 0
+        for name in ("_pooling_keys", "_pooling_counts"):
+            estimator.__dict__.pop(name, None)
+    else:
+        target = estimator._apply_target_scale(target)
+        encoded = estimator.encoder_.transform(table)
+    from ._data import TensorTable
+
+    pooling = _cumulative_pooling(estimator, encoded.context, weight)
+    data = TensorTable(encoded, target, weight, estimator.device, pooling)
+    # A new seed per call: each pass gets its own dropout masks.
+    seed = (estimator._partial_seed + estimator._partial_calls) % 2**32
+    with torch_session(estimator.n_threads, seed, estimator.device):
+        if first:
+            net = estimator._build_net(encoded, module_params, seed, None, [])
+            net.initialize()
+            estimator.weight_decay_ = estimator._decays()[0]
+        else:
+            # Rebuilt every call (a few ms), so that a model pickled between
+            # calls, as Dask does, trains exactly like one kept in memory.
+            net = training_net(estimator, encoded, module_params, seed)
+        net.partial_fit(data, None, epochs=1)
+    estimator._partial_calls += 1
+    return _finish(estimator, net)
+
+
+def continue_fit(estimator, X, y, sample_weight=None):
+    """``fit`` with ``warm_start=True`` on a fitted estimator: train the
+    current network on ``X`` with the usual stopping rule (early stopping
+    on a validation split, else convergence), at the kept weight decay."""
+    module_params = estimator._module_params()
+    _check_y_given(estimator, y)
+    table = as_table(X, type(estimator).__name__)
+    _validate_columns(estimator, X, reset=False)
+    target = estimator._encode_known_target(y, len(table))
+    weight = estimator._combined_weights(table, target, sample_weight)
+    target = estimator._apply_target_scale(target)
+    encoded = estimator.encoder_.transform(table)
+    from ._base import pooling_coefficients
+    from ._data import TensorTable
+
+    pooling = None
+    if estimator._pooling_strength() > 0 and encoded.context.shape[1] > 0:
+        pooling = pooling_coefficients(
+            encoded.context, weight, estimator._pooling_strength()
+        )
+    data = TensorTable(encoded, target, weight, estimator.device, pooling)
+    seed = draw_seed(estimator.random_state)
+    train, valid = estimator._early_stopping_split(data, target, seed)
+    budget = estimator._budget_callbacks(valid, (estimator.weight_decay_,))
+    with torch_session(estimator.n_threads, seed, estimator.device):
+        net = training_net(estimator, encoded, module_params, seed, valid, budget)
+        net.warm_start = True  # skorch: fit continues, without initialising
+        net.fit(train, None)
+    return _finish(estimator, net)
+
+
+def new_encoder(estimator, declare_dtypes: bool = False) -> TableEncoder:
+    """The estimator's table encoder, configured from its parameters."""
+    return TableEncoder(
+        estimator.context_column,
+        estimator.handle_unknown,
+        type(estimator).__name__,
+        estimator.numeric_encoding,
+        estimator.n_bins,
+        estimator.continuous_context,
+        estimator.context_attributes,
+        categories=estimator.categories,
+        declare_dtypes=declare_dtypes,
+    )
+
+
+def training_net(estimator, encoded, module_params, seed, valid=None, budget=()):
+    """A net that trains on from where the fitted one stopped: built as
+    ``fit`` builds it (iterators, learning rate, decay, callbacks), with the
+    fitted network's weights and its optimizer's state."""
+    fitted = estimator.net_
+    net = estimator._build_net(
+        encoded,
+        module_params,
+        seed,
+        valid,
+        list(budget),
+        decay=estimator.weight_decay_,
+    )
+    net.initialize()
+    net.module_.load_state_dict(fitted.module_.state_dict())
+    optimizer = _fitted_optimizer_state(fitted)
+    if optimizer is not None:
+        net.optimizer_.load_state_dict(optimizer)
+    # The epochs so far stay in the history; new ones are appended.
+    net.history = fitted.history
+    return net
+
+
+def _fitted_optimizer_state(fitted) -> dict | None:
+    saved = getattr(fitted, "saved_optimizer_state_", None)
+    if saved is not None:  # a net rebuilt from a saved model
+        return optimizer_state_from_plain(saved)
+    optimizer = getattr(fitted, "optimizer_", None)
+    return None if optimizer is None else optimizer.state_dict()
+
+
+def _finish(estimator, net):
+    from ._base import _history_frame
+
+    net.module_.eval()  # shared by predicting threads: never switched again
+    estimator.net_ = net
+    estimator.n_iter_ = len(net.history)
+    estimator.history_ = _history_frame(net.history)
+    stopper = dict(net.callbacks_).get("early_stopping")
+    if stopper is not None:
+        estimator.weight_decay_ = stopper.best_decay_
+    estimator.context_embeddings_ = estimator._context_embeddings()
+    estimator._n_features_out = net.module_.representation_size
+    return estimator
+
+
+def _cumulative_pooling(estimator, context: np.ndarray, weight: np.ndarray):
+    """Partial-pooling coefficients with each context's rows counted over
+    every chunk so far, this one included: ``strength / n_c`` as in a full
+    fit once the whole table has gone through."""
+    strength = estimator._pooling_strength()
+    if strength <= 0 or context.shape[1] == 0:
+        return None
+    # The counts so far, as arrays (plain data for pickle and skops): the
+    # code rows seen, and the rows (of average weight) of each.
+    keys = getattr(estimator, "_pooling_keys", context[:0])
+    counts = getattr(estimator, "_pooling_counts", np.zeros(0))
+    merged, index = np.unique(
+        np.concatenate([keys, context]), axis=0, return_inverse=True
+    )
+    index = index.ravel()
+    rows = np.concatenate([counts, weight / weight.mean()])
+    estimator._pooling_keys = merged
+    estimator._pooling_counts = np.bincount(index, weights=rows, minlength=len(merged))
+    return strength / estimator._pooling_counts[index[len(keys) :]]
+
+
+def _check_y_given(estimator, y) -> None:
+    if y is None:
+        raise ValueError(
+            f"{type(estimator).__name__} requires y to be passed, but the "
+            "target y is None."
+        )
+
+
+def _validate_columns(estimator, X, reset: bool) -> None:
+    try:
+        validate_data(estimator, X, skip_check_array=True, reset=reset)
+    except ValueError as error:  # scikit-learn's message says what differs
+        raise ValueError(
+            f"{error}\nEvery call must pass the same columns, in the same "
+            "order, as the first."
+        ) from None
+
+
+def _check_same_classes(estimator, classes) -> None:
+    given = np.unique(np.asarray(classes))
+    if not np.array_equal(given, estimator.classes_):
+        raise ValueError(
+            f"classes={given.tolist()!r} differs from the classes of the first "
+            f"call to partial_fit, {estimator.classes_.tolist()!r}; pass the "
+            "same classes (or none) on later calls."
+        )

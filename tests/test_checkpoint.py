@@ -1,0 +1,352 @@
+"""Resumable fits (``checkpoint``): a fit killed with SIGKILL resumes from
+its last completed epoch and ends bit-identical to an uninterrupted fit; a
+checkpoint of another fit is never resumed; a damaged file is a clear
+error; without ``checkpoint`` nothing is written."""
+
+from __future__ import annotations
+
+import functools
+import io
+import multiprocessing
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _helpers import ESTIMATORS, SMALL, TINY, outputs, target
+
+from skhyper import HyperNetworkClassifier, HyperNetworkRegressor, dump, load
+from skhyper._checkpoint import checkpoint_progress
+from skhyper.datasets import make_sensor_data
+
+# How a killed fit is set up: the estimator, its parameters, and when the
+# parent kills it (the fit and how many of its epochs must be saved).
+# 450 rows: enough for a validation split (from 200 rows on), small enough
+# for epochs of a few dozen milliseconds.
+SCENARIOS = {
+    # weight_decay="auto": the decay path (fit 1), then the weak decay
+    # (fit 2); killed in each.
+    "auto_killed_in_fit_1": (
+        "HyperNetworkClassifier",
+        {"weight_decay": "auto", "max_epochs": 40},
+        (1, 2),
+    ),
+    "auto_killed_in_fit_2": (
+        "HyperNetworkClassifier",
+        {"weight_decay": "auto", "max_epochs": 40},
+        (2, 2),
+    ),
+    # Early stopping on the validation split with one decay.
+    "early_stopping": (
+        "HyperNetworkClassifier",
+        {"weight_decay": 0.5, "early_stopping": True, "max_epochs": 30},
+        (1, 2),
+    ),
+    # No validation split: stops when the training loss converges.
+    "convergence": (
+        "HyperNetworkClassifier",
+        {"weight_decay": 0.5, "early_stopping": False, "max_epochs": 30},
+        (1, 2),
+    ),
+    # Weight averaging over the last 15 of 30 epochs, killed inside them.
+    "weight_averaging": (
+        "HyperNetworkRegressor",
+        {
+            "weight_decay": 0.5,
+            "early_stopping": False,
+            "weight_averaging": 0.5,
+            "max_epochs": 30,
+        },
+        (1, 17),
+    ),
+}
+
+ESTIMATOR_CLASSES = {
+    "HyperNetworkClassifier": HyperNetworkClassifier,
+    "HyperNetworkRegressor": HyperNetworkRegressor,
+}
+
+
+def sensor_data(regression: bool = False):
+    df = make_sensor_data(n_per_type=150, seed=3)
+    X = df.drop(columns="anomaly")
+    y = df["anomaly"]
+    if regression:  # a continuous target from the same readings
+        y = X["sensor_a"] * np.where(X["sensor_type"] == "temperature", 1.0, -1.0)
+    return X, y
+
+
+def scenario_model(name: str, checkpoint=None, verbose: int = 0):
+    """The estimator of a scenario, unfitted, and its training data."""
+    class_name, params, _ = SCENARIOS[name]
+    cls = ESTIMATOR_CLASSES[class_name]
+    model = cls(
+        "sensor_type",
+        **SMALL[cls],
+        **params,
+        n_iter_no_change=10,
+        random_state=0,
+        checkpoint=checkpoint,
+        verbose=verbose,
+    )
+    return model, sensor_data(regression=cls is HyperNetworkRegressor)
+
+
+def reference_fit(name: str):
+    """The scenario's fit, never interrupted and without a checkpoint;
+    scenarios with the same estimator and parameters share it."""
+    first = next(n for n, s in SCENARIOS.items() if s[:2] == SCENARIOS[name][:2])
+    return _reference_fit(first)
+
+
+@functools.cache
+def _reference_fit(name: str):
+    model, (X, y) = scenario_model(name)
+    return model.fit(X, y)
+
+
+def fit_scenario(name: str, checkpoint: str) -> None:
+    """What the child process runs: the scenario's fit, with a checkpoint."""
+    model, (X, y) = scenario_model(name, checkpoint)
+    model.fit(X, y)
+
+
+def saved_epochs(progress: list[dict]) -> int:
+    return sum(entry["epochs"] for entry in progress)
+
+
+def reached(progress: list[dict], fit: int, epochs: int) -> bool:
+    """Whether fit ``fit`` has saved at least ``epochs`` epochs and is still
+    training."""
+    if len(progress) < fit:
+        return False
+    entry = progress[fit - 1]
+    return entry["epochs"] >= epochs and not entry["done"]
+
+
+def kill_fit_midway(
+    name: str, directory: Path, sig: int = signal.SIGKILL
+) -> list[dict]:
+    """Run the scenario's fit in a child process, send it ``sig`` (SIGKILL)
+    once the checkpoint shows the scenario's point, and return what it had
+    saved.
+
+    The child is forked, so it starts without importing torch again (which
+    takes seconds); it is a process of its own all the same, and SIGKILL
+    gives it no chance to clean up or save anything more.
+    """
+    fit, epochs = SCENARIOS[name][2]
+    child = multiprocessing.get_context("fork").Process(
+        target=fit_scenario, args=(name, str(directory))
+    )
+    child.start()
+    try:
+        seen, deadline = None, time.monotonic() + 120
+        while child.is_alive() and time.monotonic() < deadline:
+            changed = _modified(directory, seen)
+            if changed is not None:
+                seen = changed
+                if reached(checkpoint_progress(directory), fit, epochs):
+                    os.kill(child.pid, sig)
+                    child.join(60)  # after SIGINT the fit still returns
+                    break
+            time.sleep(0.003)
+    finally:
+        if child.is_alive():  # not killed above: never leave it running
+            child.kill()
+        child.join()
+    # SIGINT is Python's KeyboardInterrupt, on which skorch ends training
+    # and the child ends by itself: fit returns (exit code 0), or, when the
+    # interrupt cut an epoch short, RaiseOnDivergence fails on the epoch's
+    # missing train_loss (exit code 1). Either way the checkpoint stays.
+    expected = (0, 1) if sig == signal.SIGINT else (-sig,)
+    assert child.exitcode in expected, (
+        f"the fit was not stopped mid-way (exit code {child.exitcode}): it "
+        "ended before the checkpoint showed the point to stop it at"
+    )
+    return checkpoint_progress(directory)
+
+
+def _modified(directory: Path, seen):
+    """The checkpoint files' modification times if they changed since
+    ``seen`` (reading a file at every poll would slow the child down)."""
+    times = []
+    for name in ("fit1.npz", "fit2.npz"):
+        try:
+            times.append((directory / name).stat().st_mtime_ns)
+        except FileNotFoundError:
+            times.append(None)
+    if times[0] is None or times == seen:
+        return None
+    return times
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_a_killed_fit_resumes_and_ends_as_an_uninterrupted_one(name, tmp_path, capsys):
+    """The issue's test: SIGKILL a fit mid-way, fit again with the same
+    arguments, and get the uninterrupted fit bit for bit, having trained
+    only the epochs after the last saved one."""
+    directory = tmp_path / "checkpoint"
+    killed_at = kill_fit_midway(name, directory)
+    fit, epochs = SCENARIOS[name][2]
+    assert reached(killed_at, fit, epochs)
+
+    resumed, (X, y) = scenario_model(name, directory, verbose=1)
+    capsys.readouterr()
+    resumed.fit(X, y)
+    printed = capsys.readouterr().out
+    reference = reference_fit(name)
+
+    # Resumed from the last completed epoch: those epochs were not trained
+    # again, and the first epoch trained is the next one.
+    assert resumed.resumed_from_epoch_ == saved_epochs(killed_at)
+    assert reference.resumed_from_epoch_ == 0
+    next_epoch = killed_at[-1]["epochs"] + 1
+    after = printed.split(f"resuming after epoch {next_epoch - 1}.", 1)[1]
+    first_trained = re.search(r"^\s*(\d+)\s", after, flags=re.MULTILINE)
+    assert int(first_trained.group(1)) == next_epoch
+
+    # Bit-identical to the fit that was never interrupted.
+    assert np.array_equal(outputs(resumed, X), outputs(reference, X))
+    assert resumed.n_iter_ == reference.n_iter_
+    assert resumed.weight_decay_ == reference.weight_decay_
+    without_time = [c for c in reference.history_.columns if c != "dur"]
+    assert resumed.history_[without_time].equals(reference.history_[without_time])
+    assert all(entry["done"] for entry in checkpoint_progress(directory))
+
+
+def test_ctrl_c_leaves_the_fit_resumable(tmp_path):
+    """skorch ends training on a KeyboardInterrupt and ``fit`` returns the
+    model so far; the checkpoint must not call that fit finished, or the
+    next fit would give back the cut-short model."""
+    directory = tmp_path / "checkpoint"
+    stopped_at = kill_fit_midway("convergence", directory, signal.SIGINT)
+    assert not stopped_at[-1]["done"]
+    resumed, (X, y) = scenario_model("convergence", directory)
+    resumed.fit(X, y)
+    assert resumed.resumed_from_epoch_ == saved_epochs(stopped_at)
+    reference = reference_fit("convergence")
+    assert np.array_equal(outputs(resumed, X), outputs(reference, X))
+
+
+def tiny_fit(cls, checkpoint, **params):
+    df = make_sensor_data(n_per_type=40, seed=1)
+    X, y = df.drop(columns="anomaly"), target(cls, df["anomaly"].to_numpy())
+    model = cls(
+        "sensor_type",
+        **TINY[cls],
+        max_epochs=4,
+        random_state=0,
+        checkpoint=checkpoint,
+        **params,
+    )
+    return model.fit(X, y), X, y
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_a_finished_checkpoint_gives_the_model_back_without_training(cls, tmp_path):
+    first, X, _ = tiny_fit(cls, tmp_path)
+    assert first.resumed_from_epoch_ == 0
+    assert [entry["epochs"] for entry in checkpoint_progress(tmp_path)] == [4]
+    again, _, _ = tiny_fit(cls, tmp_path)
+    assert again.resumed_from_epoch_ == 4  # nothing trained
+    assert np.array_equal(outputs(again, X), outputs(first, X))
+    assert again.history_.equals(first.history_)  # durations included: not rerun
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"lr": 2e-3}, r"other parameters: lr \(0.001 there, 0.002 here\)"),
+        (
+            {"class_weight": "balanced"},
+            r"other parameters: class_weight \(None there, 'balanced'",
+        ),
+        ({"flip": True}, r"other training data"),
+    ],
+)
+def test_a_checkpoint_of_another_fit_is_not_resumed(change, says, tmp_path):
+    cls = HyperNetworkClassifier
+    tiny_fit(cls, tmp_path)
+    df = make_sensor_data(n_per_type=40, seed=1)
+    X, y = df.drop(columns="anomaly"), df["anomaly"].to_numpy()
+    params = {k: v for k, v in change.items() if k != "flip"}
+    if change.get("flip"):
+        y = y.copy()
+        y[:3] = ~y[:3]
+    other = cls("sensor_type", **TINY[cls], max_epochs=4, random_state=0, **params)
+    fresh = other.fit(X, y).predict_proba(X)
+
+    other.set_params(checkpoint=tmp_path)
+    with pytest.warns(UserWarning, match=f"of another fit: {says}"):
+        other.fit(X, y)
+    assert other.resumed_from_epoch_ == 0
+    assert np.array_equal(other.predict_proba(X), fresh)
+    # Its own checkpoint replaced the old one: the next fit resumes it.
+    other.fit(X, y)
+    assert other.resumed_from_epoch_ == 4
+    assert np.array_equal(other.predict_proba(X), fresh)
+
+
+def test_verbose_and_n_threads_do_not_make_another_fit(tmp_path):
+    cls = HyperNetworkClassifier
+    first, X, _ = tiny_fit(cls, tmp_path)
+    again, _, _ = tiny_fit(cls, tmp_path, n_threads=2, verbose=1)
+    assert again.resumed_from_epoch_ == 4
+
+
+def test_a_damaged_checkpoint_file_is_a_clear_error(tmp_path):
+    cls = HyperNetworkClassifier
+    tiny_fit(cls, tmp_path)
+    path = tmp_path / "fit1.npz"
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ValueError, match="fit1.npz cannot be read .*Delete it"):
+        tiny_fit(cls, tmp_path)
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="fit1.npz cannot be read"):
+        tiny_fit(cls, tmp_path)
+    path.unlink()  # as the message says: then the fit starts afresh
+    assert tiny_fit(cls, tmp_path)[0].resumed_from_epoch_ == 0
+
+
+def test_a_save_cut_short_leaves_the_last_epoch_whole(tmp_path):
+    """A kill during a save leaves only a temporary file beside the last
+    complete one; the next fit removes it and resumes as usual."""
+    cls = HyperNetworkRegressor
+    first, X, _ = tiny_fit(cls, tmp_path)
+    leftover = tmp_path / ".fit1.npz.k3j2l1.tmp"
+    leftover.write_bytes(b"half a file")
+    again, _, _ = tiny_fit(cls, tmp_path)
+    assert not leftover.exists()
+    assert again.resumed_from_epoch_ == 4
+    assert np.array_equal(again.predict(X), first.predict(X))
+
+
+def test_without_checkpoint_nothing_is_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model, X, _ = tiny_fit(HyperNetworkClassifier, None)
+    assert model.resumed_from_epoch_ == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_path_checkpoint_saves_with_skops(tmp_path):
+    """skops trusts a string, not a pathlib path: the saved parameter is
+    the path as a string."""
+    model, X, _ = tiny_fit(HyperNetworkClassifier, tmp_path / "run")
+    buffer = io.BytesIO()
+    dump(model, buffer)
+    loaded = load(io.BytesIO(buffer.getvalue()))
+    assert loaded.checkpoint == str(tmp_path / "run")
+    assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_the_directory_is_created_and_must_not_be_a_file(tmp_path):
+    nested = tmp_path / "a" / "b"
+    tiny_fit(HyperNetworkClassifier, str(nested))
+    assert sorted(os.listdir(nested)) == ["fit1.npz"]
+    with pytest.raises(ValueError, match="is a file; pass a directory"):
+        tiny_fit(HyperNetworkClassifier, nested / "fit1.npz")

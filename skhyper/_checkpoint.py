@@ -55,8 +55,10 @@ from ._persistence import _json_scalar
 # is not resumed.
 CHECKPOINT_FORMAT = 1
 
-# The file of the n-th net of a fit (1 or 2).
+# The file of the n-th net of a fit: one net, or two with
+# weight_decay="auto" and a validation split.
 FIT_FILE = "fit{}.npz"
+N_FITS = 2
 
 # Parameters that do not change what is trained, so a fit resumes across
 # them: where the checkpoint lives, what is printed, and the thread count
@@ -139,7 +141,17 @@ class CheckpointRun:
         saved = self.saved[index - 1] if index <= len(self.saved) else None
         saver = SaveEachEpoch(self, index, saved)
         net.set_params(callbacks=[*net.callbacks, ("checkpoint", saver)])
+        try:
+            return self._train_or_restore(net, train, index, saved)
+        finally:  # the fitted net keeps no checkpoint data
+            saver.run = saver.saved = None
+
+    def _train_or_restore(self, net, train, index: int, saved):
         if saved is None:
+            # A file of this net or a later one was left by a run that went
+            # on after an interrupted net (Ctrl-C): it began from other
+            # random states, so it must not be resumed.
+            _remove_fit_files(self.directory, start=index)
             return net.fit(train, None)
         self.resumed_from_epoch += saved.epochs
         if saved.done:
@@ -220,6 +232,12 @@ def open_checkpoint(estimator, encoded, target, weight, seed: int):
     starts afresh, with a warning when it replaces another fit's files."""
     if estimator.checkpoint is None:
         return NoCheckpoint(seed)
+    if getattr(estimator, "accelerator", None) is not None:
+        raise ValueError(
+            "checkpoint does not work with accelerator yet: every process "
+            "would write the same files. Pass checkpoint=None for a "
+            "data-parallel fit."
+        )
     directory = Path(estimator.checkpoint)
     _make_directory(directory)
     _remove_temporary_files(directory)
@@ -410,7 +428,7 @@ def read_saved_fits(directory: Path) -> list[SavedFit]:
     """The saved nets of the directory in order, up to the first that is
     missing or unfinished (a later file is left over from an older fit)."""
     saved = []
-    for index in (1, 2):
+    for index in range(1, N_FITS + 1):
         path = directory / FIT_FILE.format(index)
         if not path.exists():
             break
@@ -506,8 +524,8 @@ def _remove_temporary_files(directory: Path) -> None:
             leftover.unlink()
 
 
-def _remove_fit_files(directory: Path) -> None:
-    for index in (1, 2):
+def _remove_fit_files(directory: Path, start: int = 1) -> None:
+    for index in range(start, N_FITS + 1):
         with contextlib.suppress(FileNotFoundError):
             (directory / FIT_FILE.format(index)).unlink()
 

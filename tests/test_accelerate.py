@@ -1,0 +1,224 @@
+"""One fit on several processes through an ``accelerate.Accelerator``.
+
+The two-process test launches ``examples/distributed_training.py`` with
+``accelerate launch`` (two CPU processes joined over gloo) and compares it
+with the same fit in this process; the others run in this process, where an
+Accelerator has one process.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import math
+import os
+import pickle
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+import skhyper
+from skhyper import HyperNetworkClassifier, HyperNetworkRegressor
+from skhyper._data import TensorBatches, TensorTable
+from skhyper._distributed import DistributedNet, ShardedBatches
+
+accelerate = pytest.importorskip("accelerate")
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "distributed_training.py"
+
+
+def _example():
+    """The example script as a module (its table and model builders)."""
+    spec = importlib.util.spec_from_file_location("distributed_training", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def accelerator():
+    return accelerate.Accelerator(cpu=True)
+
+
+def _table(n_rows=300, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "a": rng.normal(size=n_rows),
+            "b": rng.normal(size=n_rows),
+            "kind": rng.choice(["p", "q", "r"], size=n_rows),
+        }
+    )
+    sign = X["kind"].map({"p": 1.0, "q": -1.0, "r": 0.5}).to_numpy()
+    return X, sign * X["a"] + 0.3 * X["b"]
+
+
+@pytest.mark.parametrize("task", ["classifier", "regressor"])
+def test_one_process_accelerator_trains_the_same_model(accelerator, task):
+    """With one process, the accelerated fit is the plain fit, bit for bit
+    (same rows per step, same loss arithmetic, same random streams); the
+    fitted model pickles and saves without the accelerator."""
+    X, target = _table()
+    if task == "classifier":
+        y, make = target > 0, HyperNetworkClassifier
+    else:
+        y, make = target, HyperNetworkRegressor
+    params = dict(context_column="kind", hidden_size=8, max_epochs=3, random_state=0)
+    plain = make(**params).fit(X, y)
+    accelerated = make(**params, accelerator=accelerator).fit(X, y)
+    assert isinstance(accelerated.net_, DistributedNet)
+
+    def outputs(model):
+        if task == "classifier":
+            return model.predict_proba(X)
+        return model.predict(X)
+
+    np.testing.assert_array_equal(outputs(accelerated), outputs(plain))
+    assert accelerated.n_iter_ == plain.n_iter_
+
+    restored = pickle.loads(pickle.dumps(accelerated))
+    assert restored.accelerator is None
+    assert accelerated.accelerator is accelerator  # the original keeps it
+    np.testing.assert_array_equal(outputs(restored), outputs(plain))
+    buffer = io.BytesIO()
+    skhyper.dump(accelerated, buffer)
+    loaded = skhyper.load(io.BytesIO(buffer.getvalue()))
+    assert loaded.accelerator is None
+    np.testing.assert_array_equal(outputs(loaded), outputs(plain))
+
+
+def _tensor_table(n_rows: int, seed: int = 0) -> TensorTable:
+    """A TensorTable of random values with unequal row weights."""
+    rng = np.random.default_rng(seed)
+    table = object.__new__(TensorTable)
+    table.numeric = torch.as_tensor(rng.normal(size=(n_rows, 2)), dtype=torch.float32)
+    table.categorical = torch.zeros((n_rows, 0), dtype=torch.int64)
+    table.context = torch.as_tensor(rng.integers(3, size=(n_rows, 1)))
+    table.continuous = None
+    table.target = torch.as_tensor(rng.normal(size=n_rows), dtype=torch.float32)
+    table.weight = torch.as_tensor(
+        rng.uniform(0.1, 2, size=n_rows), dtype=torch.float32
+    )
+    table.pooling = None
+    return table
+
+
+@pytest.mark.parametrize("n_shards", [2, 3])
+def test_shards_make_up_the_single_process_batches(n_shards):
+    """Together the processes' parts are the one-process batches, row for
+    row, and their losses average to the whole batch's weighted mean, also
+    for a last batch with fewer rows than processes."""
+    table = _tensor_table(n_rows=2 * 16 + 1)  # the last batch holds one row
+
+    def batches(iterator_class, **kwargs):
+        iterator = iterator_class(
+            table, 16, shuffle=True, random_state=np.random.RandomState(7), **kwargs
+        )
+        return list(iterator), iterator
+
+    single, _ = batches(TensorBatches)
+    shards = [
+        batches(ShardedBatches, rank=r, n_shards=n_shards) for r in range(n_shards)
+    ]
+    assert all(len(parts) == len(single) for parts, _ in shards)
+    assert shards[0][1].batch_sizes_ == [16, 16, 1]
+    # The last batch's one row goes to process 0; the others get a
+    # stand-in row that weighs nothing.
+    for rank, (parts, _) in enumerate(shards):
+        assert len(parts[-1][0]["context"]) == 1
+        assert (float(parts[-1][1][1].sum()) > 0) == (rank == 0)
+
+    for step, (inputs, (target, weight)) in enumerate(single):
+        parts = [parts[step] for parts, _ in shards]
+        # Stand-ins aside, the parts are the batch's rows.
+        parts = [p for p in parts if float(p[1][1].sum()) > 0]
+        torch.testing.assert_close(
+            torch.cat([p[0]["numeric"] for p in parts]), inputs["numeric"]
+        )
+        torch.testing.assert_close(torch.cat([p[1][1] for p in parts]), weight)
+        torch.testing.assert_close(torch.cat([p[1][0] for p in parts]), target)
+        # Any per-row loss will do; the first feature squared.
+        whole = torch.dot(inputs["numeric"][:, 0] ** 2, weight) / weight.sum()
+        shard_losses = [
+            torch.dot(p[0]["numeric"][:, 0] ** 2, p[1][1]) / p[1][2] for p in parts
+        ]
+        assert all(math.isfinite(loss) for loss in shard_losses)
+        torch.testing.assert_close(sum(shard_losses) / n_shards, whole)
+
+
+def test_refuses_what_it_cannot_train(accelerator, monkeypatch):
+    X, target = _table(n_rows=60)
+    model = HyperNetworkClassifier("kind", hidden_size=8, max_epochs=2)
+    with pytest.raises(TypeError, match="accelerate.Accelerator"):
+        model.set_params(accelerator="cuda").fit(X, target > 0)
+    # Launched as two processes, an Accelerator that sees one would let
+    # each train alone: refused, with the cure.
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ValueError, match=r"Accelerator\(cpu=True\)"):
+        model.set_params(accelerator=accelerator).fit(X, target > 0)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_processes_train_one_model(tmp_path):
+    """Two CPU processes (gloo) finish, hold identical weights, process 0's
+    saved model predicts what it reported, and the model is as good as the
+    same fit in one process."""
+    # 3557 rows: 356 held out by early stopping, 3201 = 50 x 64 + 1 trained,
+    # so the last batch gives one of the processes no rows.
+    args = ["--rows=3557", "--epochs=4", "--batch-size=64", "--dropout=0"]
+    accelerate_cli = Path(sys.executable).with_name("accelerate")
+    command = [
+        str(accelerate_cli),
+        "launch",
+        "--multi_gpu",
+        "--num_processes=2",
+        "--num_machines=1",
+        "--mixed_precision=no",
+        "--dynamo_backend=no",
+        f"--main_process_port={_free_port()}",
+        str(EXAMPLE),
+        *args,
+        f"--out={tmp_path}",
+        f"--save={tmp_path / 'model.skops'}",
+    ]
+    env = {**os.environ, "SKHYPER_SMOKE": "0"}
+    finished = subprocess.run(
+        command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["processes"] for r in ranks] == [2, 2]
+    assert ranks[0]["weights_sha256"] == ranks[1]["weights_sha256"]
+    assert ranks[0]["epochs"] == ranks[1]["epochs"]
+
+    example = _example()
+    (X, y), (X_test, y_test) = example.train_and_test(3557)
+    model = skhyper.load(tmp_path / "model.skops")
+    auc = roc_auc_score(y_test, model.predict_proba(X_test)[:, 1])
+    assert auc == pytest.approx(ranks[0]["test_auc"], abs=1e-12)
+    assert example.weights_digest(model) == ranks[0]["weights_sha256"]
+
+    single = example.make_model(None, 4, 64, dropout=0.0).fit(X, y)
+    single_auc = roc_auc_score(y_test, single.predict_proba(X_test)[:, 1])
+    assert single.n_iter_ == ranks[0]["epochs"]
+    assert example.rows_trained(single) == ranks[0]["rows_trained"]
+    assert abs(auc - single_auc) < 0.005, (auc, single_auc)
+    # Same steps up to the order of floating-point sums: the predictions
+    # themselves agree closely, not just their ranking.
+    np.testing.assert_allclose(
+        model.predict_proba(X_test), single.predict_proba(X_test), atol=0.02
+    )

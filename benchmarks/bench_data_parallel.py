@@ -11,6 +11,11 @@ split between the processes), so their AUCs should agree.
     python benchmarks/bench_data_parallel.py                    # 100k and 1M rows
     python benchmarks/bench_data_parallel.py --rows 1000000 --repeats 3
     python benchmarks/bench_data_parallel.py --smoke            # CI: seconds
+    python benchmarks/bench_data_parallel.py --rows 1000000 --control
+
+``--control`` also times two independent one-process fits running at once
+(no communication): what the machine gives two processes, the ceiling of
+any data-parallel speed-up on it.
 
 The load average of the machine is recorded before and after each run:
 two processes can only be faster than one when two cores are free.
@@ -81,6 +86,43 @@ def run_example(processes: int, rows: int, epochs: int, timeout: float) -> dict:
     }
 
 
+def run_two_independent(rows: int, epochs: int, timeout: float) -> dict:
+    """The control: two one-process fits at once, each on its own table of
+    ``rows``, with no communication. Their summed throughput is what the
+    machine gives two processes; data parallelism cannot beat it."""
+    with tempfile.TemporaryDirectory() as out:
+        load_before = os.getloadavg()[0]
+        env = {**os.environ, "SKHYPER_SMOKE": "0"}
+        fits = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    str(EXAMPLE),
+                    f"--rows={rows}",
+                    f"--epochs={epochs}",
+                    f"--out={out}/{k}",
+                ],
+                env=env,
+                cwd=ROOT,
+            )
+            for k in range(2)
+        ]
+        for fit in fits:
+            if fit.wait(timeout=timeout) != 0:
+                raise RuntimeError(f"a control fit failed: {fit.args}")
+        records = [
+            json.loads((Path(out) / str(k) / "rank0.json").read_text())
+            for k in range(2)
+        ]
+    return {
+        **records[0],
+        "rows_per_second": sum(r["rows_per_second"] for r in records),
+        "same_weights_on_every_process": True,
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
+    }
+
+
 def summarise(runs: list[dict]) -> dict:
     """Median throughput and fit time, the AUCs, the load averages."""
     return {
@@ -104,18 +146,25 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--output", type=Path)
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="also time two independent one-process fits at once",
+    )
     args = parser.parse_args()
     if args.smoke:
         args.rows, args.epochs, args.repeats = [4_000], 2, 1
 
     results = []
     for rows in args.rows:
-        runs = {1: [], 2: []}
-        for _ in range(args.repeats):  # in turns: the machine's load hits both
+        runs = {1: [], 2: [], "control": []} if args.control else {1: [], 2: []}
+        for _ in range(args.repeats):  # in turns: the machine's load hits all
             for processes in runs:
-                runs[processes].append(
-                    run_example(processes, rows, args.epochs, args.timeout)
-                )
+                if processes == "control":
+                    run = run_two_independent(rows, args.epochs, args.timeout)
+                else:
+                    run = run_example(processes, rows, args.epochs, args.timeout)
+                runs[processes].append(run)
         one, two = summarise(runs[1]), summarise(runs[2])
         results.append(
             {
@@ -127,6 +176,12 @@ def main() -> None:
                 - statistics.median(one["test_auc"]),
             }
         )
+        if args.control:
+            control = summarise(runs["control"])
+            results[-1]["two_independent_fits"] = control
+            results[-1]["control_speedup"] = (
+                control["rows_per_second"] / one["rows_per_second"]
+            )
         print(json.dumps(results[-1], indent=2), flush=True)
 
     print(
@@ -144,6 +199,13 @@ def main() -> None:
             f"| {min(one['load'] + two['load']):.1f}-"
             f"{max(one['load'] + two['load']):.1f} |"
         )
+    for r in results:
+        if "control_speedup" in r:
+            print(
+                f"{r['rows']:,} rows: two independent one-process fits at once "
+                f"{r['two_independent_fits']['rows_per_second']:,.0f} rows/s in "
+                f"all ({r['control_speedup']:.2f}x one fit alone)"
+            )
     if args.output is not None:
         args.output.write_text(json.dumps(results, indent=2))
     if not all(r["two_processes"]["same_weights_on_every_process"] for r in results):

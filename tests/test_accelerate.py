@@ -222,3 +222,42 @@ def test_two_processes_train_one_model(tmp_path):
     np.testing.assert_allclose(
         model.predict_proba(X_test), single.predict_proba(X_test), atol=0.02
     )
+
+
+MISMATCHED_TABLES = """
+import numpy as np, pandas as pd
+from accelerate import Accelerator
+from skhyper import HyperNetworkRegressor
+
+accelerator = Accelerator(cpu=True)
+rows = 300 + accelerator.process_index  # each process a different table
+rng = np.random.default_rng(0)
+X = pd.DataFrame({"a": rng.normal(size=rows), "kind": rng.choice(["p", "q"], rows)})
+try:
+    HyperNetworkRegressor("kind", hidden_size=8, max_epochs=2,
+                          accelerator=accelerator).fit(X, X["a"])
+except ValueError as error:
+    print(f"process {accelerator.process_index}: {error}")
+"""
+
+
+def test_two_processes_with_different_tables_are_refused(tmp_path):
+    """Each process passing its own table would train on a mixture: every
+    process raises the same ValueError instead (and none waits forever)."""
+    script = tmp_path / "mismatch.py"
+    script.write_text(MISMATCHED_TABLES)
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        f"--master_port={_free_port()}",
+        str(script),
+    ]
+    finished = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    for rank in (0, 1):
+        assert f"process {rank}: With an accelerator every process" in finished.stdout
+    assert "rows per process [300, 301]" in finished.stdout

@@ -187,7 +187,40 @@ default=NUMERIC_ENCODING_DEFAULT
         current network (its weights, its optimizer's state, its encoders)
         on the given rows, with the usual stopping rule and the kept weight
         decay, instead of starting a new one. The columns must be those of
-        the first fit; values it did not see follow ``handle_unknown``."""
+        the first fit; values it did not see follow ``handle_unknown``.
+    checkpoint : str, path-like or None, default=None
+        A directory (created if missing) where ``fit`` saves, after every
+        epoch, what it needs to go on: the weights, the optimizer's state,
+        the history, the early-stopping and convergence counters, the
+        random states. A later ``fit`` with the same parameters, the same
+        training data and the same directory resumes from the last
+        completed epoch, so a killed fit loses at most one epoch; with an
+        integer ``random_state`` on a CPU the result is bit-identical to an
+        uninterrupted fit. A finished fit's checkpoint gives back the
+        fitted model without training again. A checkpoint of other
+        parameters or data (``verbose`` and ``n_threads`` aside) is never
+        resumed: ``fit`` warns, starts afresh and replaces it. With
+        ``random_state=None`` a resumed fit keeps the seed it began with.
+        ``partial_fit`` and a ``warm_start`` continuation do not use it,
+        and it cannot be combined with ``accelerator``. One directory per
+        fit: do not share it between concurrent fits.
+        ``resumed_from_epoch_`` tells how many epochs came from it. See
+        ``docs/scaling.md``.
+    accelerator : accelerate.Accelerator or None, default=None
+        Train one fit on several processes (GPUs, CPU processes or
+        machines) started by ``accelerate launch`` or ``torchrun``: every
+        process runs the same script and calls ``fit`` with the same
+        table; each trains on its share of every batch and the gradients
+        are averaged (``DistributedDataParallel``), so all of them take the
+        steps of a single-process fit, with ``batch_size`` (or ``"auto"``)
+        the whole batch, and end with the same model. Training runs on the
+        accelerator's device; the fitted model then moves to ``device``
+        and predicts, pickles and saves like any other (without the
+        accelerator: a copy or a loaded model has ``accelerator=None``).
+        With one process it changes nothing. On a machine without GPUs
+        create it with ``Accelerator(cpu=True)``. float32 only (no mixed
+        precision), no gradient accumulation; not with ``partial_fit`` or
+        ``checkpoint``. See ``docs/scaling.md``."""
 
 HYPERNETWORK_PARAMETERS_DOC = """\
 hyper_hidden_size : int, default=64
@@ -243,6 +276,10 @@ context_categories_ : ndarray of shape (n_contexts,)
         break ties); and ``dur`` (seconds).
     n_iter_ : int
         Number of epochs run.
+    resumed_from_epoch_ : int
+        Epochs of this fit that were taken from ``checkpoint`` rather than
+        trained (summed over both fits of ``weight_decay="auto"``); 0 for a
+        fit that started afresh or ran without a checkpoint.
     weight_decay_ : float
         The weight decay of the kept weights: with ``weight_decay="auto"``
         and a validation split, the point of the path chosen by it.

@@ -9,6 +9,7 @@ and outputs decoded.
 from __future__ import annotations
 
 import math
+import os
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
@@ -33,8 +34,10 @@ from ._callbacks import (
     StopOnConvergence,
     WeightAveraging,
 )
+from ._checkpoint import CheckpointRun, NoCheckpoint, open_checkpoint
 from ._compat import Interval, StrOptions, _check_sample_weight, _fit_context
 from ._data import TensorBatches, TensorTable
+from ._distributed import agree_on_fit, make_net, release_net, training_device
 from ._encoding import (
     HANDLE_UNKNOWN_OPTIONS,
     EncodedTable,
@@ -44,7 +47,6 @@ from ._encoding import (
 from ._explain import explain_rows
 from ._incremental import continue_fit, new_encoder, partial_fit
 from ._modules import ACTIVATIONS
-from ._net import WeightedLossNet
 from ._numeric import NUMERIC_ENCODINGS
 from ._optim import adamw_class
 from ._persistence import net_state, restore_net
@@ -123,6 +125,9 @@ class _ContextEstimator(
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "device": [str, torch.device],
+        # An accelerate.Accelerator, checked in fit (accelerate is optional).
+        "accelerator": "no_validation",
+        "checkpoint": [str, os.PathLike, None],
     }
 
     _module_class: type[torch.nn.Module]
@@ -228,7 +233,11 @@ class _ContextEstimator(
         self.context_categories_ = self.encoder_.categories_
         warn_rare_contexts(encoded.context, self.encoder_.context_encoders_)
 
-        seed = draw_seed(self.random_state)
+        # With checkpoint, a resumed fit keeps the seed it was started with.
+        run = open_checkpoint(
+            self, encoded, target, weight, draw_seed(self.random_state)
+        )
+        seed = run.seed
         pooling = None
         # Pooling shrinks each categorical context towards the shared layer
         # by its row count; continuous values have no groups to count.
@@ -236,16 +245,20 @@ class _ContextEstimator(
             pooling = pooling_coefficients(
                 encoded.context, weight, self._pooling_strength()
             )
-        data = TensorTable(encoded, target, weight, self.device, pooling)
+        device = training_device(self.accelerator, self.device)
+        data = TensorTable(encoded, target, weight, device, pooling)
+        seed = agree_on_fit(self.accelerator, seed, data)
         train, valid = self._early_stopping_split(data, target, seed)
         self.batch_size_ = self._batch_size(len(train))
-        with torch_session(self.n_threads, seed, self.device):
-            net = self._train(encoded, module_params, seed, train, valid)
+        with torch_session(self.n_threads, seed, device):
+            net = self._train(encoded, module_params, seed, train, valid, run)
+        net = release_net(net, self.device)
         # Eval mode for good: predict then never switches modes, so threads
         # can share the fitted network.
         net.module_.eval()
         self.net_ = net  # only once training has succeeded
         self.n_iter_ = len(net.history)
+        self.resumed_from_epoch_ = run.resumed_from_epoch
         self.history_ = _history_frame(net.history)
         stopper = dict(net.callbacks_).get("early_stopping")
         self.weight_decay_ = (
@@ -325,28 +338,38 @@ class _ContextEstimator(
         return data.subset(train_rows), data.subset(valid_rows)
 
     def _train(
-        self, encoded: EncodedTable, module_params: dict, seed: int, train, valid
+        self,
+        encoded: EncodedTable,
+        module_params: dict,
+        seed: int,
+        train,
+        valid,
+        run: NoCheckpoint | CheckpointRun,
     ) -> NeuralNet:
         """Fit the net. With ``weight_decay="auto"`` and a validation split,
         fit two: one along the decay path with early stopping, and one with
         the path's weakest decay until the training loss converges; keep
-        the one with the lower validation loss (:meth:`_validation_loss`)."""
+        the one with the lower validation loss (:meth:`_validation_loss`).
+        ``run.fit`` trains each (with ``checkpoint``: saving every epoch, or
+        going on from the saved state)."""
         if valid is None or self.weight_decay != "auto":
             budget = self._budget_callbacks(valid)
             net = self._build_net(encoded, module_params, seed, valid, budget)
-            return net.fit(train, None)
+            return run.fit(net, train)
         say = print if self.verbose else _silent
         say(f"Decay path {DECAY_PATH} with early stopping:")
         path = self._build_net(
             encoded, module_params, seed, valid, self._budget_callbacks(valid)
-        ).fit(train, None)
+        )
+        path = run.fit(path, train)
         say(f"Weight decay {DECAY_PATH[-1]} until the training loss converges:")
         converged = [
             ("convergence", StopOnConvergence(self.tol, self.n_iter_no_change))
         ]
         weak = self._build_net(
             encoded, module_params, seed, None, converged, decay=DECAY_PATH[-1]
-        ).fit(train, None)
+        )
+        weak = run.fit(weak, train)
         losses = [self._validation_loss(net, valid) for net in (path, weak)]
         kept = int(np.argmin(losses))
         say(
@@ -392,7 +415,8 @@ class _ContextEstimator(
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
         callbacks += budget
-        return WeightedLossNet(
+        return make_net(
+            self.accelerator,
             module=self._module_class,
             **{f"module__{key}": value for key, value in module_params.items()},
             criterion=self._criterion(),
@@ -622,6 +646,11 @@ class _ContextEstimator(
         :func:`~skhyper._persistence.net_state` instead, and the pandas
         attributes are left out and rebuilt from it on load."""
         state = dict(super().__getstate__())  # a copy: never edit __dict__
+        # A launch-time resource, not part of the model (nor plain data).
+        state["accelerator"] = None
+        # A path as a string: skops trusts str, not pathlib's classes.
+        if isinstance(state.get("checkpoint"), os.PathLike):
+            state["checkpoint"] = os.fspath(state["checkpoint"])
         state["context_attributes"] = attributes_to_plain(
             state.get("context_attributes")
         )

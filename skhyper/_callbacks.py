@@ -68,8 +68,9 @@ class RaiseOnDivergence(Callback):
         # The reference is a loss of the data, so the partial-pooling
         # penalty (which can briefly be large on tiny contexts) is left out.
         last = net.history[-1]
-        loss = last.get("train_data_loss", last["train_loss"])
-        if loss > DIVERGENCE_FACTOR * self.reference_loss:
+        # An epoch cut short (Ctrl-C mid-epoch) has no loss yet: nothing to judge.
+        loss = last.get("train_data_loss", last.get("train_loss"))
+        if loss is not None and loss > DIVERGENCE_FACTOR * self.reference_loss:
             self._fail(
                 net,
                 f"ended at {loss:.4g}, more than {DIVERGENCE_FACTOR:g} times the "

@@ -256,6 +256,8 @@ class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
         verbose=0,
         device="cpu",
         warm_start=False,
+        checkpoint=None,
+        accelerator=None,
     ):
         self.context_column = context_column
         self.continuous_context = continuous_context
@@ -288,6 +290,8 @@ class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
         self.verbose = verbose
         self.device = device
         self.warm_start = warm_start
+        self.checkpoint = checkpoint
+        self.accelerator = accelerator
 
 
 class ConcatClassifier(ConcatArchitecture, _ContextClassifier):
@@ -359,6 +363,8 @@ class ConcatClassifier(ConcatArchitecture, _ContextClassifier):
         verbose=0,
         device="cpu",
         warm_start=False,
+        checkpoint=None,
+        accelerator=None,
     ):
         self.context_column = context_column
         self.continuous_context = continuous_context
@@ -387,6 +393,8 @@ class ConcatClassifier(ConcatArchitecture, _ContextClassifier):
         self.verbose = verbose
         self.device = device
         self.warm_start = warm_start
+        self.checkpoint = checkpoint
+        self.accelerator = accelerator
 
 
 for _estimator, _description, _architecture in (

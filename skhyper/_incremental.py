@@ -53,6 +53,9 @@ def partial_fit(estimator, X, y, classes=None, sample_weight=None):
     else:
         target = estimator._apply_target_scale(target)
         encoded = estimator.encoder_.transform(table)
+        if not hasattr(estimator, "_partial_seed"):  # fitted by fit: go on
+            estimator._partial_seed = draw_seed(estimator.random_state)
+            estimator._partial_calls = 0
     from ._data import TensorTable
 
     pooling = _cumulative_pooling(estimator, encoded.context, weight)

@@ -177,6 +177,8 @@ class HyperNetworkRegressor(HyperNetworkArchitecture, _ContextRegressor):
         verbose=0,
         device="cpu",
         warm_start=False,
+        checkpoint=None,
+        accelerator=None,
     ):
         self.context_column = context_column
         self.continuous_context = continuous_context
@@ -208,6 +210,8 @@ class HyperNetworkRegressor(HyperNetworkArchitecture, _ContextRegressor):
         self.verbose = verbose
         self.device = device
         self.warm_start = warm_start
+        self.checkpoint = checkpoint
+        self.accelerator = accelerator
 
 
 class ConcatRegressor(ConcatArchitecture, _ContextRegressor):
@@ -277,6 +281,8 @@ class ConcatRegressor(ConcatArchitecture, _ContextRegressor):
         verbose=0,
         device="cpu",
         warm_start=False,
+        checkpoint=None,
+        accelerator=None,
     ):
         self.context_column = context_column
         self.continuous_context = continuous_context
@@ -304,6 +310,8 @@ class ConcatRegressor(ConcatArchitecture, _ContextRegressor):
         self.verbose = verbose
         self.device = device
         self.warm_start = warm_start
+        self.checkpoint = checkpoint
+        self.accelerator = accelerator
 
 
 for _estimator, _description, _architecture in (

@@ -243,3 +243,13 @@ def test_warm_start_follows_handle_unknown_for_new_values():
     model.fit(X, y)
     with pytest.raises(ValueError, match=r"not seen during fit: 'e'"):
         model.fit(X.assign(ctx="e"), y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+def test_partial_fit_continues_a_model_fitted_by_fit(cls):
+    X, y = chunked_table()
+    model = make_model(cls, max_epochs=2).fit(X, target(cls, y))
+    epochs = model.n_iter_
+    model.partial_fit(X.iloc[:300], target(cls, y[:300]))
+    assert model.n_iter_ == epochs + 1
+    assert np.isfinite(outputs(model, X)).all()

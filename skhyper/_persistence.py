@@ -166,6 +166,12 @@ def net_state(net: WeightedLossNet) -> dict:
 def optimizer_state(net) -> dict | None:
     """The net's optimizer state as plain data: the groups' options as
     JSON, each parameter's state as NumPy arrays under its position."""
+    saved = getattr(net, "saved_optimizer_state_", None)
+    if saved is not None:
+        # A restored net: its own optimizer_ is a fresh one that never
+        # trained (and lacks the bias group); saving that would lose the
+        # state on a second round trip, as Dask makes between passes.
+        return saved
     optimizer = getattr(net, "optimizer_", None)
     if optimizer is None:
         return None

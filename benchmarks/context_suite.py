@@ -885,7 +885,7 @@ on $date, $cores cores ($cpu; load average $load at the start), skhyper
 commit $commit. Wall time: $wall.$jobs_note $contextualized_note
 
 $halves
-#### Method (context suite)
+### Method (context suite)
 
 - **(a)** Every model sees the same `RepeatedKFold` (regression) or
   `RepeatedStratifiedKFold` (classification) folds, `n_splits=5`,
@@ -926,8 +926,10 @@ $halves
   loses at most 0.005 AUC against none on every task and gains on the tasks
   with many rare contexts. Standard deviations over overlapping folds
   understate the uncertainty of a mean.
+- **Times** are one thread per fit on a machine shared with other work
+  (see the load average above); compare them within a run only.
 
-#### Tasks (context suite)
+### Tasks (context suite)
 
 $tasks
 $end"""

@@ -125,10 +125,11 @@ def agree_on_fit(accelerator, seed: int, data: TensorTable) -> int:
 
 def _fingerprint(data: TensorTable) -> list[float]:
     """Row count and column sums of the encoded table: equal on every
-    process given the same table (the same sums in the same order)."""
-    tensors = [data.numeric, data.categorical, data.context, data.target, data.weight]
-    tensors.append(data.continuous)
-    sums = [float(t.double().nansum()) for t in tensors if t is not None]
+    process given the same table (the same sums in the same order). Always
+    of the same length, which the all-gather needs."""
+    tensors = [data.numeric, data.categorical, data.context, data.target]
+    tensors += [data.weight, data.continuous]
+    sums = [0.0 if t is None else float(t.double().nansum()) for t in tensors]
     return [float(len(data)), *sums]
 
 

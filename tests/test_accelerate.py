@@ -1,9 +1,10 @@
 """One fit on several processes through an ``accelerate.Accelerator``.
 
-The two-process test launches ``examples/distributed_training.py`` with
-``accelerate launch`` (two CPU processes joined over gloo) and compares it
-with the same fit in this process; the others run in this process, where an
-Accelerator has one process.
+The two-process tests launch ``examples/distributed_training.py`` with
+``accelerate launch`` (two CPU processes joined over gloo), comparing it
+with the same fit in this process, and a script whose processes pass
+different tables with ``torchrun``; the others run in this process, where
+an Accelerator has one process.
 """
 
 from __future__ import annotations
@@ -230,20 +231,37 @@ from accelerate import Accelerator
 from skhyper import HyperNetworkRegressor
 
 accelerator = Accelerator(cpu=True)
-rows = 300 + accelerator.process_index  # each process a different table
 rng = np.random.default_rng(0)
-X = pd.DataFrame({"a": rng.normal(size=rows), "kind": rng.choice(["p", "q"], rows)})
+X = pd.DataFrame({"a": rng.normal(size=301), "kind": rng.choice(["p", "q"], 301)})
+mine = X.iloc[: 300 + accelerator.process_index]  # each process a different table
 try:
     HyperNetworkRegressor("kind", hidden_size=8, max_epochs=2,
-                          accelerator=accelerator).fit(X, X["a"])
+                          accelerator=accelerator).fit(mine, mine["a"])
 except ValueError as error:
     print(f"process {accelerator.process_index}: {error}")
+
+# The same table everywhere, random_state=None: each process draws its own
+# seed, and all must still take process 0's. (DDP makes the weights equal
+# anyway; the validation losses are equal only if the early-stopping
+# split, drawn from the seed, is.)
+X = X.iloc[:300]
+# (A fixed weight_decay: "auto" may keep its second fit, which has no
+# validation split.)
+model = HyperNetworkRegressor("kind", hidden_size=8, max_epochs=2,
+                              weight_decay=0.1,
+                              accelerator=accelerator).fit(X, X["a"])
+weights = model.net_.module_.state_dict()
+digest = sum(float(w.double().abs().sum()) for w in weights.values())
+valid = model.history_["valid_loss"].tolist()
+print(f"process {accelerator.process_index} weights {digest!r} {valid!r}")
 """
 
 
-def test_two_processes_with_different_tables_are_refused(tmp_path):
+def test_two_processes_agree_on_table_and_seed(tmp_path):
     """Each process passing its own table would train on a mixture: every
-    process raises the same ValueError instead (and none waits forever)."""
+    process raises the same ValueError instead (and none waits forever).
+    With the same table and ``random_state=None`` they end with the same
+    weights (all take process 0's seed)."""
     script = tmp_path / "mismatch.py"
     script.write_text(MISMATCHED_TABLES)
     command = [
@@ -261,3 +279,9 @@ def test_two_processes_with_different_tables_are_refused(tmp_path):
     for rank in (0, 1):
         assert f"process {rank}: With an accelerator every process" in finished.stdout
     assert "rows per process [300, 301]" in finished.stdout
+    digests = [
+        line.split(" weights ")[1]
+        for line in finished.stdout.splitlines()
+        if " weights " in line
+    ]
+    assert len(digests) == 2 and digests[0] == digests[1], finished.stdout

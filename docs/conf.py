@@ -119,8 +119,12 @@ sphinx_gallery_conf = {
     "gallery_dirs": "auto_examples",
     # distributed_search.py starts a Dask cluster of worker processes; it is
     # shown with its code but not executed here (run it by hand, see its
-    # header). Every other example is executed, in smoke mode in CI.
-    "filename_pattern": r"^((?!distributed_search).)*\.py$",
+    # header); so is distributed_training.py, which is meant for
+    # accelerate launch; and out_of_core.py, which starts clusters too. Every
+    # other example is executed, in smoke mode in CI.
+    "filename_pattern": (
+        r"^((?!distributed_search|distributed_training|out_of_core).)*\.py$"
+    ),
     "download_all_examples": False,
     "remove_config_comments": True,
     "min_reported_time": 1,

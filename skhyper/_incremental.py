@@ -29,6 +29,12 @@ from ._runtime import draw_seed, torch_session
 
 def partial_fit(estimator, X, y, classes=None, sample_weight=None):
     """One pass over the rows of ``X`` (see the estimators' ``partial_fit``)."""
+    if getattr(estimator, "accelerator", None) is not None:
+        # Each process would bring its own chunk; nothing would agree.
+        raise ValueError(
+            "partial_fit does not support accelerator; train on several "
+            "processes with fit, or stream chunks with accelerator=None."
+        )
     first = not hasattr(estimator, "net_")
     module_params = estimator._module_params()
     _check_y_given(estimator, y)

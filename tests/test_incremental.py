@@ -253,3 +253,10 @@ def test_partial_fit_continues_a_model_fitted_by_fit(cls):
     model.partial_fit(X.iloc[:300], target(cls, y[:300]))
     assert model.n_iter_ == epochs + 1
     assert np.isfinite(outputs(model, X)).all()
+
+
+def test_partial_fit_refuses_an_accelerator():
+    X, y = chunked_table()
+    model = make_model(HyperNetworkClassifier, accelerator=object())
+    with pytest.raises(ValueError, match=r"partial_fit does not support accelerator"):
+        model.partial_fit(X, y, classes=[0, 1])

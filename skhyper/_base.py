@@ -238,27 +238,36 @@ class _ContextEstimator(
             self, encoded, target, weight, draw_seed(self.random_state)
         )
         seed = run.seed
-        pooling = None
-        # Pooling shrinks each categorical context towards the shared layer
-        # by its row count; continuous values have no groups to count.
-        if self._pooling_strength() > 0 and encoded.context.shape[1] > 0:
-            pooling = pooling_coefficients(
-                encoded.context, weight, self._pooling_strength()
-            )
         device = training_device(self.accelerator, self.device)
-        data = TensorTable(encoded, target, weight, device, pooling)
+        data = TensorTable(
+            encoded, target, weight, device, self._pooling(encoded, weight)
+        )
         seed = agree_on_fit(self.accelerator, seed, data)
         train, valid = self._early_stopping_split(data, target, seed)
         self.batch_size_ = self._batch_size(len(train))
         with torch_session(self.n_threads, seed, device):
             net = self._train(encoded, module_params, seed, train, valid, run)
-        net = release_net(net, self.device)
+        self.resumed_from_epoch_ = run.resumed_from_epoch
+        return self._keep(release_net(net, self.device))
+
+    def _pooling(self, encoded: EncodedTable, weight: np.ndarray):
+        """Each row's partial-pooling coefficient, or None without pooling.
+        Pooling shrinks each categorical context towards the shared layer
+        by its row count; continuous values have no groups to count."""
+        if self._pooling_strength() > 0 and encoded.context.shape[1] > 0:
+            return pooling_coefficients(
+                encoded.context, weight, self._pooling_strength()
+            )
+        return None
+
+    def _keep(self, net: NeuralNet):
+        """Make the trained ``net`` the fitted network (once training has
+        succeeded), with the fitted attributes read from it."""
         # Eval mode for good: predict then never switches modes, so threads
         # can share the fitted network.
         net.module_.eval()
-        self.net_ = net  # only once training has succeeded
+        self.net_ = net
         self.n_iter_ = len(net.history)
-        self.resumed_from_epoch_ = run.resumed_from_epoch
         self.history_ = _history_frame(net.history)
         stopper = dict(net.callbacks_).get("early_stopping")
         self.weight_decay_ = (

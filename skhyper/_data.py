@@ -128,12 +128,19 @@ class TensorBatches:
     def __iter__(self) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
         n_rows = len(self.dataset)
         if self.shuffle:
-            rng = self.random_state or np.random.mtrand._rand
-            order = torch.as_tensor(
-                rng.permutation(n_rows), device=self.dataset.context.device
-            )
+            order = self.row_order()
             for start in range(0, n_rows, self.batch_size):
                 yield self.dataset.rows(order[start : start + self.batch_size])
         else:
             for start in range(0, n_rows, self.batch_size):
                 yield self.dataset.rows(slice(start, start + self.batch_size))
+
+    def row_order(self) -> torch.Tensor:
+        """This epoch's order of the rows, on the table's device: a new
+        permutation when shuffling, else the rows as they are."""
+        n_rows = len(self.dataset)
+        device = self.dataset.context.device
+        if not self.shuffle:
+            return torch.arange(n_rows, device=device)
+        rng = self.random_state or np.random.mtrand._rand
+        return torch.as_tensor(rng.permutation(n_rows), device=device)

@@ -205,12 +205,7 @@ class ShardedBatches(TensorBatches):
 
     def __iter__(self):
         n_rows = len(self.dataset)
-        device = self.dataset.context.device
-        if self.shuffle:
-            rng = self.random_state or np.random.mtrand._rand
-            order = torch.as_tensor(rng.permutation(n_rows), device=device)
-        else:
-            order = torch.arange(n_rows, device=device)
+        order = self.row_order()
         # Sizes of the whole batches, for the epoch's record (see
         # DistributedNet.run_single_epoch).
         self.batch_sizes_ = []

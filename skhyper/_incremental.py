@@ -79,7 +79,7 @@ def partial_fit(estimator, X, y, classes=None, sample_weight=None):
             net = training_net(estimator, encoded, module_params, seed)
         net.partial_fit(data, None, epochs=1)
     estimator._partial_calls += 1
-    return _finish(estimator, net)
+    return estimator._keep(net)
 
 
 def continue_fit(estimator, X, y, sample_weight=None):
@@ -94,14 +94,9 @@ def continue_fit(estimator, X, y, sample_weight=None):
     weight = estimator._combined_weights(table, target, sample_weight)
     target = estimator._apply_target_scale(target)
     encoded = estimator.encoder_.transform(table)
-    from ._base import pooling_coefficients
     from ._data import TensorTable
 
-    pooling = None
-    if estimator._pooling_strength() > 0 and encoded.context.shape[1] > 0:
-        pooling = pooling_coefficients(
-            encoded.context, weight, estimator._pooling_strength()
-        )
+    pooling = estimator._pooling(encoded, weight)
     data = TensorTable(encoded, target, weight, estimator.device, pooling)
     seed = draw_seed(estimator.random_state)
     train, valid = estimator._early_stopping_split(data, target, seed)
@@ -110,7 +105,7 @@ def continue_fit(estimator, X, y, sample_weight=None):
         net = training_net(estimator, encoded, module_params, seed, valid, budget)
         net.warm_start = True  # skorch: fit continues, without initialising
         net.fit(train, None)
-    return _finish(estimator, net)
+    return estimator._keep(net)
 
 
 def new_encoder(estimator, declare_dtypes: bool = False) -> TableEncoder:
@@ -157,21 +152,6 @@ def _fitted_optimizer_state(fitted) -> dict | None:
         return optimizer_state_from_plain(saved)
     optimizer = getattr(fitted, "optimizer_", None)
     return None if optimizer is None else optimizer.state_dict()
-
-
-def _finish(estimator, net):
-    from ._base import _history_frame
-
-    net.module_.eval()  # shared by predicting threads: never switched again
-    estimator.net_ = net
-    estimator.n_iter_ = len(net.history)
-    estimator.history_ = _history_frame(net.history)
-    stopper = dict(net.callbacks_).get("early_stopping")
-    if stopper is not None:
-        estimator.weight_decay_ = stopper.best_decay_
-    estimator.context_embeddings_ = estimator._context_embeddings()
-    estimator._n_features_out = net.module_.representation_size
-    return estimator
 
 
 def _cumulative_pooling(estimator, context: np.ndarray, weight: np.ndarray):

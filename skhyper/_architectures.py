@@ -40,14 +40,25 @@ context_column : str, int, list of these, or None, default=None
     continuous_context : str, int, list of these, or None, default=None
         Numeric column(s) that drive the generator *as numbers* (age, time,
         temperature): a varying-coefficient model, where the layer changes
-        smoothly with the value. They are standardised with the training
-        mean and standard deviation (a missing value gets the training
-        median and a 0/1 "missing" input) and concatenated with the
-        categorical context's embeddings; like ``context_column``, they are
-        not also fed as features. With ``context_column=None`` (or ``[]``)
-        they are the only context. In the hypernetwork every row then gets
-        a generated layer of its own, which costs more per row than a
-        categorical context (whose layers are shared by its rows).
+        with the value. They are encoded as ``continuous_encoding`` says
+        (a missing value gets the training median and a 0/1 "missing"
+        input) and concatenated with the categorical context's embeddings;
+        like ``context_column``, they are not also fed as features. With
+        ``context_column=None`` (or ``[]``) they are the only context. In
+        the hypernetwork every row then gets a generated layer of its own,
+        which costs more per row than a categorical context (whose layers
+        are shared by its rows).
+    continuous_encoding : {"standard", "quantile", "piecewise_linear"}, \
+default=CONTINUOUS_ENCODING_DEFAULT
+        How ``continuous_context`` columns are encoded, fitted on the
+        training rows; the options mean what they mean for
+        ``numeric_encoding``. ``"piecewise_linear"`` expands each column
+        over up to ``n_bins`` quantile bins (Gorishniy et al., NeurIPS
+        2022), so the generated weights can change sharply between regimes
+        of the value (a threshold temperature) as well as smoothly;
+        ``"standard"`` feeds the standardised value, from which the
+        generator's small MLP makes smooth changes more easily than sharp
+        ones. Ignored without ``continuous_context``.
     context_attributes : DataFrame, dict of DataFrames, or None, default=None
         Known attributes of the categorical context's values: a DataFrame
         indexed by the values of the (single) context column, with numeric
@@ -338,6 +349,7 @@ def fill_docstring(estimator: type, **sections: str) -> None:
         "weight_averaging",
         "context_pooling",
         "numeric_encoding",
+        "continuous_encoding",
     ):
         if name in parameters:
             placeholder = f"{name.upper()}_DEFAULT"

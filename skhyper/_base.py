@@ -99,6 +99,7 @@ class _ContextEstimator(
             tuple,
             None,
         ],
+        "continuous_encoding": [StrOptions(set(NUMERIC_ENCODINGS))],
         "context_attributes": [pd.DataFrame, dict, None],
         "categories": [dict, None],
         "warm_start": ["boolean"],

@@ -227,6 +227,7 @@ class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
         context_column=None,
         *,
         continuous_context=None,
+        continuous_encoding="standard",
         context_attributes=None,
         categories=None,
         hidden_size=128,
@@ -261,6 +262,7 @@ class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
     ):
         self.context_column = context_column
         self.continuous_context = continuous_context
+        self.continuous_encoding = continuous_encoding
         self.context_attributes = context_attributes
         self.categories = categories
         self.hidden_size = hidden_size
@@ -338,6 +340,7 @@ class ConcatClassifier(ConcatArchitecture, _ContextClassifier):
         context_column=None,
         *,
         continuous_context=None,
+        continuous_encoding="standard",
         context_attributes=None,
         categories=None,
         hidden_size=128,
@@ -368,6 +371,7 @@ class ConcatClassifier(ConcatArchitecture, _ContextClassifier):
     ):
         self.context_column = context_column
         self.continuous_context = continuous_context
+        self.continuous_encoding = continuous_encoding
         self.context_attributes = context_attributes
         self.categories = categories
         self.hidden_size = hidden_size

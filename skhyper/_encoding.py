@@ -356,8 +356,13 @@ class TableEncoder:
     n_bins : int
         Bins per column for ``"piecewise_linear"``.
     continuous_context : str, int, list of these, or None
-        Numeric context columns, standardised (missing values filled and
-        flagged) and fed to the generator as numbers.
+        Numeric context columns, encoded as ``continuous_encoding`` says
+        (missing values filled and flagged) and fed to the generator as
+        numbers.
+    continuous_encoding : {"standard", "quantile", "piecewise_linear"}
+        How the continuous context columns are encoded
+        (:class:`NumericEncoder`; ``"piecewise_linear"`` bins are expanded
+        here, since the generator reads them directly).
     context_attributes : DataFrame, dict or None
         Attributes of the categorical context columns' values
         (:class:`~skhyper._attributes.AttributeTable`).
@@ -381,6 +386,7 @@ class TableEncoder:
         context_attributes=None,
         categories=None,
         declare_dtypes: bool = False,
+        continuous_encoding: str = "standard",
     ):
         self.context_column = context_column
         self.handle_unknown = handle_unknown
@@ -391,6 +397,7 @@ class TableEncoder:
         self.context_attributes = context_attributes
         self.categories = categories
         self.declare_dtypes = declare_dtypes
+        self.continuous_encoding = continuous_encoding
 
     def fit_transform(self, X) -> EncodedTable:
         table = as_table(X, self.estimator_name)
@@ -434,7 +441,9 @@ class TableEncoder:
         continuous = None
         if self.continuous_positions_:
             raw_context = self._numeric_matrix(table, self.continuous_positions_)
-            self.continuous_encoder_ = NumericEncoder("standard").fit(raw_context)
+            self.continuous_encoder_ = NumericEncoder(
+                self.continuous_encoding, self.n_bins, expand=True
+            ).fit(raw_context)
             continuous = self.continuous_encoder_.transform(raw_context)
         return EncodedTable(
             self.numeric_encoder_.transform(raw), categorical, context, continuous

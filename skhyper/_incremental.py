@@ -120,6 +120,7 @@ def new_encoder(estimator, declare_dtypes: bool = False) -> TableEncoder:
         estimator.context_attributes,
         categories=estimator.categories,
         declare_dtypes=declare_dtypes,
+        continuous_encoding=estimator.continuous_encoding,
     )
 
 

@@ -18,7 +18,9 @@ network receives:
   network expands each one over quantile bins
   (:class:`skhyper._modules.PiecewiseLinearEncoding`, Gorishniy et al.,
   NeurIPS 2022). The bin edges, learned here on the training rows, are
-  handed to the network in the standardised scale.
+  handed to the network in the standardised scale. For a continuous
+  context, which feeds the generator directly, :func:`expand_bins` does
+  the same expansion here (``NumericEncoder(..., expand=True)``).
 """
 
 from __future__ import annotations
@@ -66,11 +68,18 @@ class NumericEncoder:
         Bin edges of each column in the standardised scale
         (``"piecewise_linear"``); at least two distinct edges, or none for a
         constant column.
+    expand : bool
+        With ``"piecewise_linear"``, whether :meth:`transform` returns the
+        expanded bins (:func:`expand_bins`) instead of the standardised
+        columns that the network expands itself.
     """
 
-    def __init__(self, encoding: str = "standard", n_bins: int = 16):
+    def __init__(
+        self, encoding: str = "standard", n_bins: int = 16, expand: bool = False
+    ):
         self.encoding = encoding
         self.n_bins = n_bins
+        self.expand = expand
 
     def fit(self, raw: np.ndarray) -> NumericEncoder:
         missing = np.isnan(raw)
@@ -100,6 +109,9 @@ class NumericEncoder:
         if self.encoding == "quantile":
             for j, quantiles in enumerate(self.quantiles_):
                 encoded[:, j] = _normal_scores(encoded[:, j], quantiles)
+        # getattr: encoders pickled before the option existed expand nothing.
+        if self.encoding == "piecewise_linear" and getattr(self, "expand", False):
+            encoded = expand_bins(encoded, self.bin_edges_)
         if not self.has_missing_.any():
             return encoded.astype(np.float32)
         indicators = missing[:, self.has_missing_]
@@ -131,6 +143,24 @@ class NumericEncoder:
         return np.clip(
             standardised, -STANDARDISED_CLIP, STANDARDISED_CLIP, out=standardised
         )
+
+
+def expand_bins(standardised: np.ndarray, bin_edges: list) -> np.ndarray:
+    """Each column over its quantile bins, as
+    :class:`skhyper._modules.PiecewiseLinearEncoding` expands it in the
+    network: per bin ``clip((x - left) / width, 0, 1)``, so 1 for the bins
+    left of ``x``, the covered fraction of its own bin and 0 to its right. A
+    constant column (no edges) gives no bins."""
+    parts = [
+        np.clip(
+            (standardised[:, [j]] - edges[:-1]) / (edges[1:] - edges[:-1]), 0.0, 1.0
+        )
+        for j, edges in enumerate(bin_edges)
+        if len(edges)
+    ]
+    if not parts:
+        return np.zeros((len(standardised), 0))
+    return np.hstack(parts)
 
 
 def _nanmedian(raw: np.ndarray) -> np.ndarray:

@@ -149,6 +149,7 @@ class HyperNetworkRegressor(HyperNetworkArchitecture, _ContextRegressor):
         context_column=None,
         *,
         continuous_context=None,
+        continuous_encoding="standard",
         context_attributes=None,
         categories=None,
         hidden_size=128,
@@ -182,6 +183,7 @@ class HyperNetworkRegressor(HyperNetworkArchitecture, _ContextRegressor):
     ):
         self.context_column = context_column
         self.continuous_context = continuous_context
+        self.continuous_encoding = continuous_encoding
         self.context_attributes = context_attributes
         self.categories = categories
         self.hidden_size = hidden_size
@@ -257,6 +259,7 @@ class ConcatRegressor(ConcatArchitecture, _ContextRegressor):
         context_column=None,
         *,
         continuous_context=None,
+        continuous_encoding="standard",
         context_attributes=None,
         categories=None,
         hidden_size=128,
@@ -286,6 +289,7 @@ class ConcatRegressor(ConcatArchitecture, _ContextRegressor):
     ):
         self.context_column = context_column
         self.continuous_context = continuous_context
+        self.continuous_encoding = continuous_encoding
         self.context_attributes = context_attributes
         self.categories = categories
         self.hidden_size = hidden_size

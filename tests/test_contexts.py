@@ -21,7 +21,7 @@ from skhyper import (
     HyperNetworkRegressor,
 )
 from skhyper._attributes import AttributeTable
-from skhyper._modules import ContextEmbedding
+from skhyper._modules import ContextEmbedding, PiecewiseLinearEncoding
 
 
 def make_model(cls, **params):
@@ -88,6 +88,78 @@ def test_continuous_context_learns_a_varying_coefficient():
         scores[cls] = r2_score(value[test], model.predict(X.iloc[test]))
     assert scores[HyperNetworkRegressor] > 0.9
     assert scores[HyperNetworkRegressor] > scores[ConcatRegressor]
+
+
+def step_table(n=1600, seed=2):
+    """The slope of ``x`` jumps at ``temperature`` 5 and 20 (three regimes):
+    a sharp change of the rule with the context value."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"temperature": rng.uniform(-10, 35, n), "x": rng.normal(size=n)})
+    slope = np.array([-2.0, 2.0, 0.0])[np.digitize(X["temperature"], [5.0, 20.0])]
+    return X, slope * X["x"].to_numpy()
+
+
+def test_piecewise_linear_context_expands_over_quantile_bins():
+    X, y = step_table(n=400)
+    model = HyperNetworkRegressor(
+        continuous_context="temperature",
+        continuous_encoding="piecewise_linear",
+        n_bins=8,
+        max_epochs=2,
+        random_state=0,
+    ).fit(X, y)
+    encoder = model.encoder_.continuous_encoder_
+    assert len(encoder.bin_edges_[0]) == 9
+    assert model.net_.module_.context_embedding.continuous_size == 8
+    # The same numbers as the network's own expansion of numeric features.
+    standardised = torch.tensor(encoder._standardise(X[["temperature"]].to_numpy()))
+    in_network = PiecewiseLinearEncoding(encoder.bin_edges_)(standardised.float())
+    encoded = model.encoder_.transform(X).continuous
+    np.testing.assert_allclose(encoded, in_network.numpy(), atol=1e-6)
+    # Every value fills the bins left of it and none right of it.
+    assert np.all(np.diff(encoded, axis=1) <= 0)
+
+
+@pytest.mark.parametrize("encoding", ["standard", "quantile", "piecewise_linear"])
+def test_each_continuous_encoding_round_trips_and_handles_missing(encoding):
+    X, value, _ = varying_table()
+    X.loc[::7, "age"] = np.nan
+    model = make_model(
+        HyperNetworkRegressor,
+        context_column="site",
+        continuous_context="age",
+        continuous_encoding=encoding,
+    ).fit(X, value)
+    width = {"standard": 1, "quantile": 1, "piecewise_linear": 16}[encoding]
+    assert model.net_.module_.context_embedding.continuous_size == width + 1
+    assert np.isfinite(model.predict(X.assign(age=np.nan))).all()
+    buffer = io.BytesIO()
+    skhyper.dump(model, buffer)
+    loaded = skhyper.load(io.BytesIO(buffer.getvalue()))
+    assert np.array_equal(loaded.predict(X), model.predict(X))
+    weights = model.generated_weights(context_value="north", continuous=[4.0])
+    assert all(np.isfinite(w).all() for w in weights)
+
+
+def test_piecewise_linear_context_follows_a_step_in_the_rule():
+    # Three regimes of the slope: bins of the temperature let the generator
+    # switch the layer at the thresholds; the standardised value makes the
+    # generator's small MLP bend a straight line into steps.
+    X, y = step_table()
+    train, test = slice(0, 1200), slice(1200, None)
+    scores = {}
+    for encoding in ("standard", "piecewise_linear"):
+        model = HyperNetworkRegressor(
+            continuous_context="temperature",
+            continuous_encoding=encoding,
+            max_epochs=30,
+            hidden_size=32,
+            weight_decay=0.1,
+            random_state=0,
+        ).fit(X.iloc[train], y[train])
+        scores[encoding] = r2_score(y[test], model.predict(X.iloc[test]))
+    assert scores["piecewise_linear"] > 0.9
+    assert scores["piecewise_linear"] > scores["standard"]
 
 
 def test_missing_continuous_values_are_filled_and_flagged():

@@ -150,16 +150,17 @@ def expand_bins(standardised: np.ndarray, bin_edges: list) -> np.ndarray:
     :class:`skhyper._modules.PiecewiseLinearEncoding` expands it in the
     network: per bin ``clip((x - left) / width, 0, 1)``, so 1 for the bins
     left of ``x``, the covered fraction of its own bin and 0 to its right. A
-    constant column (no edges) gives no bins."""
+    column that was constant at fit (no edges) carries no information and
+    gives one column of zeros, so that the result is never empty: a
+    generator needs an input even when its only context never varied."""
     parts = [
         np.clip(
             (standardised[:, [j]] - edges[:-1]) / (edges[1:] - edges[:-1]), 0.0, 1.0
         )
-        for j, edges in enumerate(bin_edges)
         if len(edges)
+        else np.zeros((len(standardised), 1))
+        for j, edges in enumerate(bin_edges)
     ]
-    if not parts:
-        return np.zeros((len(standardised), 0))
     return np.hstack(parts)
 
 

@@ -141,6 +141,19 @@ def test_each_continuous_encoding_round_trips_and_handles_missing(encoding):
     assert all(np.isfinite(w).all() for w in weights)
 
 
+@pytest.mark.parametrize("encoding", ["standard", "quantile", "piecewise_linear"])
+def test_a_constant_continuous_context_still_fits(encoding):
+    # A column that never varied at fit has no bins; it must still give the
+    # generator an input, not an empty one.
+    X, value, _ = varying_table()
+    X["age"] = 3.0
+    model = make_model(
+        HyperNetworkRegressor, continuous_context="age", continuous_encoding=encoding
+    ).fit(X.drop(columns="site"), value)
+    assert model.net_.module_.context_embedding.continuous_size == 1
+    assert np.isfinite(model.predict(X.drop(columns="site").assign(age=7.0))).all()
+
+
 def test_piecewise_linear_context_follows_a_step_in_the_rule():
     # Three regimes of the slope: bins of the temperature let the generator
     # switch the layer at the thresholds; the standardised value makes the

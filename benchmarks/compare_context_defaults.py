@@ -45,10 +45,9 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).parent))
 import context_suite as suite  # noqa: E402
-from bench_quality import scoring  # noqa: E402
+from compare_defaults import fold_results, load  # noqa: E402
 from context_data import CONTEXT_TASKS, ContextTask  # noqa: E402
 from quality_data import TASKS  # noqa: E402
-from sklearn.model_selection import StratifiedKFold, cross_validate  # noqa: E402
 
 from skhyper import HyperNetworkClassifier  # noqa: E402
 
@@ -79,17 +78,12 @@ def fold_scores(task: ContextTask, params: dict | None, smoke: bool) -> list[flo
         warnings.simplefilter("ignore")
         data = task.load(**(smoke_sizes(task) if smoke else {}))
         cv = {"n_splits": 2 if smoke else suite.N_SPLITS, "n_repeats": 1}
-        scores = []
-        for train, test in suite.fold_splits(task, data.X, data.y, cv):
-            if params is None:
-                model = suite.make_model("contextualized", task, data, smoke, {})
-            else:
-                model = suite.network("hypernetwork", task, smoke, params)
-            model.fit(data.X.iloc[train], data.y[train])
-            scores.append(
-                suite.score(model, data.X.iloc[test], data.y[test], task.problem)
-            )
-    return scores
+        splits = suite.fold_splits(task, data.X, data.y, cv)
+        name = "contextualized" if params is None else "hypernetwork"
+        result = suite.run_model(name, task, data, splits, smoke, params or {})
+    if "test" not in result:  # the suite records an error or a skip
+        raise RuntimeError(f"{task.name}/{name}: {suite.status_line(result)}")
+    return result["test"]
 
 
 def smoke_sizes(task: ContextTask) -> dict:
@@ -99,14 +93,14 @@ def smoke_sizes(task: ContextTask) -> dict:
 def quality_fold_scores(task, params: dict, smoke: bool) -> list[float]:
     """Per-fold ROC AUC of the hypernetwork classifier with ``params`` on a
     task of the default suite, with ``compare_defaults.py``'s folds."""
-    X, y = task.load(**((task.smoke_kwargs or {}) if smoke else {}))
+    X, y = load(task, smoke, seed=None)
     model = HyperNetworkClassifier(task.context, random_state=0, **params)
     if smoke:
         model.set_params(max_epochs=suite.SMOKE_EPOCHS)
-    cv = StratifiedKFold(2 if smoke else suite.N_SPLITS, shuffle=True, random_state=0)
+    folds = 2 if smoke else suite.N_SPLITS
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = cross_validate(model, X, y, cv=cv, scoring=scoring(y))
+        result = fold_results(model, X, y, folds)
     return [float(v) for v in result["test_roc_auc"]]
 
 

@@ -112,7 +112,7 @@ CONTEXT_MODELS = (
     "hn_unknown",
     "concat_attributes",
     "hist_gb_attributes",
-    "hn_pooling_default",
+    "hn_pooling",
     "hn_pooling_0",
     "hn_pooling_strong",
 )

@@ -249,7 +249,7 @@ def make_model(max_epochs: int = 1, context_pooling: float = 0.0):
         # partial_fit counts each region's rows as they arrive, so the
         # first partitions are pooled towards the shared weights as if
         # they were the whole table, which slows the training of a single
-        # pass (--context-pooling 300, the default, to see by how much).
+        # pass (--context-pooling 300 shows by how much; 0 is the default).
         context_pooling=context_pooling,
         max_epochs=max_epochs,
         random_state=SEED,

@@ -41,9 +41,9 @@ class RareContextWarning(UserWarning):
 
     ``RARE_CONTEXT_ROWS`` sets the number. Such a value's generated layer
     rests on a handful of rows: with
-    ``context_pooling`` (the hypernetwork classifier's default) it is
-    shrunk towards the layer all contexts share, without it it may fit
-    those rows' noise. The fit goes on; the warning names the values so
+    ``context_pooling`` (off by default) it is shrunk towards the layer all
+    contexts share; without it, it is held back only by the weight decay
+    and may fit those rows' noise. The fit goes on; the warning names the values so
     that you can decide (merge rare values into an "other" category, give
     them ``context_attributes``, or set ``context_pooling``).
 

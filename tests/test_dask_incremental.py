@@ -197,8 +197,8 @@ def test_auc_is_that_of_an_in_memory_fit(table, trained):
     assert min(streamed, reference) > 0.85, (streamed, reference)
     # One pass is not converged: over random_state 0, 1 and 2, the in-memory
     # fit scored 0.890 to 0.901 and the streamed one 0.871 to 0.897, 0.004 to
-    # 0.019 below it. A fault costs more: the default context_pooling (300),
-    # which pools the first partitions hard, cost 0.07 to 0.09.
+    # 0.019 below it. A fault costs more: context_pooling=300 (the default
+    # until round 7), which pools the first partitions hard, cost 0.07 to 0.09.
     assert streamed > reference - 0.025, (streamed, reference)
 
 

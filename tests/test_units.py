@@ -556,7 +556,10 @@ def test_a_large_pooling_penalty_is_not_taken_for_divergence():
     )
     y = np.array([1, 1, 1, 2, 2, 2] * 2)
     model = HyperNetworkClassifier(
-        context_column=0, handle_unknown="learned", random_state=0
+        context_column=0,
+        handle_unknown="learned",
+        context_pooling=300.0,
+        random_state=0,
     )
     model.fit(X, y)
     history = model.history_

@@ -269,10 +269,36 @@ def table(rows: list[dict], parameter: str) -> str:
     return "\n".join(lines)
 
 
+def seed_spread(rows: list[dict], parameter: str) -> str | None:
+    """How far one candidate's 5-fold mean moves per task when only the
+    seed changes (the first two seeds of ``off``): the resolution that one
+    seed gives a per-task target."""
+    choice = CHOICES[parameter]
+    seeds = choice.get("seeds", [0])
+    if "off" not in choice or len(seeds) < 2:
+        return None
+    scores = scores_by(rows, parameter)[choice["off"]]
+    tasks = dict.fromkeys(k[0] for k in scores)
+    moves = {
+        t: float(np.mean(scores[t, seeds[1]]) - np.mean(scores[t, seeds[0]]))
+        for t in tasks
+    }
+    beyond = [t for t in tasks if abs(moves[t]) > choice["max_loss"]]
+    largest = max(moves, key=lambda t: abs(moves[t]))
+    return (
+        f"{parameter}={choice['off']!r}, seed {seeds[1]} against seed {seeds[0]}: "
+        f"the 5-fold mean moves by more than {choice['max_loss']} on "
+        f"{len(beyond)} of {len(tasks)} tasks (largest {moves[largest]:+.4f} on "
+        f"{largest})"
+    )
+
+
 def report(parameter: str, result: dict) -> str:
     """The choice in words, under its table."""
     lines = []
     for candidate, (task, loss) in result.get("worst_task", {}).items():
+        if candidate == CHOICES[parameter].get("off"):
+            continue
         verdict = "admissible" if candidate in result["admissible"] else "excluded"
         lines.append(
             f"{parameter}={candidate!r}: worst task {task} {loss:+.4f} "
@@ -329,6 +355,9 @@ def main(argv=None) -> None:
     for parameter, result in chosen.items():
         print(f"\n### {parameter}\n\n{table(rows, parameter)}\n")
         print(report(parameter, result))
+        spread = seed_spread(rows, parameter)
+        if spread:
+            print(spread)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(
         json.dumps({"choices": choices, "chosen": chosen, "rows": rows}, indent=1)

@@ -122,15 +122,19 @@ save(fig, "context_embeddings.png")
 # %%
 # Learning curves
 # ---------------
-# ``history_`` has one row per epoch; the dotted line marks the epoch whose
-# weights early stopping kept.
+# ``history_`` has one row per epoch of the kept fit. When
+# ``weight_decay="auto"`` kept the fit along the decay path, it has a
+# validation loss, and the dotted line marks the epoch whose weights early
+# stopping kept; when it kept the weakly decayed fit trained to convergence,
+# there is no validation curve to draw.
 
 history = model.history_
 fig, ax = plt.subplots(figsize=(6, 4))
 ax.plot(history.index, history["train_loss"], label="training loss")
-ax.plot(history.index, history["valid_loss"], label="validation loss")
-best = history["valid_loss"].idxmin()
-ax.axvline(best, color="grey", linestyle=":", label=f"best epoch ({best})")
+if "valid_loss" in history:
+    ax.plot(history.index, history["valid_loss"], label="validation loss")
+    best = history["valid_loss"].idxmin()
+    ax.axvline(best, color="grey", linestyle=":", label=f"best epoch ({best})")
 ax.set_xlabel("epoch")
 ax.set_ylabel("cross-entropy")
 ax.set_yscale("log")

@@ -159,19 +159,24 @@ def jobs(smoke: bool, choices=CHOICES) -> list[tuple]:
 
 
 def job_key(parameter: str, candidate, task: str, seed: int) -> str:
-    """What identifies a job's row (rows written before seeds were recorded
-    are seed 0)."""
+    """What identifies a job and its row."""
     return json.dumps([parameter, candidate, task, seed])
 
 
+def key_of(job: tuple) -> str:
+    """:func:`job_key` of a ``(parameter, candidate, task, seed)`` job."""
+    parameter, candidate, task, seed = job
+    return job_key(parameter, candidate, task.name, seed)
+
+
 def reusable(path: Path | None) -> dict[str, dict]:
-    """The rows of an earlier run, by :func:`job_key`."""
+    """The rows of an earlier run, by :func:`job_key`; rows written before
+    seeds were recorded are seed 0."""
     if path is None:
         return {}
-    rows = json.loads(path.read_text())["rows"]
+    rows = [{"seed": 0, **r} for r in json.loads(path.read_text())["rows"]]
     return {
-        job_key(r["parameter"], r["candidate"], r["task"], r.get("seed", 0)): r
-        for r in rows
+        job_key(r["parameter"], r["candidate"], r["task"], r["seed"]): r for r in rows
     }
 
 
@@ -181,7 +186,7 @@ def scores_by(rows: list[dict], parameter: str) -> dict:
     found = {}
     for r in rows:
         if r["parameter"] == parameter and r["candidate"] is not None:
-            key = (r["task"], r.get("seed", 0))
+            key = (r["task"], r["seed"])
             found.setdefault(r["candidate"], {})[key] = r["scores"]
     return found
 
@@ -327,13 +332,13 @@ def main(argv=None) -> None:
     choices = {p: CHOICES[p] for p in args.choice or CHOICES}
     todo = jobs(args.smoke, choices)
     done = reusable(args.reuse)
-    missing = [j for j in todo if job_key(j[0], j[1], j[2].name, j[3]) not in done]
+    missing = [job for job in todo if key_of(job) not in done]
     start = time.perf_counter()
     scores = Parallel(n_jobs=args.n_jobs)(
         delayed(evaluate)(p, c, task, seed, args.smoke) for p, c, task, seed in missing
     )
     fresh = {
-        job_key(p, c, t.name, seed): {
+        key_of((p, c, t, seed)): {
             "parameter": p,
             "candidate": c,
             "task": t.name,
@@ -343,10 +348,8 @@ def main(argv=None) -> None:
         }
         for (p, c, t, seed), s in zip(missing, scores, strict=True)
     }
-    rows = [
-        {**{"seed": 0}, **(done | fresh)[job_key(j[0], j[1], j[2].name, j[3])]}
-        for j in todo
-    ]
+    found = done | fresh
+    rows = [found[key_of(job)] for job in todo]
     print(
         f"{len(missing)} cross-validations in {time.perf_counter() - start:.0f} s "
         f"({len(rows) - len(missing)} reused)"

@@ -598,13 +598,13 @@ def pooling_targets(records: list) -> dict:
     """Part (c): AUC with pooling (``POOLING``) minus without, per task."""
     rows = []
     for r in records:
-        default = mean_of(r, "hn_pooling")
+        pooled = mean_of(r, "hn_pooling")
         none = mean_of(r, "hn_pooling_0")
         rows.append(
             {
                 "task": r["name"],
                 "rare_contexts": r["rare_contexts"],
-                "delta": None if default is None or none is None else default - none,
+                "delta": None if pooled is None or none is None else pooled - none,
             }
         )
     return {"tasks": rows}
@@ -801,8 +801,8 @@ def pooling_table(records: list) -> str:
     ]
     rows = []
     for r in records:
-        default, none = mean_of(r, models[0]), mean_of(r, models[1])
-        delta = None if default is None or none is None else default - none
+        pooled, none = mean_of(r, models[0]), mean_of(r, models[1])
+        delta = None if pooled is None or none is None else pooled - none
         name = r["name"] + ("" if r["rare_contexts"] else " (control)")
         cells = [cell(r["models"].get(m)) for m in models]
         rows.append(

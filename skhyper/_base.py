@@ -457,9 +457,10 @@ class _ContextEstimator(
         )
 
     def _context_module_params(self, encoded: EncodedTable) -> dict:
-        """The attribute matrices and the continuous context's width, when
-        the estimator has them (left out otherwise, so that a network without
-        them is built as before)."""
+        """The attribute matrices, and the continuous context's width and
+        where its piecewise-linear bins lie, when the estimator has them
+        (left out otherwise, so that a network without them is built as
+        before)."""
         params = {}
         tables = self.encoder_.attribute_tables_
         if any(table is not None for table in tables):
@@ -468,6 +469,9 @@ class _ContextEstimator(
             ]
         if encoded.continuous is not None:
             params["continuous_size"] = encoded.continuous.shape[1]
+            bins = self.encoder_.continuous_encoder_.bin_columns
+            if bins is not None:
+                params["continuous_bins"] = bins
         return params
 
     def _batch_size(self, n_train: int) -> int:

@@ -97,7 +97,7 @@ class EncodedTable:
     numeric: np.ndarray  # (n_samples, n_numeric + n_indicators) float32
     categorical: np.ndarray  # (n_samples, n_categorical) int64 codes
     context: np.ndarray  # (n_samples, n_context_columns) int64 codes
-    # (n_samples, n_continuous + n_indicators) float32: continuous contexts
+    # (n_samples, encoded width + n_indicators) float32: continuous contexts
     continuous: np.ndarray | None = None
 
 
@@ -362,7 +362,8 @@ class TableEncoder:
     continuous_encoding : {"standard", "quantile", "piecewise_linear"}
         How the continuous context columns are encoded
         (:class:`NumericEncoder`; ``"piecewise_linear"`` bins are expanded
-        here, since the generator reads them directly).
+        here, after the standardised values, since the generator reads them
+        directly).
     context_attributes : DataFrame, dict or None
         Attributes of the categorical context columns' values
         (:class:`~skhyper._attributes.AttributeTable`).
@@ -386,7 +387,7 @@ class TableEncoder:
         context_attributes=None,
         categories=None,
         declare_dtypes: bool = False,
-        continuous_encoding: str = "standard",
+        continuous_encoding: str = "piecewise_linear",
     ):
         self.context_column = context_column
         self.handle_unknown = handle_unknown

@@ -87,6 +87,19 @@ def fully_connected(
     return nn.Sequential(*layers)
 
 
+@torch.no_grad()
+def zero_input_columns(layer: nn.Linear, columns: tuple[int, int] | None) -> None:
+    """Zero the weights that ``layer`` gives its inputs ``start:stop``.
+
+    For the bins of a piecewise-linear continuous context: with their
+    weights at zero the layer starts out reading the plain standardised
+    value, and the bins add sharper changes only as training finds them
+    useful (the "B" form of piecewise-linear embeddings, Gorishniy et al.,
+    TabM, ICLR 2025)."""
+    if columns is not None:
+        layer.weight[:, columns[0] : columns[1]] = 0.0
+
+
 def pad_by_group(
     inputs: torch.Tensor, group: torch.Tensor, n_groups: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -323,6 +336,14 @@ class ContextEmbedding(nn.Module):
         embedded = sum(column.embedding_dim for column in self.columns)
         return embedded + attribute_width + self.continuous_size
 
+    def continuous_columns(self, columns: tuple[int, int] | None):
+        """Columns ``start:stop`` of the continuous input, as positions in
+        this module's output (None stays None)."""
+        if columns is None:
+            return None
+        offset = self.output_size - self.continuous_size
+        return offset + columns[0], offset + columns[1]
+
     @property
     def unknown_codes(self) -> torch.Tensor:
         """Each column's code for a value neither seen nor listed."""
@@ -522,6 +543,10 @@ class ContextLinear(nn.Module):
 
     The generator's size depends on ``in_features`` and ``out_features``
     only, never on the number of raw input columns.
+
+    ``continuous_bins`` (``start, stop`` within the continuous context
+    input) marks piecewise-linear bins, whose weights in the generator's
+    first layer start at zero (:func:`zero_input_columns`).
     """
 
     def __init__(
@@ -535,6 +560,7 @@ class ContextLinear(nn.Module):
         rank: int | None = None,
         attributes: Sequence | None = None,
         continuous_size: int = 0,
+        continuous_bins: tuple[int, int] | None = None,
     ):
         super().__init__()
         self.in_features = in_features
@@ -555,6 +581,9 @@ class ContextLinear(nn.Module):
             nn.Linear(hyper_hidden_size, self.update_size),
         )
         self._zero_update_at_init()
+        zero_input_columns(
+            self.generator[0], self.embedding.continuous_columns(continuous_bins)
+        )
         bound = 1.0 / math.sqrt(in_features)
         self.base_weight = nn.Parameter(
             torch.empty(in_features, out_features).uniform_(-bound, bound)
@@ -914,6 +943,10 @@ class HyperNetworkModule(_ContextNetwork):
     continuous_size : int
         Width of the encoded continuous context; with one, every row gets
         a generated layer of its own.
+    continuous_bins : (int, int) or None
+        Where the piecewise-linear bins lie in the continuous context
+        input (``NumericEncoder.bin_columns``); their first weights start
+        at zero.
     """
 
     activate_projection = False
@@ -936,6 +969,7 @@ class HyperNetworkModule(_ContextNetwork):
         bin_edges: Sequence | None = None,
         context_attributes: Sequence | None = None,
         continuous_size: int = 0,
+        continuous_bins: tuple[int, int] | None = None,
     ):
         super().__init__(
             n_numeric,
@@ -956,6 +990,7 @@ class HyperNetworkModule(_ContextNetwork):
             generator_rank,
             context_attributes,
             continuous_size,
+            continuous_bins,
         )
         self.after_context = nn.Sequential(ACTIVATIONS[activation](), Dropout(dropout))
         self.fc = fully_connected(
@@ -1005,7 +1040,7 @@ class ConcatModule(_ContextNetwork):
     ----------
     n_numeric, categorical_sizes, context_sizes, n_outputs, hidden_size,
     embedding_size, dropout, activation, unknown_rate, bin_edges,
-    context_attributes, continuous_size
+    context_attributes, continuous_size, continuous_bins
         As for :class:`HyperNetworkModule`.
     hidden_layer_sizes : sequence of int
         Sizes of the FC layers after the concatenation.
@@ -1026,6 +1061,7 @@ class ConcatModule(_ContextNetwork):
         bin_edges: Sequence | None = None,
         context_attributes: Sequence | None = None,
         continuous_size: int = 0,
+        continuous_bins: tuple[int, int] | None = None,
     ):
         super().__init__(
             n_numeric,
@@ -1041,6 +1077,11 @@ class ConcatModule(_ContextNetwork):
         )
         sizes = [hidden_size + self.embedding.output_size, *hidden_layer_sizes]
         self.fc = fully_connected(sizes, activation, dropout)
+        bins = self.embedding.continuous_columns(continuous_bins)
+        if bins is not None:  # the embedding comes after the projected features
+            zero_input_columns(
+                self.fc[0], (hidden_size + bins[0], hidden_size + bins[1])
+            )
         self.output = nn.Linear(sizes[-1], n_outputs)
 
     @property

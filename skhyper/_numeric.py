@@ -20,7 +20,11 @@ network receives:
   NeurIPS 2022). The bin edges, learned here on the training rows, are
   handed to the network in the standardised scale. For a continuous
   context, which feeds the generator directly, :func:`expand_bins` does
-  the same expansion here (``NumericEncoder(..., expand=True)``).
+  the same expansion here (``NumericEncoder(..., expand=True)``), and the
+  standardised values come first: the "B" form of piecewise-linear
+  embeddings (Gorishniy et al., TabM, ICLR 2025), whose bins' weights
+  start at zero so that the network first sees the plain value
+  (:attr:`NumericEncoder.bin_columns`).
 """
 
 from __future__ import annotations
@@ -70,8 +74,9 @@ class NumericEncoder:
         constant column.
     expand : bool
         With ``"piecewise_linear"``, whether :meth:`transform` returns the
-        expanded bins (:func:`expand_bins`) instead of the standardised
-        columns that the network expands itself.
+        standardised columns followed by their expanded bins
+        (:func:`expand_bins`) instead of the standardised columns alone,
+        which the network expands itself.
     """
 
     def __init__(
@@ -109,13 +114,24 @@ class NumericEncoder:
         if self.encoding == "quantile":
             for j, quantiles in enumerate(self.quantiles_):
                 encoded[:, j] = _normal_scores(encoded[:, j], quantiles)
-        # getattr: encoders pickled before the option existed expand nothing.
-        if self.encoding == "piecewise_linear" and getattr(self, "expand", False):
-            encoded = expand_bins(encoded, self.bin_edges_)
+        if self.bin_columns is not None:
+            encoded = np.hstack([encoded, expand_bins(encoded, self.bin_edges_)])
         if not self.has_missing_.any():
             return encoded.astype(np.float32)
         indicators = missing[:, self.has_missing_]
         return np.hstack([encoded, indicators]).astype(np.float32)
+
+    @property
+    def bin_columns(self) -> tuple[int, int] | None:
+        """``(start, stop)``: where :meth:`transform` puts the expanded bins
+        (after the standardised columns, before the missing-value
+        indicators); None when it expands nothing."""
+        # getattr: encoders pickled before the option existed expand nothing.
+        if self.encoding != "piecewise_linear" or not getattr(self, "expand", False):
+            return None
+        n_columns = len(self.bin_edges_)
+        n_bins = sum(max(len(edges) - 1, 1) for edges in self.bin_edges_)
+        return n_columns, n_columns + n_bins
 
     @property
     def n_indicators(self) -> int:

@@ -110,14 +110,58 @@ def test_piecewise_linear_context_expands_over_quantile_bins():
     ).fit(X, y)
     encoder = model.encoder_.continuous_encoder_
     assert len(encoder.bin_edges_[0]) == 9
-    assert model.net_.module_.context_embedding.continuous_size == 8
-    # The same numbers as the network's own expansion of numeric features.
-    standardised = torch.tensor(encoder._standardise(X[["temperature"]].to_numpy()))
-    in_network = PiecewiseLinearEncoding(encoder.bin_edges_)(standardised.float())
+    # The standardised value, then its 8 bins.
+    assert encoder.bin_columns == (1, 9)
+    assert model.net_.module_.context_embedding.continuous_size == 9
+    standardised = encoder._standardise(X[["temperature"]].to_numpy())
     encoded = model.encoder_.transform(X).continuous
-    np.testing.assert_allclose(encoded, in_network.numpy(), atol=1e-6)
+    np.testing.assert_allclose(encoded[:, 0], standardised[:, 0], atol=1e-6)
+    # The same numbers as the network's own expansion of numeric features.
+    in_network = PiecewiseLinearEncoding(encoder.bin_edges_)(
+        torch.tensor(standardised).float()
+    )
+    np.testing.assert_allclose(encoded[:, 1:], in_network.numpy(), atol=1e-6)
     # Every value fills the bins left of it and none right of it.
-    assert np.all(np.diff(encoded, axis=1) <= 0)
+    assert np.all(np.diff(encoded[:, 1:], axis=1) <= 0)
+
+
+@pytest.mark.parametrize("cls", [HyperNetworkRegressor, ConcatRegressor])
+def test_piecewise_linear_bins_start_with_zero_weight(cls):
+    # The "B" form: the first layer that reads the context starts out
+    # reading the standardised value alone; the bins' weights start at zero.
+    X, y = step_table(n=200)
+    model = cls(
+        continuous_context="temperature",
+        continuous_encoding="piecewise_linear",
+        n_bins=8,
+        max_epochs=1,
+        random_state=0,
+    ).fit(X, y)
+    assert model.net_.get_params_for("module")["continuous_bins"] == (1, 9)
+    model.net_.initialize_module()
+    module = model.net_.module_
+    if cls is HyperNetworkRegressor:
+        weight = module.context_layer.generator[0].weight
+        value_column = weight.shape[1] - 9
+    else:
+        weight = module.fc[0].weight
+        value_column = module.projection.linear.out_features
+    assert torch.all(weight[:, value_column + 1 : value_column + 9] == 0)
+    assert torch.any(weight[:, value_column] != 0)
+    # So an untrained network's output follows the value, not its bins.
+    inputs = model.encoder_.transform(X)
+    shifted = inputs.continuous.copy()
+    shifted[:, 1:] = 1.0 - shifted[:, 1:]
+    module.eval()
+    with torch.no_grad():
+        rows = {
+            "numeric": torch.tensor(inputs.numeric),
+            "categorical": torch.tensor(inputs.categorical),
+            "context": torch.tensor(inputs.context),
+        }
+        before = module(**rows, continuous=torch.tensor(inputs.continuous))
+        after = module(**rows, continuous=torch.tensor(shifted))
+    torch.testing.assert_close(before, after)
 
 
 @pytest.mark.parametrize("encoding", ["standard", "quantile", "piecewise_linear"])
@@ -130,7 +174,7 @@ def test_each_continuous_encoding_round_trips_and_handles_missing(encoding):
         continuous_context="age",
         continuous_encoding=encoding,
     ).fit(X, value)
-    width = {"standard": 1, "quantile": 1, "piecewise_linear": 16}[encoding]
+    width = {"standard": 1, "quantile": 1, "piecewise_linear": 1 + 16}[encoding]
     assert model.net_.module_.context_embedding.continuous_size == width + 1
     assert np.isfinite(model.predict(X.assign(age=np.nan))).all()
     buffer = io.BytesIO()
@@ -150,7 +194,9 @@ def test_a_constant_continuous_context_still_fits(encoding):
     model = make_model(
         HyperNetworkRegressor, continuous_context="age", continuous_encoding=encoding
     ).fit(X.drop(columns="site"), value)
-    assert model.net_.module_.context_embedding.continuous_size == 1
+    # piecewise_linear: the standardised value and one zero column of bins.
+    width = 2 if encoding == "piecewise_linear" else 1
+    assert model.net_.module_.context_embedding.continuous_size == width
     assert np.isfinite(model.predict(X.drop(columns="site").assign(age=7.0))).all()
 
 

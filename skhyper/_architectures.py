@@ -51,14 +51,18 @@ context_column : str, int, list of these, or None, default=None
     continuous_encoding : {"standard", "quantile", "piecewise_linear"}, \
 default=CONTINUOUS_ENCODING_DEFAULT
         How ``continuous_context`` columns are encoded, fitted on the
-        training rows; the options mean what they mean for
-        ``numeric_encoding``. ``"piecewise_linear"`` expands each column
-        over up to ``n_bins`` quantile bins (Gorishniy et al., NeurIPS
-        2022), so the generated weights can change sharply between regimes
-        of the value (a threshold temperature) as well as smoothly;
-        ``"standard"`` feeds the standardised value, from which the
-        generator's small MLP makes smooth changes more easily than sharp
-        ones. Ignored without ``continuous_context``.
+        training rows. ``"piecewise_linear"`` feeds each column's
+        standardised value together with its expansion over up to
+        ``n_bins`` quantile bins, the bins' weights starting at zero (the
+        "B" form of piecewise-linear embeddings: Gorishniy et al., NeurIPS
+        2022, and TabM, ICLR 2025): the generator starts from the plain
+        value and learns sharp changes between regimes of it (a threshold
+        temperature) where they help. ``"standard"`` feeds the standardised
+        value alone, from which the generator's small MLP makes smooth
+        changes more easily than sharp ones; ``"quantile"`` its normal
+        score, as for ``numeric_encoding``. The default was chosen on the
+        context benchmark's tuning half (``docs/defaults.md``, round 8).
+        Ignored without ``continuous_context``.
     context_attributes : DataFrame, dict of DataFrames, or None, default=None
         Known attributes of the categorical context's values: a DataFrame
         indexed by the values of the (single) context column, with numeric

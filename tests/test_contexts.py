@@ -99,15 +99,22 @@ def step_table(n=1600, seed=2):
     return X, slope * X["x"].to_numpy()
 
 
-def test_piecewise_linear_context_expands_over_quantile_bins():
-    X, y = step_table(n=400)
-    model = HyperNetworkRegressor(
+def fit_on_bins(cls, n: int, max_epochs: int):
+    """``cls`` fitted on :func:`step_table` with the temperature as a
+    piecewise-linear continuous context of 8 bins."""
+    X, y = step_table(n=n)
+    model = cls(
         continuous_context="temperature",
         continuous_encoding="piecewise_linear",
         n_bins=8,
-        max_epochs=2,
+        max_epochs=max_epochs,
         random_state=0,
-    ).fit(X, y)
+    )
+    return model.fit(X, y), X
+
+
+def test_piecewise_linear_context_expands_over_quantile_bins():
+    model, X = fit_on_bins(HyperNetworkRegressor, n=400, max_epochs=2)
     encoder = model.encoder_.continuous_encoder_
     assert len(encoder.bin_edges_[0]) == 9
     # The standardised value, then its 8 bins.
@@ -129,14 +136,7 @@ def test_piecewise_linear_context_expands_over_quantile_bins():
 def test_piecewise_linear_bins_start_with_zero_weight(cls):
     # The "B" form: the first layer that reads the context starts out
     # reading the standardised value alone; the bins' weights start at zero.
-    X, y = step_table(n=200)
-    model = cls(
-        continuous_context="temperature",
-        continuous_encoding="piecewise_linear",
-        n_bins=8,
-        max_epochs=1,
-        random_state=0,
-    ).fit(X, y)
+    model, X = fit_on_bins(cls, n=200, max_epochs=1)
     assert model.net_.get_params_for("module")["continuous_bins"] == (1, 9)
     model.net_.initialize_module()
     module = model.net_.module_

@@ -336,12 +336,13 @@ class ContextEmbedding(nn.Module):
         embedded = sum(column.embedding_dim for column in self.columns)
         return embedded + attribute_width + self.continuous_size
 
-    def continuous_columns(self, columns: tuple[int, int] | None):
+    def continuous_columns(self, columns: tuple[int, int] | None, after: int = 0):
         """Columns ``start:stop`` of the continuous input, as positions in
-        this module's output (None stays None)."""
+        the input of a layer that reads this module's output after ``after``
+        other columns (None stays None)."""
         if columns is None:
             return None
-        offset = self.output_size - self.continuous_size
+        offset = after + self.output_size - self.continuous_size
         return offset + columns[0], offset + columns[1]
 
     @property
@@ -1077,11 +1078,11 @@ class ConcatModule(_ContextNetwork):
         )
         sizes = [hidden_size + self.embedding.output_size, *hidden_layer_sizes]
         self.fc = fully_connected(sizes, activation, dropout)
-        bins = self.embedding.continuous_columns(continuous_bins)
-        if bins is not None:  # the embedding comes after the projected features
-            zero_input_columns(
-                self.fc[0], (hidden_size + bins[0], hidden_size + bins[1])
-            )
+        # The embedding comes after the projected features.
+        zero_input_columns(
+            self.fc[0],
+            self.embedding.continuous_columns(continuous_bins, after=hidden_size),
+        )
         self.output = nn.Linear(sizes[-1], n_outputs)
 
     @property

@@ -130,7 +130,7 @@ class NumericEncoder:
         if self.encoding != "piecewise_linear" or not getattr(self, "expand", False):
             return None
         n_columns = len(self.bin_edges_)
-        n_bins = sum(max(len(edges) - 1, 1) for edges in self.bin_edges_)
+        n_bins = sum(_expanded_width(edges) for edges in self.bin_edges_)
         return n_columns, n_columns + n_bins
 
     @property
@@ -174,10 +174,16 @@ def expand_bins(standardised: np.ndarray, bin_edges: list) -> np.ndarray:
             (standardised[:, [j]] - edges[:-1]) / (edges[1:] - edges[:-1]), 0.0, 1.0
         )
         if len(edges)
-        else np.zeros((len(standardised), 1))
+        else np.zeros((len(standardised), _expanded_width(edges)))
         for j, edges in enumerate(bin_edges)
     ]
     return np.hstack(parts)
+
+
+def _expanded_width(edges: np.ndarray) -> int:
+    """Columns :func:`expand_bins` makes of one column: one per bin, or one
+    column of zeros for a column that was constant at fit (no edges)."""
+    return max(len(edges) - 1, 1)
 
 
 def _nanmedian(raw: np.ndarray) -> np.ndarray:

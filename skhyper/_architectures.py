@@ -257,6 +257,15 @@ hyper_hidden_size : int, default=64
         training time. On the quality benchmark's 12 tasks rank 8 matched
         the full generator's ROC AUC (mean difference under 0.01) in about
         half the fit time; see ``docs/defaults.md``.
+    linear_readout : bool, default=False
+        Whether the output layer also reads the generated layer's output
+        before its activation, ``x W(c) + b(c)`` on the projected features,
+        beside the output of the fully connected layers. That output is
+        linear in the features with coefficients that the context sets, so
+        the varying-coefficient model is part of the network and the layers
+        after the generated one learn what departs from it. Its weights
+        start at zero, so an untrained network predicts as without it.
+        ``transform`` then returns both, ``2 * output_size`` columns.
     context_pooling : float, default=CONTEXT_POOLING_DEFAULT
         Partial pooling of the contexts towards the shared layer, as a
         mixed-effects model pools groups: each training row's loss gets
@@ -399,11 +408,15 @@ class HyperNetworkArchitecture:
     """Mixin: train a :class:`HyperNetworkModule`."""
 
     _module_class = HyperNetworkModule
+    # Parameters added after files were first saved, with the value that
+    # gives the network such a file holds (_base.__setstate__).
+    _parameters_since_first_format = {"linear_readout": False}
     _architecture_constraints = {
         "hyper_hidden_size": [Interval(Integral, 1, None, closed="left")],
         "output_size": [Interval(Integral, 1, None, closed="left")],
         "num_fc_layers": [Interval(Integral, 0, None, closed="left")],
         "generator_rank": [Interval(Integral, 1, None, closed="left"), None],
+        "linear_readout": ["boolean"],
         "context_pooling": [Interval(Real, 0, None, closed="left")],
     }
 
@@ -467,6 +480,7 @@ class HyperNetworkArchitecture:
             "output_size": self.output_size,
             "num_fc_layers": self.num_fc_layers,
             "generator_rank": self.generator_rank,
+            "linear_readout": bool(self.linear_readout),
             "embedding_size": self.embedding_size,
             "dropout": self.dropout,
             "activation": self.activation,

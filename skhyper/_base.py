@@ -676,6 +676,9 @@ class _ContextEstimator(
 
     def __setstate__(self, state: dict) -> None:
         state = dict(state)
+        # A file from before a parameter existed holds the model it had.
+        for name, value in getattr(self, "_parameters_since_first_format", {}).items():
+            state.setdefault(name, value)
         state["context_attributes"] = attributes_from_plain(
             state.get("context_attributes")
         )

@@ -235,6 +235,7 @@ class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
         output_size=128,
         num_fc_layers=1,
         generator_rank=8,
+        linear_readout=False,
         context_pooling=0.0,
         embedding_size=16,
         dropout=0.1,
@@ -270,6 +271,7 @@ class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
         self.output_size = output_size
         self.num_fc_layers = num_fc_layers
         self.generator_rank = generator_rank
+        self.linear_readout = linear_readout
         self.context_pooling = context_pooling
         self.embedding_size = embedding_size
         self.dropout = dropout

@@ -100,6 +100,15 @@ def zero_input_columns(layer: nn.Linear, columns: tuple[int, int] | None) -> Non
         layer.weight[:, columns[0] : columns[1]] = 0.0
 
 
+def add_zero_inputs(layer: nn.Linear, n_inputs: int) -> None:
+    """Widen ``layer`` by ``n_inputs`` inputs whose weights are zero, in
+    place and without drawing random numbers: the widened network starts
+    out computing exactly what the narrow one did, from the same seed."""
+    zeros = layer.weight.new_zeros(layer.out_features, n_inputs)
+    layer.weight = nn.Parameter(torch.cat([layer.weight.detach(), zeros], dim=1))
+    layer.in_features += n_inputs
+
+
 def pad_by_group(
     inputs: torch.Tensor, group: torch.Tensor, n_groups: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -948,6 +957,13 @@ class HyperNetworkModule(_ContextNetwork):
         Where the piecewise-linear bins lie in the continuous context
         input (``NumericEncoder.bin_columns``); their first weights start
         at zero.
+    linear_readout : bool
+        Whether the output layer also reads the generated layer's output
+        before its activation, ``P x W(c) + b(c)``, beside the last FC
+        layer's. That output is linear in the features with coefficients
+        set by the context, so the varying-coefficient model is part of
+        the network, and the layers after the generated one learn what
+        departs from it. Its weights start at zero.
     """
 
     activate_projection = False
@@ -971,6 +987,7 @@ class HyperNetworkModule(_ContextNetwork):
         context_attributes: Sequence | None = None,
         continuous_size: int = 0,
         continuous_bins: tuple[int, int] | None = None,
+        linear_readout: bool = False,
     ):
         super().__init__(
             n_numeric,
@@ -981,6 +998,7 @@ class HyperNetworkModule(_ContextNetwork):
             unknown_rate,
             bin_edges,
         )
+        self.linear_readout = linear_readout
         self.context_layer = ContextLinear(
             context_sizes,
             hidden_size,
@@ -998,19 +1016,28 @@ class HyperNetworkModule(_ContextNetwork):
             [output_size] * (num_fc_layers + 1), activation, dropout
         )
         self.output = nn.Linear(output_size, n_outputs)
+        if linear_readout:
+            # Zero weights for the generated layer's output, which _combine
+            # appends to the representation.
+            with torch.no_grad():
+                add_zero_inputs(self.output, output_size)
 
     @property
     def context_embedding(self) -> ContextEmbedding:
         return self.context_layer.embedding
 
     def _combine(self, numeric, categorical, context, generated=None, continuous=None):
-        """The representation before the output layer, and the part of the
-        generated layer's output that the context generated."""
+        """The representation before the output layer (with
+        ``linear_readout``, followed by the generated layer's output), and
+        the part of the generated layer's output that the context generated."""
         projected = self._project(numeric, categorical)
-        hidden, update = self.context_layer(
+        generated_output, update = self.context_layer(
             projected, self._mask_context(context), generated, continuous
         )
-        return self.fc(self.after_context(hidden)), update
+        hidden = self.fc(self.after_context(generated_output))
+        if self.linear_readout:
+            hidden = torch.cat([hidden, generated_output], dim=1)
+        return hidden, update
 
     def _caches_all_weights(self) -> bool:
         n_combinations = self.context_embedding.n_combinations

@@ -467,17 +467,23 @@ class Network:
             numeric = graph.cast(numeric, np.float64)
         projected = self.projection(graph, module.projection, numeric, categorical)
         if isinstance(module, HyperNetworkModule):
-            hidden = self.context_layer(graph, module.context_layer, projected, context)
-            hidden = self.sequential(graph, module.after_context, hidden)
+            generated = self.context_layer(
+                graph, module.context_layer, projected, context
+            )
+            hidden = self.sequential(graph, module.after_context, generated)
+            hidden = self.sequential(graph, module.fc, hidden)
+            if module.linear_readout:
+                hidden = graph.concat([hidden, generated])
         elif isinstance(module, ConcatModule):
             embedded = [
                 self.embed(graph, column, codes)
                 for column, codes in zip(module.embedding.columns, context, strict=True)
             ]
-            hidden = graph.concat([projected, *embedded])
+            hidden = self.sequential(
+                graph, module.fc, graph.concat([projected, *embedded])
+            )
         else:
             raise TypeError(f"to_onnx cannot export a {type(module).__name__}.")
-        hidden = self.sequential(graph, module.fc, hidden)
         return self.linear(graph, module.output, hidden)
 
     def projection(self, graph, projection, numeric, categorical: list) -> str:

@@ -6,7 +6,7 @@ Run from the repository root::
     python benchmarks/compare_context_defaults.py           # ~15 min on 2 cores
     python benchmarks/compare_context_defaults.py --smoke   # CI: tiny tasks, 2 folds
 
-Two choices, each scored on the family of tasks it concerns, of the
+Three choices, each scored on the families of tasks it concerns, of the
 **tuning half** only (``context_data.CONTEXT_HALVES`` fixes the split by a
 seeded draw; ``bench_quality.py --suite context --half confirmation``
 reports the chosen defaults on the other half):
@@ -18,7 +18,10 @@ reports the chosen defaults on the other half):
   on the rare-context tasks and their control, and on every task of the
   tuning half of the default quality suite (``quality_data.py``), since
   that default acts on all of them (round 5 chose 300 there,
-  ``compare_defaults.py``).
+  ``compare_defaults.py``);
+- ``linear_readout`` of the hypernetwork (round 9), on every family of the
+  context suite and the default suite's tuning half, since it changes every
+  hypernetwork; the table has a mean per family and over all.
 
 Folds and models are those of each suite (``context_suite.py``; the default
 suite's as in ``compare_defaults.py``): 5 folds, one thread per fit, every
@@ -85,6 +88,15 @@ CHOICES = {
         "off": 0.0,
         "max_loss": 0.005,
     },
+    # Round 9: it changes every hypernetwork, so every family of the context
+    # suite's tuning half and the default suite's tuning half score it.
+    "linear_readout": {
+        "candidates": [False, True],
+        "default": False,
+        "family": ["varying", "attributes", "rare"],
+        "quality_suite": True,
+        "seeds": [0, 1],
+    },
 }
 # --smoke: sizes for a rare-context task (none of the tuning half's has its own).
 SMOKE_RARE = {"n_contexts": 30, "n_rows": 300}
@@ -133,6 +145,11 @@ def evaluate(parameter: str, candidate, task, seed: int, smoke: bool) -> list[fl
     return quality_fold_scores(task, params, smoke)
 
 
+def families(choice: dict) -> list[str]:
+    family = choice["family"]
+    return [family] if isinstance(family, str) else list(family)
+
+
 def tasks_of(family: str, smoke: bool) -> list[ContextTask]:
     """The family's tuning tasks; with ``smoke``, its first that has small
     sizes."""
@@ -147,7 +164,7 @@ def jobs(smoke: bool, choices=CHOICES) -> list[tuple]:
     contextualized-ml (seeded by the suite, so fitted once)."""
     found = []
     for parameter, choice in choices.items():
-        tasks = tasks_of(choice["family"], smoke)
+        tasks = [t for f in families(choice) for t in tasks_of(f, smoke)]
         if choice.get("quality_suite"):
             quality = [t for t in TASKS if t.half == "tuning"]
             if smoke:
@@ -156,8 +173,8 @@ def jobs(smoke: bool, choices=CHOICES) -> list[tuple]:
         seeds = choice.get("seeds", [0])
         for candidate in choice["candidates"]:
             found += [(parameter, candidate, t, s) for s in seeds for t in tasks]
-        if choice["family"] == "varying" and suite.contextualized_status() is None:
-            found += [(parameter, None, t, 0) for t in tasks]
+        if "varying" in families(choice) and suite.contextualized_status() is None:
+            found += [(parameter, None, t, 0) for t in tasks_of("varying", smoke)]
     return found
 
 
@@ -267,14 +284,36 @@ def table(rows: list[dict], parameter: str) -> str:
                 if r["task"] == task and r["candidate"] == c
                 for v in r["scores"]
             ]
-            cells.append(f"{np.mean(s):.3f} ± {np.std(s):.3f}")
+            cells.append(f"{np.mean(s):.3f} ± {np.std(s):.3f}" if s else "—")
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
-    means = [
-        np.mean([v for r in part if r["candidate"] == c for v in r["scores"]])
-        for c in candidates
-    ]
-    lines.append("| **mean** | " + " | ".join(f"**{m:.3f}**" for m in means) + " |")
+    groups = list(dict.fromkeys(family_of(r) for r in part))
+    lines += [mean_row(part, candidates, g, family_of) for g in groups]
+    if len(groups) > 1:
+        lines.append(mean_row(part, candidates, "all", lambda r: "all"))
     return "\n".join(lines)
+
+
+def family_of(row: dict) -> str:
+    """A row's family: the context suite's, or the default suite."""
+    if row["suite"] == "quality":
+        return "default suite"
+    return next(t.family for t in CONTEXT_TASKS if t.name == row["task"])
+
+
+def mean_row(part: list[dict], candidates: list, name: str, group) -> str:
+    """The mean of each candidate over the rows where ``group`` gives
+    ``name`` ("—" for a candidate with none there: contextualized-ml
+    outside the varying tasks)."""
+    cells = []
+    for c in candidates:
+        s = [
+            v
+            for r in part
+            if r["candidate"] == c and group(r) == name
+            for v in r["scores"]
+        ]
+        cells.append(f"**{np.mean(s):.3f}**" if s else "—")
+    return f"| **mean, {name}** | " + " | ".join(cells) + " |"
 
 
 def seed_spread(rows: list[dict], parameter: str) -> str | None:

@@ -92,7 +92,7 @@ CHOICES = {
     # suite's tuning half and the default suite's tuning half score it.
     "linear_readout": {
         "candidates": [False, True],
-        "default": False,
+        "default": True,  # since round 9
         "family": ["varying", "attributes", "rare"],
         "quality_suite": True,
         "seeds": [0, 1],
@@ -302,10 +302,16 @@ def family_of(row: dict) -> str:
 
 def mean_row(part: list[dict], candidates: list, name: str, group) -> str:
     """The mean of each candidate over the rows where ``group`` gives
-    ``name`` ("—" for a candidate with none there: contextualized-ml
-    outside the varying tasks)."""
+    ``name`` ("—" for a candidate without every task there:
+    contextualized-ml outside the varying tasks)."""
+    tasks = {r["task"] for r in part if group(r) == name}
     cells = []
     for c in candidates:
+        if {
+            r["task"] for r in part if r["candidate"] == c and group(r) == name
+        } != tasks:
+            cells.append("—")
+            continue
         s = [
             v
             for r in part

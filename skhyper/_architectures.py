@@ -257,7 +257,7 @@ hyper_hidden_size : int, default=64
         training time. On the quality benchmark's 12 tasks rank 8 matched
         the full generator's ROC AUC (mean difference under 0.01) in about
         half the fit time; see ``docs/defaults.md``.
-    linear_readout : bool, default=False
+    linear_readout : bool, default=True
         Whether the output layer also reads the generated layer's output
         before its activation, ``x W(c) + b(c)`` on the projected features,
         beside the output of the fully connected layers. That output is
@@ -265,7 +265,10 @@ hyper_hidden_size : int, default=64
         the varying-coefficient model is part of the network and the layers
         after the generated one learn what departs from it. Its weights
         start at zero, so an untrained network predicts as without it.
-        ``transform`` then returns both, ``2 * output_size`` columns.
+        ``transform`` then returns both, ``2 * output_size`` columns. On
+        the benchmarks' tuning half it gained 0.0017 mean score over 26
+        tasks (paired standard error 0.0010; ``docs/defaults.md``, round
+        9); ``False`` is the network of the reference combiner.
     context_pooling : float, default=CONTEXT_POOLING_DEFAULT
         Partial pooling of the contexts towards the shared layer, as a
         mixed-effects model pools groups: each training row's loss gets

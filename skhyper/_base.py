@@ -542,9 +542,11 @@ class _ContextEstimator(
         """The learned representation of ``X`` before the output layer.
 
         For the hypernetwork this is the output of the layers after the
-        context-generated one; for concat, of the layers after the
-        concatenation. Use the fitted estimator as a feature extractor in a
-        ``Pipeline``; names come from ``get_feature_names_out``.
+        context-generated one, followed with ``linear_readout`` by the
+        generated layer's own output (``2 * output_size`` columns); for
+        concat, the output of the layers after the concatenation. Use the
+        fitted estimator as a feature extractor in a ``Pipeline``; names
+        come from ``get_feature_names_out``.
 
         Parameters
         ----------

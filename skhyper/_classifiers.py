@@ -235,7 +235,7 @@ class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
         output_size=128,
         num_fc_layers=1,
         generator_rank=8,
-        linear_readout=False,
+        linear_readout=True,
         context_pooling=0.0,
         embedding_size=16,
         dropout=0.1,

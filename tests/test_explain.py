@@ -302,7 +302,9 @@ def test_the_mean_baseline_is_the_mean_row_with_the_mean_embedding():
         projected = module.projection.linear(features)
         codes = torch.as_tensor(model.encoder_.transform(X.iloc[:3]).context)
         hidden, _ = module.context_layer(projected.expand(3, -1), codes)
-        logits = module.output(module.fc(module.after_context(hidden)))
+        last = module.fc(module.after_context(hidden))
+        # The default linear readout: the output layer also reads `hidden`.
+        logits = module.output(torch.cat([last, hidden], dim=1))
     expected = (logits[:, 1] - logits[:, 0]).numpy()
     np.testing.assert_allclose(explanation["baseline_output"], expected, atol=1e-5)
 

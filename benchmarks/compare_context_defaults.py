@@ -304,21 +304,15 @@ def mean_row(part: list[dict], candidates: list, name: str, group) -> str:
     """The mean of each candidate over the rows where ``group`` gives
     ``name`` ("—" for a candidate without every task there:
     contextualized-ml outside the varying tasks)."""
-    tasks = {r["task"] for r in part if group(r) == name}
+    rows = [r for r in part if group(r) == name]
+    tasks = {r["task"] for r in rows}
     cells = []
     for c in candidates:
-        if {
-            r["task"] for r in part if r["candidate"] == c and group(r) == name
-        } != tasks:
+        own = [r for r in rows if r["candidate"] == c]
+        if {r["task"] for r in own} != tasks:
             cells.append("—")
-            continue
-        s = [
-            v
-            for r in part
-            if r["candidate"] == c and group(r) == name
-            for v in r["scores"]
-        ]
-        cells.append(f"**{np.mean(s):.3f}**" if s else "—")
+        else:
+            cells.append(f"**{np.mean([v for r in own for v in r['scores']]):.3f}**")
     return f"| **mean, {name}** | " + " | ".join(cells) + " |"
 
 

@@ -411,8 +411,6 @@ class HyperNetworkArchitecture:
     """Mixin: train a :class:`HyperNetworkModule`."""
 
     _module_class = HyperNetworkModule
-    # Parameters added after files were first saved, with the value that
-    # gives the network such a file holds (_base.__setstate__).
     _parameters_since_first_format = {"linear_readout": False}
     _architecture_constraints = {
         "hyper_hidden_size": [Interval(Integral, 1, None, closed="left")],

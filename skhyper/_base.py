@@ -84,6 +84,10 @@ class _ContextEstimator(
 ):
     """Base class; not for direct use."""
 
+    # Parameters added after files were first saved, with the value that
+    # gives the network such a file holds (see __setstate__).
+    _parameters_since_first_format: dict = {}
+
     _parameter_constraints: dict = {
         "context_column": [
             str,
@@ -679,7 +683,7 @@ class _ContextEstimator(
     def __setstate__(self, state: dict) -> None:
         state = dict(state)
         # A file from before a parameter existed holds the model it had.
-        for name, value in getattr(self, "_parameters_since_first_format", {}).items():
+        for name, value in self._parameters_since_first_format.items():
             state.setdefault(name, value)
         state["context_attributes"] = attributes_from_plain(
             state.get("context_attributes")

@@ -100,6 +100,7 @@ def zero_input_columns(layer: nn.Linear, columns: tuple[int, int] | None) -> Non
         layer.weight[:, columns[0] : columns[1]] = 0.0
 
 
+@torch.no_grad()
 def add_zero_inputs(layer: nn.Linear, n_inputs: int) -> None:
     """Widen ``layer`` by ``n_inputs`` inputs whose weights are zero, in
     place and without drawing random numbers: the widened network starts
@@ -1019,8 +1020,7 @@ class HyperNetworkModule(_ContextNetwork):
         if linear_readout:
             # Zero weights for the generated layer's output, which _combine
             # appends to the representation.
-            with torch.no_grad():
-                add_zero_inputs(self.output, output_size)
+            add_zero_inputs(self.output, output_size)
 
     @property
     def context_embedding(self) -> ContextEmbedding:

@@ -466,25 +466,24 @@ class Network:
         if numeric is not None and self.float64:
             numeric = graph.cast(numeric, np.float64)
         projected = self.projection(graph, module.projection, numeric, categorical)
+        readout = []  # what the output layer reads after the FC layers' output
         if isinstance(module, HyperNetworkModule):
             generated = self.context_layer(
                 graph, module.context_layer, projected, context
             )
             hidden = self.sequential(graph, module.after_context, generated)
-            hidden = self.sequential(graph, module.fc, hidden)
             if module.linear_readout:
-                hidden = graph.concat([hidden, generated])
+                readout = [generated]
         elif isinstance(module, ConcatModule):
             embedded = [
                 self.embed(graph, column, codes)
                 for column, codes in zip(module.embedding.columns, context, strict=True)
             ]
-            hidden = self.sequential(
-                graph, module.fc, graph.concat([projected, *embedded])
-            )
+            hidden = graph.concat([projected, *embedded])
         else:
             raise TypeError(f"to_onnx cannot export a {type(module).__name__}.")
-        return self.linear(graph, module.output, hidden)
+        hidden = self.sequential(graph, module.fc, hidden)
+        return self.linear(graph, module.output, graph.concat([hidden, *readout]))
 
     def projection(self, graph, projection, numeric, categorical: list) -> str:
         parts = []

@@ -97,6 +97,18 @@ CHOICES = {
         "quality_suite": True,
         "seeds": [0, 1],
     },
+    # Round 10: the shrinkage after training acts on every categorical
+    # context, so the attribute and rare families of the context suite and
+    # the default suite's tuning half score it, under the pooling target.
+    "context_shrinkage": {
+        "candidates": [0.0, "auto"],
+        "default": 0.0,  # before round 10 there was no shrinkage
+        "family": ["attributes", "rare"],
+        "quality_suite": True,
+        "seeds": [0, 1],
+        "off": 0.0,
+        "max_loss": 0.005,
+    },
 }
 # --smoke: sizes for a rare-context task (none of the tuning half's has its own).
 SMOKE_RARE = {"n_contexts": 30, "n_rows": 300}

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from ._compat import Interval
+from ._compat import Interval, StrOptions
 from ._modules import ConcatModule, HyperNetworkModule
 
 SHARED_PARAMETERS_DOC = """\
@@ -281,7 +281,24 @@ hyper_hidden_size : int, default=64
         than 0.005 ROC AUC on some task, most where many small contexts
         share a low-dimensional rule, which the embeddings learn without
         it (``docs/defaults.md``, round 7). Try it (e.g. 30) where most
-        contexts have a handful of rows and unrelated rules."""
+        contexts have a handful of rows and unrelated rules.
+    context_shrinkage : "auto" or float, default="auto"
+        Partial pooling after training, as a mixed-effects model shrinks a
+        group's estimated effect towards the population's: a context
+        (combination of context values) with ``n_c`` training rows keeps
+        the share ``n_c / (n_c + context_shrinkage)`` of its generated
+        update ``dW(c), db(c)`` and takes the rest from the update its
+        codes generate with the value ids hidden (the "unknown" context,
+        which training makes an average context; with
+        ``context_attributes``, the layer its attributes alone give). So a
+        context with ``context_shrinkage`` rows keeps half of its own, a
+        context never seen none. Training is unchanged. ``"auto"`` tries 0
+        and 1, 2, 4, ... 128 on the early-stopping validation split and
+        keeps the lowest validation loss if it beats no shrinkage by more
+        than its standard error (the empirical-Bayes choice, on rows the
+        network did not train on); without a validation split it is 0.
+        The weight used is ``context_shrinkage_``. Continuous contexts
+        (every row its own context) are not shrunk."""
 
 CONCAT_PARAMETERS_DOC = """\
 hidden_layer_sizes : tuple of int, default=(128, 64)
@@ -411,7 +428,10 @@ class HyperNetworkArchitecture:
     """Mixin: train a :class:`HyperNetworkModule`."""
 
     _module_class = HyperNetworkModule
-    _parameters_since_first_format = {"linear_readout": False}
+    _parameters_since_first_format = {
+        "linear_readout": False,
+        "context_shrinkage": 0.0,
+    }
     _architecture_constraints = {
         "hyper_hidden_size": [Interval(Integral, 1, None, closed="left")],
         "output_size": [Interval(Integral, 1, None, closed="left")],
@@ -419,10 +439,17 @@ class HyperNetworkArchitecture:
         "generator_rank": [Interval(Integral, 1, None, closed="left"), None],
         "linear_readout": ["boolean"],
         "context_pooling": [Interval(Real, 0, None, closed="left")],
+        "context_shrinkage": [
+            Interval(Real, 0, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
     }
 
     def _pooling_strength(self) -> float:
         return float(self.context_pooling)
+
+    def _shrinkage_setting(self) -> float | str:
+        return self.context_shrinkage
 
     def generated_weights(
         self, context_value=None, continuous=None

@@ -50,6 +50,12 @@ from ._modules import ACTIVATIONS
 from ._numeric import NUMERIC_ENCODINGS
 from ._optim import adamw_class
 from ._persistence import net_state, restore_net
+from ._pooling import (
+    choose_shrinkage,
+    context_rows,
+    pooling_coefficients,
+    set_shrinkage,
+)
 from ._runtime import draw_seed, torch_session
 
 # With handle_unknown="learned", this fraction of training rows sees the
@@ -180,6 +186,11 @@ class _ContextEstimator(
         weights; 0 for the others."""
         return 0.0
 
+    def _shrinkage_setting(self) -> float | str | None:
+        """``context_shrinkage`` of architectures that generate per-context
+        weights; None for the others."""
+        return None
+
     def _row_weights(self, target: np.ndarray) -> np.ndarray | None:
         """Per-row loss weights implied by the target (e.g. class weights)."""
         return None
@@ -252,6 +263,7 @@ class _ContextEstimator(
         self.batch_size_ = self._batch_size(len(train))
         with torch_session(self.n_threads, seed, device):
             net = self._train(encoded, module_params, seed, train, valid, run)
+            self._fit_shrinkage(net, train, valid)
         self.resumed_from_epoch_ = run.resumed_from_epoch
         return self._keep(release_net(net, self.device))
 
@@ -264,6 +276,35 @@ class _ContextEstimator(
                 encoded.context, weight, self._pooling_strength()
             )
         return None
+
+    def _fit_shrinkage(self, net: NeuralNet, train: TensorTable, valid) -> None:
+        """Count the training rows of each context and shrink the fitted
+        updates by ``context_shrinkage`` (``"auto"``: chosen on the
+        validation split, none without one); see ``_pooling.py``. Contexts
+        that are continuous values have no rows to count."""
+        setting = self._shrinkage_setting()
+        if setting is None:
+            return
+        self.context_shrinkage_ = 0.0
+        self._pooled_ids = self._pooled_rows = None
+        module = net.module_
+        if train.context.shape[1] == 0 or module.context_embedding.per_row:
+            return
+        ids, rows = context_rows(module, train.context, train.weight)
+        if setting != "auto":
+            prior_rows = float(setting)
+        elif valid is None:
+            prior_rows = 0.0
+        else:
+            prior_rows = choose_shrinkage(net, valid, ids, rows)
+        self._set_shrinkage(module, ids, rows, prior_rows)
+
+    def _set_shrinkage(self, module, ids, rows, prior_rows: float) -> None:
+        set_shrinkage(module, ids, rows, prior_rows)
+        self.context_shrinkage_ = float(prior_rows)
+        # Plain arrays, so that pickle and skops keep them (the module's
+        # pooling buffers are not in its state_dict) and load restores them.
+        self._pooled_ids, self._pooled_rows = ids, rows
 
     def _keep(self, net: NeuralNet):
         """Make the trained ``net`` the fitted network (once training has
@@ -692,6 +733,13 @@ class _ContextEstimator(
         super().__setstate__(state)
         if isinstance(net, dict):  # saved by __getstate__ above
             self.net_ = restore_net(self, net)
+            if getattr(self, "_pooled_ids", None) is not None:
+                set_shrinkage(
+                    self.net_.module_,
+                    self._pooled_ids,
+                    self._pooled_rows,
+                    self.context_shrinkage_,
+                )
             self.history_ = _history_frame(self.net_.history)
             self.context_categories_ = self.encoder_.categories_
             self.context_embeddings_ = self._context_embeddings()
@@ -715,27 +763,6 @@ def auto_batch_size(n_train: int, device_type: str = "cpu") -> int:
     wanted = max(n_train / AUTO_BATCH_STEPS, 1.0)
     size = 2 ** round(math.log2(wanted))
     return int(min(max(size, AUTO_BATCH_MIN), largest))
-
-
-def pooling_coefficients(
-    context: np.ndarray, weight: np.ndarray, strength: float
-) -> np.ndarray:
-    """Each row's partial-pooling coefficient, ``strength / n_c``, where
-    ``n_c`` is the number of training rows of the row's context (its
-    combination of context values), counted in rows of average weight.
-
-    Added to every row's loss, ``n_c`` such terms make each context's
-    penalty ``strength`` times the mean square of its generated update,
-    against a data term that grows with ``n_c``: the Gaussian prior of a
-    mixed-effects model, so a context with few rows is shrunk strongly
-    towards the shared layer and one with many rows hardly at all.
-    """
-    _, group = np.unique(context, axis=0, return_inverse=True)
-    group = group.ravel()
-    rows = np.bincount(group, weights=weight / weight.mean())
-    with np.errstate(divide="ignore"):
-        per_context = np.where(rows > 0, strength / rows, 0.0)
-    return per_context[group]
 
 
 def _silent(*args, **kwargs) -> None:

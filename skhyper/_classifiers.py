@@ -237,6 +237,7 @@ class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
         generator_rank=8,
         linear_readout=True,
         context_pooling=0.0,
+        context_shrinkage="auto",
         embedding_size=16,
         dropout=0.1,
         activation="relu",
@@ -273,6 +274,7 @@ class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):
         self.generator_rank = generator_rank
         self.linear_readout = linear_readout
         self.context_pooling = context_pooling
+        self.context_shrinkage = context_shrinkage
         self.embedding_size = embedding_size
         self.dropout = dropout
         self.activation = activation

@@ -23,7 +23,7 @@ class TensorTable(torch.utils.data.Dataset):
     A batch is ``(inputs, (target, weight))``: the module gets ``inputs`` as
     keyword arguments, the loss gets the weighted target. ``pooling`` holds
     each row's partial-pooling coefficient (see
-    :func:`skhyper._base.pooling_coefficients`).
+    :func:`skhyper._pooling.pooling_coefficients`).
     """
 
     def __init__(

@@ -208,6 +208,24 @@ def gathered_low_rank(
     return torch.baddbmm(own_bias, low, b.index_select(0, index)).squeeze(1)
 
 
+def shrink_update(
+    own: tuple[torch.Tensor, ...], shared: tuple[torch.Tensor, ...], kept: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """``kept * own + (1 - kept) * shared`` (per row) as generated parts of
+    the same kind: a full ``dW`` blended; low-rank factors side by side,
+    ``[kept A, (1 - kept) A_s]`` and ``[B; B_s]``, whose product is the
+    blend exactly (rank doubled), so every form and the ONNX export apply
+    it as they apply any update."""
+    share = kept.to(own[-1].dtype)
+    bias = shared[-1] + share[:, None] * (own[-1] - shared[-1])
+    if len(own) == 2:
+        return shared[0] + share[:, None, None] * (own[0] - shared[0]), bias
+    a = torch.cat(
+        [own[0] * share[:, None, None], shared[0] * (1 - share)[:, None, None]], dim=2
+    )
+    return a, torch.cat([own[1], shared[1]], dim=1), bias
+
+
 def per_row_product(
     inputs: torch.Tensor, factors: list[torch.Tensor], bias: torch.Tensor
 ) -> torch.Tensor:
@@ -586,6 +604,10 @@ class ContextLinear(nn.Module):
         )
         # "auto" or a key of CONTEXT_FORMS (benchmarks set it to compare).
         self.form = "auto"
+        # Partial pooling at prediction (set_pooling): the sorted combination
+        # ids seen in training and the share of its own update each keeps.
+        self.register_buffer("pooled_ids", None, persistent=False)
+        self.register_buffer("update_kept", None, persistent=False)
         self.generator = nn.Sequential(
             nn.Linear(self.embedding.output_size, hyper_hidden_size),
             ACTIVATIONS[activation](),
@@ -629,6 +651,13 @@ class ContextLinear(nn.Module):
         ``(n, in, rank)`` and ``B`` of shape ``(n, rank, out)``; ``db`` has
         shape ``(n, out)``.
         """
+        own = self._generated_parts(codes, continuous)
+        if self.update_kept is None or self.training or self.embedding.per_row:
+            return own
+        shared = self._generated_parts(self.embedding.hidden_codes(codes))
+        return shrink_update(own, shared, self.kept_share(codes))
+
+    def _generated_parts(self, codes, continuous=None) -> tuple[torch.Tensor, ...]:
         flat = self.generator(self.embedding(codes, continuous))
         parts = torch.split(flat, [*self._factor_sizes, self.out_features], dim=1)
         if self.rank is None:
@@ -638,6 +667,30 @@ class ContextLinear(nn.Module):
             parts[1].view(-1, self.rank, self.out_features),
             parts[2],
         )
+
+    @torch.no_grad()
+    def set_pooling(self, ids: torch.Tensor | None, kept: torch.Tensor | None) -> None:
+        """Pool at prediction: the context combination ``ids[i]`` (sorted)
+        keeps the share ``kept[i]`` of its own generated update, and takes
+        the rest from the update of its codes with the value ids hidden
+        (the "unknown" context's, or its attributes' alone); a combination
+        not listed keeps none. None and None turn the pooling off. Training
+        never pools this way."""
+        if (ids is None) != (kept is None):
+            raise ValueError("set_pooling needs both ids and kept, or neither.")
+        device = self.base_weight.device
+        self.pooled_ids = None if ids is None else ids.to(device, torch.long)
+        self.update_kept = None if kept is None else kept.to(device, torch.float32)
+
+    def kept_share(self, codes: torch.Tensor) -> torch.Tensor:
+        """Each row's share of its own update under :meth:`set_pooling`."""
+        ids = self.embedding.combination_ids(codes)
+        position = torch.searchsorted(self.pooled_ids, ids).clamp(
+            max=len(self.pooled_ids) - 1
+        )
+        listed = self.pooled_ids.index_select(0, position) == ids
+        kept = self.update_kept.index_select(0, position)
+        return torch.where(listed, kept, torch.zeros_like(kept))
 
     def _updates_for(
         self,
@@ -1041,7 +1094,9 @@ class HyperNetworkModule(_ContextNetwork):
 
     def _caches_all_weights(self) -> bool:
         n_combinations = self.context_embedding.n_combinations
-        update_bytes = self.context_layer.update_size * 8
+        layer = self.context_layer
+        # The pooled low-rank factors are twice as wide.
+        update_bytes = layer.update_size * 8 * (1 if layer.update_kept is None else 2)
         return n_combinations * update_bytes <= PREDICT_WEIGHT_CACHE_BYTES
 
     def predicting_weights(self):

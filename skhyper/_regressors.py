@@ -159,6 +159,7 @@ class HyperNetworkRegressor(HyperNetworkArchitecture, _ContextRegressor):
         generator_rank=8,
         linear_readout=True,
         context_pooling=0.0,
+        context_shrinkage="auto",
         embedding_size=16,
         dropout=0.1,
         activation="relu",
@@ -194,6 +195,7 @@ class HyperNetworkRegressor(HyperNetworkArchitecture, _ContextRegressor):
         self.generator_rank = generator_rank
         self.linear_readout = linear_readout
         self.context_pooling = context_pooling
+        self.context_shrinkage = context_shrinkage
         self.embedding_size = embedding_size
         self.dropout = dropout
         self.activation = activation

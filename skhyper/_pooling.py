@@ -1,0 +1,105 @@
+"""Partial pooling of rare contexts, two ways.
+
+``context_pooling`` penalises, in training, the size of each context's
+generated update by ``strength / n_c`` (:func:`pooling_coefficients`), a
+Gaussian prior that holds back every context's update while it trains.
+
+``context_shrinkage`` leaves training alone and shrinks the fitted updates
+afterwards, as a mixed-effects model's estimate of a group's effect is
+shrunk towards the population's: a context with ``n_c`` training rows keeps
+the share ``n_c / (n_c + k)`` of its own generated update and takes the rest
+from the update it gets with its value id hidden (the "unknown" context's,
+which training makes an average context, or, with ``context_attributes``,
+the one its attributes alone generate). ``k``, the prior's weight in rows,
+is a number or chosen on the early-stopping validation split
+(:func:`choose_shrinkage`): the empirical-Bayes choice, made on rows the
+network did not train on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+# The prior weights, in rows, that context_shrinkage="auto" tries beside 0:
+# a context with k training rows keeps half of its own update.
+SHRINKAGE_GRID = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
+
+
+def pooling_coefficients(
+    context: np.ndarray, weight: np.ndarray, strength: float
+) -> np.ndarray:
+    """Each row's partial-pooling coefficient, ``strength / n_c``, where
+    ``n_c`` is the number of training rows of the row's context (its
+    combination of context values), counted in rows of average weight.
+
+    Added to every row's loss, ``n_c`` such terms make each context's
+    penalty ``strength`` times the mean square of its generated update,
+    against a data term that grows with ``n_c``: the Gaussian prior of a
+    mixed-effects model, so a context with few rows is shrunk strongly
+    towards the shared layer and one with many rows hardly at all.
+    """
+    _, group = np.unique(context, axis=0, return_inverse=True)
+    group = group.ravel()
+    rows = np.bincount(group, weights=weight / weight.mean())
+    with np.errstate(divide="ignore"):
+        per_context = np.where(rows > 0, strength / rows, 0.0)
+    return per_context[group]
+
+
+def context_rows(
+    module: torch.nn.Module, context: torch.Tensor, weight: torch.Tensor
+) -> tuple[np.ndarray, np.ndarray]:
+    """The context combinations of the training rows (sorted ids, see
+    :meth:`ContextEmbedding.combination_ids`) and each one's rows, counted
+    in rows of average weight."""
+    ids = module.context_embedding.combination_ids(context)
+    unique, group = torch.unique(ids, return_inverse=True)
+    share = (weight / weight.mean()).double()
+    rows = torch.zeros(len(unique), dtype=torch.float64, device=share.device)
+    rows.index_add_(0, group, share)
+    return unique.cpu().numpy(), rows.cpu().numpy()
+
+
+def set_shrinkage(
+    module: torch.nn.Module, ids: np.ndarray, rows: np.ndarray, prior_rows: float
+) -> None:
+    """Make ``module`` predict with each context's update shrunk by
+    ``prior_rows`` (0: not at all)."""
+    layer = module.context_layer
+    if prior_rows <= 0:
+        layer.set_pooling(None, None)
+        return
+    kept = rows / (rows + prior_rows)
+    layer.set_pooling(torch.as_tensor(ids), torch.as_tensor(kept))
+
+
+def choose_shrinkage(
+    net, valid, ids: np.ndarray, rows: np.ndarray, grid=SHRINKAGE_GRID
+) -> float:
+    """The prior weight with the lowest validation loss, if it beats no
+    shrinkage by more than the standard error of the paired per-row loss
+    differences (else 0): the choice errs towards leaving the fit alone.
+    Leaves ``net`` predicting with the chosen shrinkage."""
+    baseline = _row_losses(net, valid)
+    best, best_gain = 0.0, 0.0
+    for prior_rows in grid:
+        set_shrinkage(net.module_, ids, rows, prior_rows)
+        differences = baseline - _row_losses(net, valid)
+        gain = float(differences.mean())
+        error = float(differences.std(ddof=1) / np.sqrt(len(differences)))
+        if gain > best_gain and gain > error:
+            best, best_gain = prior_rows, gain
+    set_shrinkage(net.module_, ids, rows, best)
+    return best
+
+
+def _row_losses(net, valid) -> np.ndarray:
+    """Each validation row's loss, times its weight over the mean weight."""
+    outputs = net.module_.predict_outputs(valid.inputs, pad=False)
+    with torch.no_grad():
+        losses = net.criterion_(outputs.float(), valid.target)
+        if losses.dim() > 1:
+            losses = losses.mean(dim=tuple(range(1, losses.dim())))
+        weight = valid.weight / valid.weight.mean()
+        return (losses * weight).double().cpu().numpy()

@@ -280,15 +280,14 @@ class _ContextEstimator(
     def _fit_shrinkage(self, net: NeuralNet, train: TensorTable, valid) -> None:
         """Count the training rows of each context and shrink the fitted
         updates by ``context_shrinkage`` (``"auto"``: chosen on the
-        validation split, none without one); see ``_pooling.py``. Contexts
-        that are continuous values have no rows to count."""
+        validation split, none without one); see ``_pooling.py``. With a
+        continuous context every row is a context of its own: none to count."""
         setting = self._shrinkage_setting()
         if setting is None:
             return
-        self.context_shrinkage_ = 0.0
-        self._pooled_ids = self._pooled_rows = None
         module = net.module_
         if train.context.shape[1] == 0 or module.context_embedding.per_row:
+            self._set_shrinkage(module, None, None, 0.0)
             return
         ids, rows = context_rows(module, train.context, train.weight)
         if setting != "auto":
@@ -779,9 +778,12 @@ def _history_frame(history) -> pd.DataFrame:
         "weight_decay",
         "dur",
     )
-    columns = [c for c in names if c in history[-1]]
+    # Epochs may differ in what they record: a warm_start fit with a
+    # validation split continues a fit that had none (weight_decay="auto"
+    # can keep the weak-decay fit), so a column is NaN where it is missing.
+    columns = [c for c in names if any(c in epoch for epoch in history)]
     frame = pd.DataFrame(
-        {c: [epoch[c] for epoch in history] for c in columns},
+        {c: [epoch.get(c, np.nan) for epoch in history] for c in columns},
         index=pd.RangeIndex(1, len(history) + 1, name="epoch"),
     )
     return frame

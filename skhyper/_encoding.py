@@ -40,16 +40,18 @@ class RareContextWarning(UserWarning):
     """Warning: a context value has fewer than 10 training rows.
 
     ``RARE_CONTEXT_ROWS`` sets the number. Such a value's generated layer
-    rests on a handful of rows: with
-    ``context_pooling`` (off by default) it is shrunk towards the layer all
-    contexts share; without it, it is held back only by the weight decay
-    and may fit those rows' noise. The fit goes on; the warning names the values so
-    that you can decide (merge rare values into an "other" category, give
-    them ``context_attributes``, or set ``context_pooling``).
+    rests on a handful of rows: with ``context_pooling`` or
+    ``context_shrinkage`` (both off by default) it is shrunk towards the
+    layer all contexts share; without them, it is held back only by the
+    weight decay and may fit those rows' noise. The fit goes on; the
+    warning names the values so that you can decide (merge rare values into
+    an "other" category, give them ``context_attributes``, or set one of
+    the two).
 
     See Also
     --------
-    HyperNetworkClassifier : Its ``context_pooling`` shrinks rare contexts.
+    HyperNetworkClassifier : Its ``context_pooling`` and
+        ``context_shrinkage`` shrink rare contexts.
 
     Examples
     --------
@@ -83,8 +85,9 @@ def warn_rare_contexts(codes: np.ndarray, encoders: list[CategoryEncoder]) -> No
             f"{encoder.what} has {len(rare)} {plural} with fewer than "
             f"{RARE_CONTEXT_ROWS} training rows: {listed}. Their generated "
             "layers rest on those rows alone, shrunk towards the shared layer "
-            "by context_pooling where it is on. Consider merging rare values "
-            "into one category or describing them with context_attributes.",
+            "by context_pooling or context_shrinkage where one is on. Consider "
+            "merging rare values into one category or describing them with "
+            "context_attributes.",
             RareContextWarning,
             stacklevel=4,
         )

@@ -20,6 +20,7 @@ training net is rebuilt around it (:func:`training_net`).
 from __future__ import annotations
 
 import numpy as np
+import torch
 from sklearn.utils.validation import validate_data
 
 from ._encoding import TableEncoder, as_table
@@ -78,6 +79,7 @@ def partial_fit(estimator, X, y, classes=None, sample_weight=None):
             # calls, as Dask does, trains exactly like one kept in memory.
             net = training_net(estimator, encoded, module_params, seed)
         net.partial_fit(data, None, epochs=1)
+    _stream_shrinkage(estimator, net)
     estimator._partial_calls += 1
     return estimator._keep(net)
 
@@ -105,6 +107,7 @@ def continue_fit(estimator, X, y, sample_weight=None):
         net = training_net(estimator, encoded, module_params, seed, valid, budget)
         net.warm_start = True  # skorch: fit continues, without initialising
         net.fit(train, None)
+        estimator._fit_shrinkage(net, train, valid)
     return estimator._keep(net)
 
 
@@ -160,7 +163,7 @@ def _cumulative_pooling(estimator, context: np.ndarray, weight: np.ndarray):
     every chunk so far, this one included: ``strength / n_c`` as in a full
     fit once the whole table has gone through."""
     strength = estimator._pooling_strength()
-    if strength <= 0 or context.shape[1] == 0:
+    if context.shape[1] == 0 or not (strength > 0 or _streamed_shrinkage(estimator)):
         return None
     # The counts so far, as arrays (plain data for pickle and skops): the
     # code rows seen, and the rows (of average weight) of each.
@@ -173,7 +176,34 @@ def _cumulative_pooling(estimator, context: np.ndarray, weight: np.ndarray):
     rows = np.concatenate([counts, weight / weight.mean()])
     estimator._pooling_keys = merged
     estimator._pooling_counts = np.bincount(index, weights=rows, minlength=len(merged))
+    if strength <= 0:  # counted for the shrinkage only
+        return None
     return strength / estimator._pooling_counts[index[len(keys) :]]
+
+
+def _streamed_shrinkage(estimator) -> float:
+    """``partial_fit``'s shrinkage: a numeric ``context_shrinkage``; with
+    ``"auto"`` none, since a stream holds out no rows to choose it on."""
+    setting = estimator._shrinkage_setting()
+    return 0.0 if setting in (None, "auto") else float(setting)
+
+
+def _stream_shrinkage(estimator, net) -> None:
+    """Shrink each context's update by its rows in every chunk so far."""
+    if estimator._shrinkage_setting() is None:
+        return
+    module = net.module_
+    keys = getattr(estimator, "_pooling_keys", None)
+    prior_rows = _streamed_shrinkage(estimator)
+    if keys is None or module.context_embedding.per_row or prior_rows == 0:
+        estimator._set_shrinkage(module, None, None, 0.0)
+        return
+    device = module.context_embedding.radix.device
+    ids = module.context_embedding.combination_ids(torch.as_tensor(keys, device=device))
+    ids = ids.cpu().numpy()
+    order = np.argsort(ids)
+    rows = estimator._pooling_counts[order]
+    estimator._set_shrinkage(module, ids[order], rows, prior_rows)
 
 
 def _check_y_given(estimator, y) -> None:

@@ -38,6 +38,9 @@ ACTIVATIONS = {
 # fit in this many bytes; otherwise they are generated per batch.
 PREDICT_WEIGHT_CACHE_BYTES = 256 * 2**20
 
+# Context combinations generated at once when set_pooling averages them.
+POOLING_CHUNK = 4096
+
 # Rows of every forward pass at predict time (see predict_outputs): large
 # enough to amortise the per-call overhead of these small networks, small
 # enough that predicting one row stays cheap.
@@ -208,22 +211,23 @@ def gathered_low_rank(
     return torch.baddbmm(own_bias, low, b.index_select(0, index)).squeeze(1)
 
 
-def shrink_update(
-    own: tuple[torch.Tensor, ...], shared: tuple[torch.Tensor, ...], kept: torch.Tensor
-) -> tuple[torch.Tensor, ...]:
-    """``kept * own + (1 - kept) * shared`` (per row) as generated parts of
-    the same kind: a full ``dW`` blended; low-rank factors side by side,
-    ``[kept A, (1 - kept) A_s]`` and ``[B; B_s]``, whose product is the
-    blend exactly (rank doubled), so every form and the ONNX export apply
-    it as they apply any update."""
-    share = kept.to(own[-1].dtype)
-    bias = shared[-1] + share[:, None] * (own[-1] - shared[-1])
-    if len(own) == 2:
-        return shared[0] + share[:, None, None] * (own[0] - shared[0]), bias
-    a = torch.cat(
-        [own[0] * share[:, None, None], shared[0] * (1 - share)[:, None, None]], dim=2
-    )
-    return a, torch.cat([own[1], shared[1]], dim=1), bias
+def _dense(weight_parts: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``dW`` ``(n, in, out)`` from its generated parts (``dW`` or ``A, B``)."""
+    update = weight_parts[0]
+    for factor in weight_parts[1:]:
+        update = torch.bmm(update, factor)
+    return update
+
+
+def _weighted_sum(weights: torch.Tensor, weight_parts) -> torch.Tensor:
+    """``sum_i weights[i] * dW_i`` without building each ``A_i B_i``: the
+    weighted ``A`` side by side, times the ``B`` stacked."""
+    if len(weight_parts) == 1:
+        return torch.einsum("n,nio->io", weights, weight_parts[0])
+    a, b = weight_parts
+    n, n_in, rank = a.shape
+    scaled = (a * weights[:, None, None]).permute(1, 0, 2).reshape(n_in, n * rank)
+    return scaled @ b.reshape(n * rank, -1)
 
 
 def per_row_product(
@@ -605,9 +609,10 @@ class ContextLinear(nn.Module):
         # "auto" or a key of CONTEXT_FORMS (benchmarks set it to compare).
         self.form = "auto"
         # Partial pooling at prediction (set_pooling): the sorted combination
-        # ids seen in training and the share of its own update each keeps.
-        self.register_buffer("pooled_ids", None, persistent=False)
-        self.register_buffer("update_kept", None, persistent=False)
+        # ids seen in training, the share of its own update each keeps, and
+        # the training rows' mean update that makes up the rest.
+        for name in ("pooled_ids", "update_kept", "mean_weight", "mean_bias"):
+            self.register_buffer(name, None, persistent=False)
         self.generator = nn.Sequential(
             nn.Linear(self.embedding.output_size, hyper_hidden_size),
             ACTIVATIONS[activation](),
@@ -651,13 +656,6 @@ class ContextLinear(nn.Module):
         ``(n, in, rank)`` and ``B`` of shape ``(n, rank, out)``; ``db`` has
         shape ``(n, out)``.
         """
-        own = self._generated_parts(codes, continuous)
-        if self.update_kept is None or self.training or self.embedding.per_row:
-            return own
-        shared = self._generated_parts(self.embedding.hidden_codes(codes))
-        return shrink_update(own, shared, self.kept_share(codes))
-
-    def _generated_parts(self, codes, continuous=None) -> tuple[torch.Tensor, ...]:
         flat = self.generator(self.embedding(codes, continuous))
         parts = torch.split(flat, [*self._factor_sizes, self.out_features], dim=1)
         if self.rank is None:
@@ -667,30 +665,6 @@ class ContextLinear(nn.Module):
             parts[1].view(-1, self.rank, self.out_features),
             parts[2],
         )
-
-    @torch.no_grad()
-    def set_pooling(self, ids: torch.Tensor | None, kept: torch.Tensor | None) -> None:
-        """Pool at prediction: the context combination ``ids[i]`` (sorted)
-        keeps the share ``kept[i]`` of its own generated update, and takes
-        the rest from the update of its codes with the value ids hidden
-        (the "unknown" context's, or its attributes' alone); a combination
-        not listed keeps none. None and None turn the pooling off. Training
-        never pools this way."""
-        if (ids is None) != (kept is None):
-            raise ValueError("set_pooling needs both ids and kept, or neither.")
-        device = self.base_weight.device
-        self.pooled_ids = None if ids is None else ids.to(device, torch.long)
-        self.update_kept = None if kept is None else kept.to(device, torch.float32)
-
-    def kept_share(self, codes: torch.Tensor) -> torch.Tensor:
-        """Each row's share of its own update under :meth:`set_pooling`."""
-        ids = self.embedding.combination_ids(codes)
-        position = torch.searchsorted(self.pooled_ids, ids).clamp(
-            max=len(self.pooled_ids) - 1
-        )
-        listed = self.pooled_ids.index_select(0, position) == ids
-        kept = self.update_kept.index_select(0, position)
-        return torch.where(listed, kept, torch.zeros_like(kept))
 
     def _updates_for(
         self,
@@ -719,12 +693,82 @@ class ContextLinear(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Full weights ``(n, in, out)`` and biases ``(n, out)`` for each row
         of context codes ``(n, n_context_columns)`` (and of continuous
-        context values)."""
+        context values), pooled as prediction pools them."""
         *weight_parts, bias_update = self.generate_update(codes, continuous)
-        update = weight_parts[0]
-        for factor in weight_parts[1:]:
-            update = torch.bmm(update, factor)
+        update = _dense(weight_parts)
+        if self._pools(codes):
+            kept = self.kept_share(self.embedding.combination_ids(codes))
+            update = self.mean_weight + kept[:, None, None] * (
+                update - self.mean_weight
+            )
+            bias_update = self.mean_bias + kept[:, None] * (
+                bias_update - self.mean_bias
+            )
         return update + self.base_weight, bias_update + self.base_bias
+
+    def _pools(self, codes: torch.Tensor) -> bool:
+        """Whether this pass pools (:meth:`set_pooling`): in eval mode, for
+        categorical contexts only."""
+        return (
+            self.update_kept is not None
+            and not self.training
+            and not self.embedding.per_row
+            and codes.shape[1] > 0
+        )
+
+    @torch.no_grad()
+    def set_pooling(
+        self,
+        ids: torch.Tensor | None = None,
+        rows: torch.Tensor | None = None,
+        prior_rows: float = 0.0,
+    ) -> None:
+        """Pool at prediction, as a mixed-effects model shrinks a group's
+        effect towards the population's: the context combination ``ids[i]``
+        (sorted), with ``rows[i]`` training rows, keeps the share
+        ``rows / (rows + prior_rows)`` of its generated update and takes the
+        rest from the rows' mean update (``sum rows[i] * update[i] / sum
+        rows``). A combination not listed (no training rows: an unseen
+        value's unknown code, a value known by its attributes alone, an
+        unseen combination of seen values) keeps its own update. No
+        arguments (or ``prior_rows=0``) turn it off. Training never pools."""
+        names = ("pooled_ids", "update_kept", "mean_weight", "mean_bias")
+        if ids is None or prior_rows <= 0:
+            for name in names:
+                setattr(self, name, None)
+            return
+        device = self.base_weight.device
+        ids = torch.as_tensor(ids, device=device, dtype=torch.long)
+        rows = torch.as_tensor(rows, device=device, dtype=torch.float64)
+        share = rows / rows.sum()
+        dtype = self.base_weight.dtype
+        mean_weight = torch.zeros(
+            self.in_features, self.out_features, device=device, dtype=dtype
+        )
+        mean_bias = torch.zeros(self.out_features, device=device, dtype=dtype)
+        was_training = self.training
+        self.eval()
+        for start in range(0, len(ids), POOLING_CHUNK):
+            chunk = slice(start, start + POOLING_CHUNK)
+            codes = self.embedding.codes_of(ids[chunk])
+            *weight_parts, bias_update = self.generate_update(codes)
+            weights = share[chunk].to(bias_update.dtype)
+            mean_bias += weights @ bias_update
+            mean_weight += _weighted_sum(weights, weight_parts)
+        self.train(was_training)
+        kept = rows / (rows + prior_rows)
+        values = (ids, kept.float(), mean_weight, mean_bias)
+        for name, value in zip(names, values, strict=True):
+            setattr(self, name, value)
+
+    def kept_share(self, ids: torch.Tensor) -> torch.Tensor:
+        """Each combination id's share of its own update under
+        :meth:`set_pooling` (all of it for one not listed)."""
+        position = torch.searchsorted(self.pooled_ids, ids)
+        position = position.clamp(max=len(self.pooled_ids) - 1)
+        listed = self.pooled_ids.index_select(0, position) == ids
+        kept = self.update_kept.index_select(0, position)
+        return torch.where(listed, kept, torch.ones_like(kept))
 
     def forward(
         self,
@@ -761,6 +805,10 @@ class ContextLinear(nn.Module):
         parts, index = self._updates_for(ids, generated, form == "grouped")
         *factors, bias_update = parts
         update = CONTEXT_FORMS[form](inputs, index, factors, bias_update)
+        if self._pools(context):
+            kept = self.kept_share(ids).to(update.dtype).unsqueeze(1)
+            mean = torch.addmm(self.mean_bias, inputs, self.mean_weight)
+            update = mean + kept * (update - mean)
         return torch.addmm(self.base_bias, inputs, self.base_weight) + update, update
 
 
@@ -1094,9 +1142,7 @@ class HyperNetworkModule(_ContextNetwork):
 
     def _caches_all_weights(self) -> bool:
         n_combinations = self.context_embedding.n_combinations
-        layer = self.context_layer
-        # The pooled low-rank factors are twice as wide.
-        update_bytes = layer.update_size * 8 * (1 if layer.update_kept is None else 2)
+        update_bytes = self.context_layer.update_size * 8
         return n_combinations * update_bytes <= PREDICT_WEIGHT_CACHE_BYTES
 
     def predicting_weights(self):

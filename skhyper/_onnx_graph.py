@@ -600,7 +600,33 @@ class Network:
         update = graph.op(
             "Add", update, graph.op("Gather", graph.const(bias_update), ids)
         )
+        if layer.update_kept is not None:
+            update = self.pooled_update(graph, layer, x, ids, update)
         return graph.op("Add", base, update)
+
+    def pooled_update(self, graph, layer, x: str, ids: str, update: str) -> str:
+        """``mean + kept(c) * (update - mean)``, the partial pooling of
+        :meth:`ContextLinear.set_pooling`: each combination's kept share
+        gathered by id, the mean update a dense layer."""
+        with torch.inference_mode():
+            every_id = torch.arange(
+                layer.embedding.n_combinations, device=layer.pooled_ids.device
+            )
+            kept = self.param(layer.kept_share(every_id))
+        kept = graph.op(
+            "Unsqueeze",
+            graph.op("Gather", graph.const(kept), ids),
+            graph.const([1], np.int64),
+        )
+        mean = graph.op(
+            "Gemm",
+            x,
+            graph.const(self.param(layer.mean_weight)),
+            graph.const(self.param(layer.mean_bias)),
+        )
+        return graph.op(
+            "Add", mean, graph.op("Mul", kept, graph.op("Sub", update, mean))
+        )
 
     @staticmethod
     def combination_ids(graph, embedding, context: list) -> str:

@@ -66,12 +66,7 @@ def set_shrinkage(
 ) -> None:
     """Make ``module`` predict with each context's update shrunk by
     ``prior_rows`` (0: not at all)."""
-    layer = module.context_layer
-    if prior_rows <= 0:
-        layer.set_pooling(None, None)
-        return
-    kept = rows / (rows + prior_rows)
-    layer.set_pooling(torch.as_tensor(ids), torch.as_tensor(kept))
+    module.context_layer.set_pooling(ids, rows, prior_rows)
 
 
 def choose_shrinkage(
@@ -81,6 +76,7 @@ def choose_shrinkage(
     shrinkage by more than the standard error of the paired per-row loss
     differences (else 0): the choice errs towards leaving the fit alone.
     Leaves ``net`` predicting with the chosen shrinkage."""
+    set_shrinkage(net.module_, ids, rows, 0.0)
     baseline = _row_losses(net, valid)
     best, best_gain = 0.0, 0.0
     for prior_rows in grid:

@@ -227,6 +227,23 @@ def test_warm_start_continues_the_fit(cls):
     assert cold.n_iter_ <= 3  # without warm_start, fit starts again
 
 
+def test_warm_start_history_keeps_epochs_that_recorded_less():
+    """A first fit without a validation split records no ``valid_loss``; a
+    warm-start fit with one does. The history keeps both, NaN where an
+    epoch recorded nothing (it raised a KeyError before)."""
+    X, y = chunked_table()
+    model = make_model(
+        HyperNetworkClassifier, warm_start=True, max_epochs=2, early_stopping=False
+    )
+    model.fit(X, y)
+    model.set_params(early_stopping=True)
+    model.fit(X, y)
+    history = model.history_
+    assert len(history) == model.n_iter_ == 4
+    assert history["valid_loss"].iloc[:2].isna().all()
+    assert history["valid_loss"].iloc[2:].notna().all()
+
+
 def test_warm_start_after_a_round_trip_uses_the_saved_optimizer_state():
     X, y = chunked_table()
     model = make_model(HyperNetworkClassifier, warm_start=True, max_epochs=2)

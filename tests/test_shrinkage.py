@@ -1,0 +1,361 @@
+"""``context_shrinkage``: partial pooling after training.
+
+A context with ``n_c`` training rows keeps ``n_c / (n_c + k)`` of its
+generated update and takes the rest from the update of its codes with the
+value ids hidden. What is checked: the blend of low-rank factors is the
+blend of the updates exactly; kept shares of 1 and 0 give the unpooled and
+the id-hidden network; training is untouched (the same weights with and
+without it); the rows are counted per context combination in rows of
+average weight, from the training split only; ``"auto"`` keeps a weight only
+where the validation split prefers it, and none without a validation split;
+continuous contexts, ``partial_fit`` and ``warm_start`` follow their
+documented rules; ONNX export, skops, pickle and explanations keep the
+shrinkage; a file saved before the parameter existed loads without it.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from _helpers import TINY, target
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skhyper import HyperNetworkClassifier, HyperNetworkRegressor, dump, load
+from skhyper._modules import HyperNetworkModule
+from skhyper._pooling import SHRINKAGE_GRID, _row_losses, context_rows
+
+HYPERNETWORKS = [HyperNetworkClassifier, HyperNetworkRegressor]
+
+
+def _shared_rule(n: int = 600, n_contexts: int = 80, seed: int = 0):
+    """Many small contexts that all follow one rule, plus per-context noise
+    in the labels only: what a context's own update learns is noise."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "x1": rng.normal(size=n),
+            "x2": rng.normal(size=n),
+            "ctx": rng.choice([f"c{i}" for i in range(n_contexts)], n),
+        }
+    )
+    value = X["x1"] - 0.5 * X["x2"] + rng.normal(scale=0.8, size=n)
+    return X, value.to_numpy()
+
+
+def _fit(cls, X, value, **params):
+    y = value if cls is HyperNetworkRegressor else (value > 0).astype(int)
+    params = {"max_epochs": 5, "random_state": 0, **TINY[cls], **params}
+    return cls("ctx", **params).fit(X, target(cls, y))
+
+
+def _module(rank) -> HyperNetworkModule:
+    torch.manual_seed(0)
+    module = HyperNetworkModule(
+        3, [], [5], 2, 8, 4, 8, generator_rank=rank, dropout=0.0
+    )
+    with torch.no_grad():  # a generator that is not zero yet
+        for parameter in module.context_layer.generator.parameters():
+            parameter.normal_()
+    return module.eval()
+
+
+def _inputs(n: int = 30) -> dict:
+    generator = torch.Generator().manual_seed(1)
+    return {
+        "numeric": torch.randn(n, 3, generator=generator),
+        "categorical": torch.empty(n, 0, dtype=torch.long),
+        "context": torch.randint(0, 5, (n, 1), generator=generator),
+    }
+
+
+# -- the pooled layer ---------------------------------------------------------
+
+
+def _dense_updates(layer, ids: torch.Tensor):
+    """Each combination's generated ``dW`` and ``db``, unpooled."""
+    weight, bias = layer.generate(layer.embedding.codes_of(ids))
+    return weight - layer.base_weight, bias - layer.base_bias
+
+
+@pytest.mark.parametrize("rank", [3, None], ids=["low-rank", "full"])
+def test_the_mean_update_is_the_row_weighted_mean_of_the_updates(rank):
+    layer = _module(rank).context_layer
+    ids, rows = torch.tensor([0, 2, 3]), torch.tensor([1.0, 5.0, 2.0])
+    weight, bias = _dense_updates(layer, ids)
+    layer.set_pooling(ids, rows, 4.0)
+    share = rows / rows.sum()
+    torch.testing.assert_close(
+        layer.mean_weight, torch.einsum("c,cio->io", share, weight)
+    )
+    torch.testing.assert_close(layer.mean_bias, share @ bias)
+    torch.testing.assert_close(layer.update_kept, rows / (rows + 4.0))
+
+
+@pytest.mark.parametrize("rank", [3, None], ids=["low-rank", "full"])
+def test_each_listed_context_keeps_its_share_and_the_others_all(rank):
+    """The pooled layer ``generate`` reports is the blend, and the forward
+    pass applies it: a row's generated-layer output is the projected row
+    times the blended weights."""
+    module = _module(rank)
+    layer = module.context_layer
+    ids, rows = torch.tensor([0, 2, 3]), torch.tensor([1.0, 5.0, 2.0])
+    every = torch.arange(6)
+    own_weight, own_bias = _dense_updates(layer, every)
+    layer.set_pooling(ids, rows, 4.0)
+    kept = torch.ones(6)
+    kept[ids] = rows / (rows + 4.0)
+    pooled_weight, pooled_bias = layer.generate(every.unsqueeze(1))
+    mean_weight, mean_bias = layer.mean_weight, layer.mean_bias
+    expected = mean_weight + kept[:, None, None] * (own_weight - mean_weight)
+    torch.testing.assert_close(pooled_weight, expected + layer.base_weight)
+    expected = mean_bias + kept[:, None] * (own_bias - mean_bias)
+    torch.testing.assert_close(pooled_bias, expected + layer.base_bias)
+    inputs = _inputs()
+    projected = module.projection(inputs["numeric"], inputs["categorical"])
+    output, _ = layer(projected, inputs["context"])
+    codes = inputs["context"][:, 0]
+    by_weights = torch.einsum("ni,nio->no", projected, pooled_weight[codes])
+    torch.testing.assert_close(
+        output, by_weights + pooled_bias[codes], rtol=1e-5, atol=1e-4
+    )
+
+
+def test_training_never_pools_and_no_arguments_turn_it_off():
+    module = _module(3)
+    inputs = _inputs()
+    plain = module(**inputs)
+    layer = module.context_layer
+    layer.set_pooling(torch.arange(5), torch.ones(5), 100.0)
+    assert not torch.allclose(module(**inputs), plain)
+    module.train()  # without dropout, only the pooling could differ
+    torch.testing.assert_close(module(**inputs), plain)
+    module.eval()
+    layer.set_pooling()
+    torch.testing.assert_close(module(**inputs), plain)
+
+
+# -- counting rows ------------------------------------------------------------
+
+
+def test_rows_are_counted_per_combination_in_rows_of_average_weight():
+    module = HyperNetworkModule(2, [], [3, 2], 2, 8, 4, 8)
+    context = torch.tensor([[0, 1], [0, 1], [2, 0], [1, 1]])
+    weight = torch.tensor([1.0, 3.0, 2.0, 2.0])  # mean 2
+    ids, rows = context_rows(module, context, weight)
+    expected_ids = module.context_embedding.combination_ids(
+        torch.tensor([[0, 1], [1, 1], [2, 0]])
+    )
+    np.testing.assert_array_equal(ids, expected_ids.numpy())
+    np.testing.assert_allclose(rows, [2.0, 1.0, 1.0])
+
+
+# -- the estimators -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", HYPERNETWORKS)
+def test_shrinkage_changes_predictions_but_not_training(cls):
+    X, value = _shared_rule()
+    plain = _fit(cls, X, value, context_shrinkage=0.0)
+    shrunk = _fit(cls, X, value, context_shrinkage=16.0)
+    assert plain.context_shrinkage_ == 0.0
+    assert shrunk.context_shrinkage_ == 16.0
+    for name, tensor in plain.net_.module_.state_dict().items():
+        torch.testing.assert_close(
+            shrunk.net_.module_.state_dict()[name], tensor, rtol=0, atol=0
+        )
+    predict = "predict_proba" if cls is HyperNetworkClassifier else "predict"
+    assert not np.allclose(getattr(plain, predict)(X), getattr(shrunk, predict)(X))
+
+
+def test_counts_are_the_training_splits_rows():
+    """600 rows and a tenth held out for early stopping: 540 counted."""
+    X, value = _shared_rule()
+    model = _fit(HyperNetworkRegressor, X, value, context_shrinkage=4.0)
+    assert model._pooled_rows.sum() == pytest.approx(540)
+    kept = model.net_.module_.context_layer.update_kept
+    rows = torch.as_tensor(model._pooled_rows, dtype=torch.float32)
+    torch.testing.assert_close(kept, rows / (rows + 4.0))
+
+
+@pytest.mark.parametrize("cls", HYPERNETWORKS)
+def test_auto_shrinks_many_tiny_contexts_of_one_rule(cls):
+    """600 contexts of about 3 rows, all with one rule: a context's own
+    update is noise, and the validation split says so."""
+    X, value = _shared_rule(n=2000, n_contexts=600)
+    model = _fit(cls, X, value, max_epochs=20, context_shrinkage="auto")
+    assert model.context_shrinkage_ in SHRINKAGE_GRID
+
+
+def test_auto_keeps_the_weight_with_the_lowest_validation_loss():
+    """Recomputed here: the chosen weight's validation loss is the lowest of
+    the grid's among those beating no shrinkage by a standard error."""
+    from skhyper._pooling import set_shrinkage
+
+    X, value = _shared_rule(n=1200, n_contexts=150)
+    model = _fit(
+        HyperNetworkRegressor, X, value, max_epochs=20, context_shrinkage="auto"
+    )
+    # The same validation split as fit's (the seed of random_state=0).
+    from skhyper._data import TensorTable
+
+    encoded = model.encoder_.transform(X)
+    y = model._apply_target_scale(value.reshape(-1, 1))
+    data = TensorTable(encoded, y.astype(np.float32), np.ones(len(X)))
+    from skhyper._runtime import draw_seed
+
+    _, valid = model._early_stopping_split(data, y, draw_seed(0))
+    net, module = model.net_, model.net_.module_
+    losses = {}
+    for prior_rows in (0.0, *SHRINKAGE_GRID):
+        set_shrinkage(module, model._pooled_ids, model._pooled_rows, prior_rows)
+        losses[prior_rows] = _row_losses(net, valid)
+    set_shrinkage(
+        module, model._pooled_ids, model._pooled_rows, model.context_shrinkage_
+    )
+    chosen = losses[model.context_shrinkage_].mean()
+    assert chosen <= losses[0.0].mean()
+    for row_losses in losses.values():
+        gain = losses[0.0] - row_losses
+        error = gain.std(ddof=1) / np.sqrt(len(gain))
+        if gain.mean() > error:
+            assert chosen <= row_losses.mean()
+
+
+def test_auto_is_none_without_a_validation_split():
+    X, value = _shared_rule()
+    model = _fit(
+        HyperNetworkClassifier, X, value, early_stopping=False, context_shrinkage="auto"
+    )
+    assert model.context_shrinkage_ == 0.0
+    assert model.net_.module_.context_layer.update_kept is None
+
+
+def test_continuous_contexts_are_not_shrunk():
+    X, value = _shared_rule()
+    X = X.assign(temperature=np.linspace(0, 1, len(X)))
+    model = HyperNetworkRegressor(
+        "ctx",
+        continuous_context="temperature",
+        context_shrinkage=8.0,
+        max_epochs=3,
+        random_state=0,
+        **TINY[HyperNetworkRegressor],
+    ).fit(X, value)
+    assert model.context_shrinkage_ == 0.0
+    assert model.net_.module_.context_layer.update_kept is None
+
+
+def test_partial_fit_counts_every_chunk_and_auto_is_none():
+    X, value = _shared_rule()
+    y = (value > 0).astype(int)
+    model = HyperNetworkClassifier(
+        "ctx",
+        categories={"ctx": sorted(X["ctx"].unique())},
+        context_shrinkage=4.0,
+        random_state=0,
+        **TINY[HyperNetworkClassifier],
+    )
+    model.partial_fit(X.iloc[:300], y[:300], classes=[0, 1])
+    assert model._pooled_rows.sum() == pytest.approx(300)
+    model.partial_fit(X.iloc[300:], y[300:])
+    assert model._pooled_rows.sum() == pytest.approx(600)
+    assert model.context_shrinkage_ == 4.0
+    counted = pd.Series(model._pooled_rows, index=model._pooled_ids)
+    codes = model.encoder_.transform(X).context[:, 0]
+    np.testing.assert_allclose(
+        counted.to_numpy(), np.bincount(codes)[counted.index.to_numpy()]
+    )
+    streamed = HyperNetworkClassifier(
+        "ctx", random_state=0, **TINY[HyperNetworkClassifier]
+    )
+    streamed.partial_fit(X, y, classes=[0, 1])
+    assert streamed.context_shrinkage_ == 0.0
+
+
+def test_a_warm_start_fit_counts_its_own_rows():
+    X, value = _shared_rule()
+    model = _fit(HyperNetworkRegressor, X, value, context_shrinkage=4.0)
+    model.set_params(warm_start=True, max_epochs=2)
+    model.fit(X.iloc[:300], value[:300])
+    assert model._pooled_rows.sum() == pytest.approx(270)  # a tenth held out
+    assert model.net_.module_.context_layer.update_kept is not None
+
+
+def test_a_value_known_only_by_its_attributes_is_predicted_as_before():
+    """Such a value has no training rows, so it keeps none of its own
+    update: the update of its id hidden, which is its own code already."""
+    X, value = _shared_rule(n_contexts=10)
+    names = [f"c{i}" for i in range(10)] + ["new"]
+    attributes = pd.DataFrame({"size": np.arange(11.0)}, index=names)
+    params = {"context_attributes": attributes, "max_epochs": 3}
+    plain = _fit(HyperNetworkClassifier, X, value, context_shrinkage=0.0, **params)
+    shrunk = _fit(HyperNetworkClassifier, X, value, context_shrinkage=50.0, **params)
+    new = X.head(20).assign(ctx="new")
+    np.testing.assert_allclose(
+        shrunk.predict_proba(new), plain.predict_proba(new), rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize("rank", [8, None], ids=["float32", "float64"])
+@pytest.mark.parametrize("cls", HYPERNETWORKS)
+def test_onnx_export_matches(cls, rank):
+    pytest.importorskip("onnxruntime")
+    from test_onnx import assert_matches
+
+    from skhyper import to_onnx
+
+    X, value = _shared_rule()
+    model = _fit(cls, X, value, context_shrinkage=8.0, generator_rank=rank)
+    assert_matches(model, to_onnx(model, X), X)
+
+
+@pytest.mark.parametrize("cls", HYPERNETWORKS)
+def test_skops_and_pickle_round_trips_predict_identically(cls):
+    X, value = _shared_rule()
+    model = _fit(cls, X, value, context_shrinkage=8.0)
+    buffer = io.BytesIO()
+    dump(model, buffer)
+    for loaded in (
+        load(io.BytesIO(buffer.getvalue())),
+        pickle.loads(pickle.dumps(model)),
+    ):
+        assert loaded.context_shrinkage_ == 8.0
+        np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+
+
+def test_a_file_from_before_the_parameter_loads_without_shrinkage():
+    X, value = _shared_rule()
+    model = _fit(HyperNetworkClassifier, X, value, context_shrinkage=0.0)
+    state = model.__getstate__()
+    for name in (
+        "context_shrinkage",
+        "context_shrinkage_",
+        "_pooled_ids",
+        "_pooled_rows",
+    ):
+        del state[name]
+    old = HyperNetworkClassifier.__new__(HyperNetworkClassifier)
+    old.__setstate__(state)
+    assert old.get_params()["context_shrinkage"] == 0.0
+    np.testing.assert_array_equal(old.predict_proba(X), model.predict_proba(X))
+
+
+def test_contributions_still_add_up_to_the_prediction():
+    X, value = _shared_rule()
+    model = _fit(HyperNetworkRegressor, X, value, context_shrinkage=8.0, max_epochs=10)
+    explanation = model.explain(X.head(40), n_steps=64)
+    np.testing.assert_allclose(
+        explanation.sum(axis=1), model.predict(X.head(40)), rtol=1e-3, atol=1e-3
+    )
+
+
+@pytest.mark.parametrize("bad", [-1.0, "yes"])
+def test_a_bad_value_is_rejected_with_the_parameters_name(bad):
+    X, value = _shared_rule()
+    with pytest.raises(InvalidParameterError, match="context_shrinkage"):
+        _fit(HyperNetworkClassifier, X, value, context_shrinkage=bad)

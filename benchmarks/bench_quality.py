@@ -115,6 +115,7 @@ CONTEXT_MODELS = (
     "hn_pooling",
     "hn_pooling_0",
     "hn_pooling_strong",
+    "hn_shrinkage",
 )
 MODEL_LABELS = {
     "hypernetwork": "HyperNetwork",

@@ -21,7 +21,10 @@ reports the chosen defaults on the other half):
   ``compare_defaults.py``);
 - ``linear_readout`` of the hypernetwork (round 9), on every family of the
   context suite and the default suite's tuning half, since it changes every
-  hypernetwork; the table has a mean per family and over all.
+  hypernetwork; the table has a mean per family and over all;
+- ``context_shrinkage`` of the hypernetwork (0 or ``"auto"``, round 10),
+  on the attribute and rare families and the default suite's tuning half
+  (every task with a categorical context), under the pooling's target.
 
 Folds and models are those of each suite (``context_suite.py``; the default
 suite's as in ``compare_defaults.py``): 5 folds, one thread per fit, every
@@ -34,13 +37,14 @@ one seed.
 The rule for each choice is the highest mean score over its tasks (and
 seeds); a default changes only where a candidate's mean beats the current
 default's by more than the standard error of their paired per-fold
-differences (a tie keeps the default). The pooling must also meet issue
-15's target: a candidate whose mean over seeds and folds is more than
-``max_loss`` (0.005) below no pooling on any task is not admissible, and a
-current default that is not admissible is replaced by the best candidate
-that is. Each task's scores and the choice are printed as markdown and
-written to ``benchmarks/results/compare_context_defaults.json``;
-``docs/defaults.md`` quotes them. ``--reuse FILE`` takes the rows of an
+differences (a tie keeps the default). The pooling and the shrinkage must
+also meet issue 15's target: a candidate whose mean over seeds and folds is
+more than ``max_loss`` (0.005) below no pooling on any task is not
+admissible, and a current default that is not admissible is replaced by
+the best candidate that is. Each task's scores and the choice are printed
+as markdown and written to
+``benchmarks/results/compare_context_defaults.json``; ``docs/defaults.md``
+quotes them. ``--reuse FILE`` takes the rows of an
 earlier run's JSON for the jobs it already holds (same parameter,
 candidate, task and seed), so that adding a candidate or a seed does not
 refit the others.
@@ -102,7 +106,7 @@ CHOICES = {
     # the default suite's tuning half score it, under the pooling target.
     "context_shrinkage": {
         "candidates": [0.0, "auto"],
-        "default": 0.0,  # before round 10 there was no shrinkage
+        "default": "auto",  # since round 10 (before it there was none)
         "family": ["attributes", "rare"],
         "quality_suite": True,
         "seeds": [0, 1],

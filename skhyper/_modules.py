@@ -719,8 +719,8 @@ class ContextLinear(nn.Module):
     @torch.no_grad()
     def set_pooling(
         self,
-        ids: torch.Tensor | None = None,
-        rows: torch.Tensor | None = None,
+        ids: torch.Tensor | np.ndarray | None = None,
+        rows: torch.Tensor | np.ndarray | None = None,
         prior_rows: float = 0.0,
     ) -> None:
         """Pool at prediction, as a mixed-effects model shrinks a group's

@@ -19,7 +19,7 @@ import pytest
 from _helpers import ESTIMATORS, SMALL, TINY, outputs, target
 
 from skhyper import HyperNetworkClassifier, HyperNetworkRegressor, dump, load
-from skhyper._checkpoint import checkpoint_progress
+from skhyper._checkpoint import CheckpointRun, checkpoint_progress
 from skhyper.datasets import make_sensor_data
 
 # How a killed fit is set up: the estimator, its parameters, and when the
@@ -109,7 +109,23 @@ def _reference_fit(name: str):
 
 
 def fit_scenario(name: str, checkpoint: str) -> None:
-    """What the child process runs: the scenario's fit, with a checkpoint."""
+    """What the child process runs: the scenario's fit, with a checkpoint.
+
+    Once a save reaches the point to stop at, the child waits there for the
+    parent's signal (up to 60 s), so that a loaded machine, which may leave
+    the polling parent unscheduled for a second, cannot let the fit run on
+    and finish first. The wait changes when the fit proceeds, not what it
+    computes; a signal ends it as it would end an epoch.
+    """
+    fit, epochs = SCENARIOS[name][2]
+    save = CheckpointRun.save
+
+    def save_then_wait_at_the_point(run, net, index, done):
+        save(run, net, index, done)
+        if reached(checkpoint_progress(Path(checkpoint)), fit, epochs):
+            time.sleep(60)
+
+    CheckpointRun.save = save_then_wait_at_the_point  # in this child only
     model, (X, y) = scenario_model(name, checkpoint)
     model.fit(X, y)
 

@@ -906,11 +906,12 @@ by a seeded draw fixed before any model ran on them; the confirmation half
 comes first): (a) does a continuous context generate good weights, against
 the Contextualized ML toolbox (`contextualized-ml`) and gradient boosting;
 (b) are unseen context values with known attributes predicted as well as
-seen ones; (c) does partial pooling (`context_pooling`) help many rare
+seen ones; (c) does partial pooling (the training penalty
+`context_pooling`, or `context_shrinkage` after training) help many rare
 contexts without hurting elsewhere. All models with default settings;
-how the defaults of the context options were chosen on the tuning half,
-and the option `continuous_encoding="piecewise_linear"` on this
-confirmation half, are in
+how the defaults of the context options were chosen on the tuning half
+(rounds 6 to 10), and the option `continuous_encoding="piecewise_linear"`
+on this confirmation half, are in
 [defaults.md](defaults.md#context-options-round-6).
 
 Produced by

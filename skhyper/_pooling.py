@@ -8,9 +8,10 @@ Gaussian prior that holds back every context's update while it trains.
 afterwards, as a mixed-effects model's estimate of a group's effect is
 shrunk towards the population's: a context with ``n_c`` training rows keeps
 the share ``n_c / (n_c + k)`` of its own generated update and takes the rest
-from the update it gets with its value id hidden (the "unknown" context's,
-which training makes an average context, or, with ``context_attributes``,
-the one its attributes alone generate). ``k``, the prior's weight in rows,
+from the mean update over the training rows (not the update of a hidden or
+average embedding: with ``handle_unknown="error"`` the unknown embedding
+never trains, and the generator is not linear, so the layer of a mean
+embedding is not a mean layer). ``k``, the prior's weight in rows,
 is a number or chosen on the early-stopping validation split
 (:func:`choose_shrinkage`): the empirical-Bayes choice, made on rows the
 network did not train on.

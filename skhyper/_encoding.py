@@ -40,13 +40,14 @@ class RareContextWarning(UserWarning):
     """Warning: a context value has fewer than 10 training rows.
 
     ``RARE_CONTEXT_ROWS`` sets the number. Such a value's generated layer
-    rests on a handful of rows: with ``context_pooling`` (off by default)
-    or ``context_shrinkage`` (``"auto"`` for the classifier) it is shrunk
-    towards the layer all contexts share; without them, it is held back only by the
-    weight decay and may fit those rows' noise. The fit goes on; the
-    warning names the values so that you can decide (merge rare values into
-    an "other" category, give them ``context_attributes``, or set one of
-    the two).
+    rests on a handful of rows. ``context_pooling`` (off by default) holds
+    it back towards the layer all contexts share while it trains, and
+    ``context_shrinkage`` (``"auto"`` for the classifier) shrinks it
+    afterwards towards the training rows' mean layer; without them, it is
+    held back only by the weight decay and may fit those rows' noise. The
+    fit goes on; the warning names the values so that you can decide (merge
+    rare values into an "other" category, give them ``context_attributes``,
+    or set one of the two).
 
     See Also
     --------

@@ -6,6 +6,7 @@ Run from the repository root (with contextualized-ml installed as
 
     python benchmarks/varying_draws.py --draws 1 2 3 --jobs 2
     python benchmarks/varying_draws.py --smoke     # CI: 2 tasks, 2 folds
+    python benchmarks/varying_draws.py --render A.json B.json  # runs together
 
 Part (a) of the context suite scores each varying-coefficient task on one
 draw of its data, and there the hypernetwork's gaps to contextualized-ml
@@ -123,16 +124,30 @@ def fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
-def report(rows: list[dict], draws: list[int], meta: dict) -> str:
+def provenance(runs: list[dict]) -> str:
+    """Which draws each run fitted, at which commit, in how long."""
+    return "; ".join(
+        f"draws {', '.join(map(str, run['draws']))}: commit "
+        f"{run['meta']['commit']}, {run['meta']['wall_s']:.0f} s on "
+        f"{run['meta']['jobs']} processes"
+        for run in runs
+    )
+
+
+def report(rows: list[dict], runs: list[dict]) -> str:
     """The markdown tables: each (task, draw), then the paired summary."""
     means = mean_scores(rows)
-    header = "| task | draw | HyperNetwork | contextualized-ml | better boosting |"
-    lines = [header, "|---|---|---|---|---|"]
+    header = (
+        "| task | draw | HyperNetwork | contextualized-ml | better boosting "
+        "| HN − contextualized-ml |"
+    )
+    lines = [header, "|---|---|---|---|---|---|"]
     for (task, draw), scores in sorted(means.items()):
+        hn, other = scores.get("hypernetwork"), scores.get("contextualized")
+        gap = "—" if hn is None or other is None else f"{hn - other:+.4f}"
         lines.append(
-            f"| {task} | {draw} | {fmt(scores.get('hypernetwork'))} | "
-            f"{fmt(scores.get('contextualized'))} | "
-            f"{fmt(better_boosting(scores))} |"
+            f"| {task} | {draw} | {fmt(hn)} | {fmt(other)} | "
+            f"{fmt(better_boosting(scores))} | {gap} |"
         )
     lines += ["", "| HyperNetwork minus | pairs | mean | SE | p | ahead | behind |"]
     lines.append("|---|---|---|---|---|---|---|")
@@ -156,10 +171,7 @@ def report(rows: list[dict], draws: list[int], meta: dict) -> str:
         for r in rows
         if "error" in r
     ]
-    made = (
-        f"Draws {', '.join(map(str, draws))}; commit {meta['commit']}, "
-        f"{meta['wall_s']:.0f} s on {meta['jobs']} processes."
-    )
+    made = provenance(runs).capitalize() + "."
     return "\n".join([made, "", *lines, *([""] + notes if notes else [])]) + "\n"
 
 
@@ -169,11 +181,27 @@ def parse(argv=None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--smoke", action="store_true", help="2 tasks, 2 folds")
     parser.add_argument("--output-dir", type=Path, default=None)
+    parser.add_argument(
+        "--render",
+        type=Path,
+        nargs="+",
+        help="fit nothing: report the runs in these JSON files together",
+    )
     return parser.parse_args(argv)
+
+
+def render(paths: list[Path]) -> int:
+    """Print the report of earlier runs' rows, taken together."""
+    runs = [json.loads(path.read_text()) for path in paths]
+    rows = [row for run in runs for row in run["rows"]]
+    print(report(rows, runs))
+    return 0
 
 
 def main(argv=None) -> int:
     args = parse(argv)
+    if args.render:
+        return render(args.render)
     draws = args.draws[:1] if args.smoke else args.draws
     jobs = [
         (task, draw, model, args.smoke)
@@ -189,7 +217,7 @@ def main(argv=None) -> int:
         "jobs": args.jobs,
         "smoke": args.smoke,
     }
-    text = report(rows, draws, meta)
+    text = report(rows, [{"draws": draws, "meta": meta}])
     print(text)
     folder = args.output_dir
     if folder is None:

@@ -120,6 +120,26 @@ def better_boosting(scores: dict) -> float | None:
     return max(found) if found else None
 
 
+def per_task_lines(means: dict) -> list[str]:
+    """Per task: the mean gap to contextualized-ml over its draws, and in
+    how many draws the hypernetwork is behind."""
+    gaps: dict[str, list[float]] = {}
+    for (task, _), scores in means.items():
+        if "hypernetwork" in scores and "contextualized" in scores:
+            gaps.setdefault(task, []).append(
+                scores["hypernetwork"] - scores["contextualized"]
+            )
+    lines = ["| task | draws | HN − contextualized-ml, mean | behind in |"]
+    lines.append("|---|---|---|---|")
+    for task, values in sorted(gaps.items()):
+        behind = sum(value < 0 for value in values)
+        lines.append(
+            f"| {task} | {len(values)} | {np.mean(values):+.4f} | "
+            f"{behind} of {len(values)} |"
+        )
+    return lines
+
+
 def fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
@@ -149,6 +169,7 @@ def report(rows: list[dict], runs: list[dict]) -> str:
             f"| {task} | {draw} | {fmt(hn)} | {fmt(other)} | "
             f"{fmt(better_boosting(scores))} | {gap} |"
         )
+    lines += ["", *per_task_lines(means)]
     lines += ["", "| HyperNetwork minus | pairs | mean | SE | p | ahead | behind |"]
     lines.append("|---|---|---|---|---|---|---|")
     for name, baseline in (

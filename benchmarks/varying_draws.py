@@ -45,6 +45,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).parent))
 import context_suite as suite  # noqa: E402
+from bench_quality import git_commit  # noqa: E402
 from context_data import CONTEXT_TASKS, ContextTask  # noqa: E402
 
 MODELS = ("hypernetwork", "contextualized", "hist_gb", "lightgbm")
@@ -233,7 +234,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     rows = Parallel(n_jobs=args.jobs)(delayed(run_job)(*job) for job in jobs)
     meta = {
-        "commit": suite_commit(),
+        "commit": git_commit(),
         "wall_s": time.perf_counter() - start,
         "jobs": args.jobs,
         "smoke": args.smoke,
@@ -250,23 +251,6 @@ def main(argv=None) -> int:
     (folder / "varying_draws.md").write_text(text)
     failed = [row for row in rows if "error" in row]
     return 1 if failed else 0
-
-
-def suite_commit() -> str:
-    """The checkout's commit, as the suites record it."""
-    import subprocess
-
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).parent,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return out.stdout.strip()
 
 
 if __name__ == "__main__":

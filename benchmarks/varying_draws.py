@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import context_suite as suite  # noqa: E402
 from bench_quality import git_commit  # noqa: E402
 from context_data import CONTEXT_TASKS, ContextTask  # noqa: E402
+from context_suite import fmt  # noqa: E402
 
 MODELS = ("hypernetwork", "contextualized", "hist_gb", "lightgbm")
 SEED_STEP = 1000
@@ -93,15 +94,20 @@ def mean_scores(rows: list[dict]) -> dict:
     return means
 
 
+def gap(scores: dict, baseline) -> float | None:
+    """The hypernetwork's score minus ``baseline``'s in one (task, draw);
+    ``baseline`` is a model name or a function of the scores. None where
+    either is missing."""
+    other = baseline(scores) if callable(baseline) else scores.get(baseline)
+    if "hypernetwork" not in scores or other is None:
+        return None
+    return scores["hypernetwork"] - other
+
+
 def comparison(means: dict, baseline) -> dict | None:
-    """The hypernetwork minus ``baseline`` over the (task, draw) pairs;
-    ``baseline`` is a model name or a function of a pair's scores."""
-    pick = baseline if callable(baseline) else lambda scores: scores.get(baseline)
-    gaps = []
-    for scores in means.values():
-        other = pick(scores)
-        if "hypernetwork" in scores and other is not None:
-            gaps.append(scores["hypernetwork"] - other)
+    """The hypernetwork minus ``baseline`` over the (task, draw) pairs."""
+    gaps = [gap(scores, baseline) for scores in means.values()]
+    gaps = [value for value in gaps if value is not None]
     if len(gaps) < 2:
         return None
     gaps = np.asarray(gaps)
@@ -126,10 +132,9 @@ def per_task_lines(means: dict) -> list[str]:
     how many draws the hypernetwork is behind."""
     gaps: dict[str, list[float]] = {}
     for (task, _), scores in means.items():
-        if "hypernetwork" in scores and "contextualized" in scores:
-            gaps.setdefault(task, []).append(
-                scores["hypernetwork"] - scores["contextualized"]
-            )
+        value = gap(scores, "contextualized")
+        if value is not None:
+            gaps.setdefault(task, []).append(value)
     lines = ["| task | draws | HN − contextualized-ml, mean | behind in |"]
     lines.append("|---|---|---|---|")
     for task, values in sorted(gaps.items()):
@@ -139,10 +144,6 @@ def per_task_lines(means: dict) -> list[str]:
             f"{behind} of {len(values)} |"
         )
     return lines
-
-
-def fmt(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f}"
 
 
 def provenance(runs: list[dict]) -> str:
@@ -164,11 +165,12 @@ def report(rows: list[dict], runs: list[dict]) -> str:
     )
     lines = [header, "|---|---|---|---|---|---|"]
     for (task, draw), scores in sorted(means.items()):
-        hn, other = scores.get("hypernetwork"), scores.get("contextualized")
-        gap = "—" if hn is None or other is None else f"{hn - other:+.4f}"
+        to_contextualized = gap(scores, "contextualized")
         lines.append(
-            f"| {task} | {draw} | {fmt(hn)} | {fmt(other)} | "
-            f"{fmt(better_boosting(scores))} | {gap} |"
+            f"| {task} | {draw} | {fmt(scores.get('hypernetwork'))} | "
+            f"{fmt(scores.get('contextualized'))} | "
+            f"{fmt(better_boosting(scores))} | "
+            f"{'—' if to_contextualized is None else f'{to_contextualized:+.4f}'} |"
         )
     lines += ["", *per_task_lines(means)]
     lines += ["", "| HyperNetwork minus | pairs | mean | SE | p | ahead | behind |"]

@@ -226,11 +226,17 @@ def test_two_processes_train_one_model(tmp_path):
 
 
 MISMATCHED_TABLES = """
+import sys
+from pathlib import Path
 import numpy as np, pandas as pd
 from accelerate import Accelerator
 from skhyper import HyperNetworkRegressor
 
 accelerator = Accelerator(cpu=True)
+# Each process reports in a file of its own: two processes printing to one
+# pipe can interleave their lines.
+report = Path(sys.argv[1]) / f"rank{accelerator.process_index}.txt"
+lines = []
 rng = np.random.default_rng(0)
 X = pd.DataFrame({"a": rng.normal(size=301), "kind": rng.choice(["p", "q"], 301)})
 mine = X.iloc[: 300 + accelerator.process_index]  # each process a different table
@@ -238,7 +244,7 @@ try:
     HyperNetworkRegressor("kind", hidden_size=8, max_epochs=2,
                           accelerator=accelerator).fit(mine, mine["a"])
 except ValueError as error:
-    print(f"process {accelerator.process_index}: {error}")
+    lines.append(f"process {accelerator.process_index}: {error}")
 
 # The same table everywhere, random_state=None: each process draws its own
 # seed, and all must still take process 0's. (DDP makes the weights equal
@@ -253,7 +259,8 @@ model = HyperNetworkRegressor("kind", hidden_size=8, max_epochs=2,
 weights = model.net_.module_.state_dict()
 digest = sum(float(w.double().abs().sum()) for w in weights.values())
 valid = model.history_["valid_loss"].tolist()
-print(f"process {accelerator.process_index} weights {digest!r} {valid!r}")
+lines.append(f"process {accelerator.process_index} weights {digest!r} {valid!r}")
+report.write_text("\\n".join(lines))
 """
 
 
@@ -271,17 +278,15 @@ def test_two_processes_agree_on_table_and_seed(tmp_path):
         "--nproc_per_node=2",
         f"--master_port={_free_port()}",
         str(script),
+        str(tmp_path),
     ]
     finished = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert finished.returncode == 0, finished.stderr[-3000:]
-    for rank in (0, 1):
-        assert f"process {rank}: With an accelerator every process" in finished.stdout
-    assert "rows per process [300, 301]" in finished.stdout
-    digests = [
-        line.split(" weights ")[1]
-        for line in finished.stdout.splitlines()
-        if " weights " in line
-    ]
-    assert len(digests) == 2 and digests[0] == digests[1], finished.stdout
+    reports = [(tmp_path / f"rank{r}.txt").read_text().splitlines() for r in (0, 1)]
+    for rank, (error, _) in enumerate(reports):
+        assert error.startswith(f"process {rank}: With an accelerator every process")
+        assert "rows per process [300, 301]" in error
+    digests = [weights.split(" weights ")[1] for _, weights in reports]
+    assert digests[0] == digests[1], reports

@@ -105,11 +105,12 @@ def zero_input_columns(layer: nn.Linear, columns: tuple[int, int] | None) -> Non
 
 @torch.no_grad()
 def add_zero_inputs(layer: nn.Linear, n_inputs: int) -> None:
-    """Widen ``layer`` by ``n_inputs`` inputs whose weights are zero, in
-    place and without drawing random numbers: the widened network starts
-    out computing exactly what the narrow one did, from the same seed."""
+    """Widen ``layer`` by ``n_inputs`` inputs in front of its own, whose
+    weights are zero, in place and without drawing random numbers: the
+    widened layer starts out reading only its original inputs, now its last
+    ones, exactly as the narrow layer did."""
     zeros = layer.weight.new_zeros(layer.out_features, n_inputs)
-    layer.weight = nn.Parameter(torch.cat([layer.weight.detach(), zeros], dim=1))
+    layer.weight = nn.Parameter(torch.cat([zeros, layer.weight.detach()], dim=1))
     layer.in_features += n_inputs
 
 
@@ -1065,7 +1066,9 @@ class HyperNetworkModule(_ContextNetwork):
         layer's. That output is linear in the features with coefficients
         set by the context, so the varying-coefficient model is part of
         the network, and the layers after the generated one learn what
-        departs from it. Its weights start at zero.
+        departs from it. The FC layers' weights in the output layer start
+        at zero: an untrained network is the varying-coefficient model,
+        and the non-linear part grows as far as training finds it useful.
     """
 
     activate_projection = False
@@ -1119,8 +1122,9 @@ class HyperNetworkModule(_ContextNetwork):
         )
         self.output = nn.Linear(output_size, n_outputs)
         if linear_readout:
-            # Zero weights for the generated layer's output, which _combine
-            # appends to the representation.
+            # The drawn weights read the generated layer's output, which
+            # _combine appends to the representation; the FC layers' output
+            # before it starts with zero weights.
             add_zero_inputs(self.output, output_size)
 
     @property

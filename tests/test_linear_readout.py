@@ -1,8 +1,10 @@
 """``linear_readout``: the output layer also reads the generated layer's
 output, ``P x W(c) + b(c)``, beside the FC layers'.
 
-What is checked: its weights start at zero, so an untrained network
-predicts exactly as without it from the same seed; the representation is
+What is checked: the FC layers' weights in the output layer start at
+zero and the readout's are the draws the plain network's output layer
+gets, so an untrained network is the varying-coefficient model (linear in
+the features within a context); the representation is
 the FC output followed by the generated layer's output, which equals the
 weights ``generated_weights`` reports applied to the projected features;
 a varying-coefficient rule is learned through it; ONNX export, skops and
@@ -67,16 +69,26 @@ def _inputs(n: int = 20) -> dict:
     }
 
 
-def test_the_readout_starts_at_zero_and_changes_no_untrained_output():
+def test_an_untrained_network_is_the_varying_coefficient_model():
     plain, with_readout = _module(False), _module(True)
     assert with_readout.output.weight.shape == (2, 16)
-    assert torch.all(with_readout.output.weight[:, 8:] == 0)
-    # The same random draws as without it: the same initial network.
+    assert torch.all(with_readout.output.weight[:, :8] == 0)  # the FC layers'
+    # The readout gets the draws of the plain output layer: no other
+    # random numbers, so the rest of the network is the same.
     torch.testing.assert_close(
-        with_readout.output.weight[:, :8], plain.output.weight, rtol=0, atol=0
+        with_readout.output.weight[:, 8:], plain.output.weight, rtol=0, atol=0
     )
-    inputs = _inputs()
-    torch.testing.assert_close(with_readout(**inputs), plain(**inputs))
+    first, second = _inputs(), _inputs()
+    second["numeric"] = torch.randn(20, 3, generator=torch.Generator().manual_seed(2))
+    between = {**first, "numeric": 0.3 * first["numeric"] + 0.7 * second["numeric"]}
+
+    def mixed(module):
+        return 0.3 * module(**first) + 0.7 * module(**second)
+
+    # Within each row's context the output is affine in the features...
+    torch.testing.assert_close(with_readout(**between), mixed(with_readout))
+    # ...which the plain network, through its activation, is not.
+    assert not torch.allclose(plain(**between), mixed(plain), atol=1e-4)
 
 
 def test_the_representation_ends_with_the_generated_layers_output():

@@ -263,12 +263,15 @@ hyper_hidden_size : int, default=64
         beside the output of the fully connected layers. That output is
         linear in the features with coefficients that the context sets, so
         the varying-coefficient model is part of the network and the layers
-        after the generated one learn what departs from it. Its weights
-        start at zero, so an untrained network predicts as without it.
+        after the generated one learn what departs from it. The output
+        layer's weights for the fully connected layers start at zero, so
+        an untrained network is that varying-coefficient model and the
+        non-linear part grows as far as training finds it useful.
         ``transform`` then returns both, ``2 * output_size`` columns. On
-        the benchmarks' tuning half it gained 0.0017 mean score over 26
-        tasks (paired standard error 0.0010; ``docs/defaults.md``, round
-        9); ``False`` is the network of the reference combiner.
+        the benchmarks' tuning half the readout gained 0.0017 mean score
+        over 26 tasks (paired standard error 0.0010; ``docs/defaults.md``,
+        round 9), and starting from it 0.0016 more (0.0010; round 11);
+        ``False`` is the network of the reference combiner.
     context_pooling : float, default=CONTEXT_POOLING_DEFAULT
         Partial pooling of the contexts towards the shared layer, as a
         mixed-effects model pools groups: each training row's loss gets

@@ -3,7 +3,7 @@ starts of ``linear_readout=True`` on the tuning halves.
 
 Run from the repository root::
 
-    python benchmarks/compare_readout_start.py            # ~50 min on 2 cores
+    python benchmarks/compare_readout_start.py            # ~35 min on 2 cores
     python benchmarks/compare_readout_start.py --smoke    # CI: tiny tasks, 2 folds
 
 - ``"zero"``: round 9's start. The output layer's weights for the

@@ -17,7 +17,7 @@ with each form forced, for 3 to 10,000 contexts::
 
     python benchmarks/bench_context_forms.py            # ~5 minutes
     python benchmarks/bench_context_forms.py --smoke    # seconds (CI)
-    python benchmarks/bench_context_forms.py --device cuda
+    python benchmarks/bench_context_forms.py --device cuda --batches 128 2048 16384
 
 Each figure is the median rows/s of ``--repeats`` timed passes of
 ``--steps`` steps after a warm-up pass, one thread on the CPU. The chosen
@@ -87,11 +87,17 @@ def main(argv=None) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--output", type=Path)
+    parser.add_argument(
+        "--batches",
+        type=int,
+        nargs="+",
+        help="rows per step (default 128 512 2048; on a GPU 'auto' goes up to 16384)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     torch.manual_seed(0)
     contexts = (3, 20) if args.smoke else (3, 20, 64, 100, 1000, 10_000)
-    batches = (128,) if args.smoke else (128, 512, 2048)
+    batches = args.batches or ((128,) if args.smoke else (128, 512, 2048))
     results = []
     print(f"rows/s per training step, {args.device}; * = chosen by choose_form")
     print(f"{'contexts':>8} {'batch':>6} " + " ".join(f"{f:>12}" for f in FORMS))

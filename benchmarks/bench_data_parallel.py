@@ -165,6 +165,8 @@ def main() -> None:
                 else:
                     run = run_example(processes, rows, args.epochs, args.timeout)
                 runs[processes].append(run)
+                # Each run as it ends, so a run cut short still reports.
+                print(json.dumps({"processes": processes, **run}), flush=True)
         one, two = summarise(runs[1]), summarise(runs[2])
         results.append(
             {

@@ -346,8 +346,18 @@ def lgbm_classifier() -> object:
     return LGBMClassifier(n_jobs=1, random_state=0, verbose=-1)
 
 
-def throughput_models(epochs: int, device: str) -> dict:
-    """The five models, each with how its training rows/s is measured.
+THROUGHPUT_MODELS = (
+    "MLPClassifier((128, 64))",
+    "HistGradientBoostingClassifier",
+    "LGBMClassifier",
+    "ConcatClassifier",
+    "HyperNetworkClassifier",
+)
+
+
+def throughput_models(epochs: int, device: str, names: list[str] | None = None) -> dict:
+    """The five models (or those in ``names``), each with how its training
+    rows/s is measured.
 
     The networks keep their defaults (batch size included: the defaults are
     what is measured) except for a fixed number of epochs without early
@@ -376,14 +386,18 @@ def throughput_models(epochs: int, device: str) -> dict:
     mlp = MLPClassifier((128, 64), max_iter=epochs, random_state=0)
     # The context comes first, as a native categorical.
     hgb = HistGradientBoostingClassifier(categorical_features=[0], random_state=0)
-    return {
-        "MLPClassifier((128, 64))": (make_pipeline(one_hot, mlp), PER_EPOCH),
-        "HistGradientBoostingClassifier": (make_pipeline(ordinal, hgb), WHOLE_FIT),
+    builders = {
+        "MLPClassifier((128, 64))": lambda: make_pipeline(one_hot, mlp),
+        "HistGradientBoostingClassifier": lambda: make_pipeline(ordinal, hgb),
         # The context column is a pandas category: LightGBM's native categorical.
-        "LGBMClassifier": (lgbm_classifier(), WHOLE_FIT),
-        "ConcatClassifier": (ConcatClassifier(**network), PER_EPOCH),
-        "HyperNetworkClassifier": (HyperNetworkClassifier(**network), PER_EPOCH),
+        "LGBMClassifier": lgbm_classifier,
+        "ConcatClassifier": lambda: ConcatClassifier(**network),
+        "HyperNetworkClassifier": lambda: HyperNetworkClassifier(**network),
     }
+    units = dict.fromkeys(THROUGHPUT_MODELS, PER_EPOCH)
+    units["HistGradientBoostingClassifier"] = units["LGBMClassifier"] = WHOLE_FIT
+    # Built only when chosen: LGBMClassifier needs lightgbm.
+    return {name: (builders[name](), units[name]) for name in names or builders}
 
 
 def is_network(model) -> bool:
@@ -473,18 +487,24 @@ def throughput_at(
     return results
 
 
-def bench_throughput(sizes: list[int], epochs: int, repeats: int, device: str) -> dict:
-    """All sizes, all models, in this one process and on one thread each
-    (:func:`one_thread`), so that the ratios compare single-threaded work.
-    From ``SINGLE_FIT_ROWS`` up, one fit per model; predict_proba always
-    gets ``repeats`` runs."""
+def bench_throughput(
+    sizes: list[int],
+    epochs: int,
+    repeats: int,
+    device: str,
+    names: list[str] | None = None,
+) -> dict:
+    """All sizes, all models (or those in ``names``), in this one process and
+    on one thread each (:func:`one_thread`), so that the ratios compare
+    single-threaded work. From ``SINGLE_FIT_ROWS`` up, one fit per model;
+    predict_proba always gets ``repeats`` runs."""
     results = {"features": THROUGHPUT_FEATURES, "contexts": THROUGHPUT_CONTEXTS}
     small = make_context_data(1_000, THROUGHPUT_CONTEXTS, THROUGHPUT_FEATURES)
-    warm_up(throughput_models(1, device), *small)
+    warm_up(throughput_models(1, device, names), *small)
     for n_rows in sizes:
         results[str(n_rows)] = throughput_at(
             n_rows,
-            throughput_models(epochs, device),
+            throughput_models(epochs, device, names),
             fit_repeats=1 if n_rows >= SINGLE_FIT_ROWS else min(repeats, 3),
             predict_repeats=repeats,
             device=device,
@@ -816,7 +836,11 @@ def run(args) -> dict:
             sizes["overhead_rows"], sizes["epochs"], args.device
         ),
         "throughput": lambda: bench_throughput(
-            throughput["sizes"], throughput["epochs"], args.repeats, args.device
+            throughput["sizes"],
+            throughput["epochs"],
+            args.repeats,
+            args.device,
+            args.models,
         ),
         "first_fit": lambda: bench_first_fit(args.repeats),
         "onnx": lambda: bench_onnx(onnx_sizes, args.repeats),
@@ -846,11 +870,20 @@ def main(argv=None) -> None:
         default=list(SECTION_PRINTERS),
         help="which sections to run (default: all)",
     )
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        choices=THROUGHPUT_MODELS,
+        help="the throughput section's models (default: all five; must "
+        "include HyperNetworkClassifier, the one the ratios are to)",
+    )
     parser.add_argument("--scaling-worker", nargs=3, type=int, help=argparse.SUPPRESS)
     parser.add_argument(
         "--first-fit-worker", action="store_true", help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
+    if args.models and "HyperNetworkClassifier" not in args.models:
+        parser.error("--models must include HyperNetworkClassifier")
     if args.first_fit_worker:
         print(json.dumps(first_and_second_fit()))
         return

@@ -1,35 +1,97 @@
 #!/usr/bin/env bash
-# The GPU checks, in one go, on a machine with CUDA:
-#   1. the CUDA tests (they skip elsewhere), including the training step
+# The checks that need a lent GPU machine, in one go, inside a time limit:
+#   1. the CUDA tests (they skip elsewhere), among them the training step
 #      under torch.cuda.set_sync_debug_mode("error");
-#   2. the context-layer forms on the GPU (which form wins where);
-#   3. the speed benchmark with the networks on the GPU, its throughput
-#      section included (training and predict rows/s at 10k-1M rows).
-# Usage: bash benchmarks/gpu_checks.sh OUTPUT_FOLDER
-# Writes gpu.txt (the card), tests.txt, forms.txt, speed.txt and
-# speed_cuda.json there.
+#   2. the context-layer forms on the GPU (which form wins where), up to the
+#      16,384-row steps that batch_size="auto" takes there;
+#   3. the speed benchmark's throughput section with the networks on the
+#      GPU and the scikit-learn and LightGBM references on that machine's
+#      CPU, one thread each (training and predict rows/s at 10k-1M rows);
+#   4. the same section for the two networks on that machine's CPU, one
+#      thread: the GPU's speed-up over the CPU within one run;
+#   5. the speed benchmark's fit, predict and overhead sections on the GPU.
+# With --data-parallel it also runs, beside these and with CUDA hidden, the
+# 2-process data-parallel benchmark with its control at 1M rows (issue 16:
+# it needs a machine with free cores, which such a machine has).
+#
+# Usage: bash benchmarks/gpu_checks.sh OUTPUT_FOLDER [SECONDS] [--data-parallel]
+#   SECONDS (default 480) bounds the whole run: each step gets what is left,
+#   so the outputs are written even when a step runs long.
+# SKHYPER_CHECK_DEVICE=cpu SKHYPER_SMOKE=1 bash benchmarks/gpu_checks.sh OUT
+# is a dry run at smoke sizes on a machine without a GPU.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out=${1:?usage: bash benchmarks/gpu_checks.sh OUTPUT_FOLDER}
+out=${1:?usage: bash benchmarks/gpu_checks.sh OUTPUT_FOLDER [SECONDS] [--data-parallel]}
+budget=${2:-480}
+data_parallel=${3:-}
+device=${SKHYPER_CHECK_DEVICE:-cuda}
+smoke=()
+[ "${SKHYPER_SMOKE:-0}" = 1 ] && smoke=(--smoke)
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
+failed=()
 
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv \
-    | tee "$out/gpu.txt"
-python3 -c "import torch, sklearn, skorch; print('torch', torch.__version__, \
+# step NAME SECONDS COMMAND...: run COMMAND with at most SECONDS, or what is
+# left of the budget (less a margin for the summary), into NAME.txt.
+step() {
+    local name=$1 limit=$2
+    shift 2
+    local left=$((budget - SECONDS - 15))
+    [ "$left" -lt "$limit" ] && limit=$left
+    if [ "$limit" -le 5 ]; then
+        echo "== $name: skipped, the budget is spent" | tee "$out/$name.txt"
+        failed+=("$name(no time)")
+        return
+    fi
+    echo "== $name (at most ${limit} s, ${SECONDS} s in)"
+    timeout "$limit" "$@" 2>&1 | tee "$out/$name.txt"
+    local status=${PIPESTATUS[0]}
+    echo "== $name: exit $status after ${SECONDS} s"
+    [ "$status" -eq 0 ] || failed+=("$name($status)")
+}
+
+{
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
+    nproc
+    python3 -c "import torch, sklearn, skorch; print('torch', torch.__version__, \
 'cuda', torch.version.cuda, '| scikit-learn', sklearn.__version__, \
-'| skorch', skorch.__version__)" | tee -a "$out/gpu.txt"
+'| skorch', skorch.__version__)"
+    git log -1 --format='commit %H' 2>/dev/null || true
+} 2>&1 | tee "$out/machine.txt"
 
-python3 -m pytest -q -p no:cacheprovider tests/test_reliability.py \
-    tests/test_throughput.py -k cuda -rs 2>&1 | tee "$out/tests.txt"
-tests=${PIPESTATUS[0]}
+if [ "$data_parallel" = --data-parallel ]; then
+    # CPU processes over gloo: hide the one GPU, which two processes cannot
+    # share under NCCL.
+    rows=1000000
+    [ ${#smoke[@]} -gt 0 ] && rows=4000
+    CUDA_VISIBLE_DEVICES="" timeout $((budget - 20)) python3 \
+        benchmarks/bench_data_parallel.py --rows "$rows" --epochs 2 --repeats 2 \
+        --control --output "$out/data_parallel.json" \
+        >"$out/data_parallel.txt" 2>&1 &
+    data_parallel_pid=$!
+fi
 
-python3 benchmarks/bench_context_forms.py --device cuda \
-    --output "$out/forms_cuda.json" 2>&1 | tee "$out/forms.txt"
+step tests 150 python3 -m pytest -q -p no:cacheprovider -rs -k cuda \
+    tests/test_reliability.py tests/test_throughput.py tests/test_persistence.py
+step forms 90 python3 benchmarks/bench_context_forms.py --device "$device" \
+    "${smoke[@]}" --batches 128 2048 16384 --output "$out/forms.json"
+step throughput 200 python3 benchmarks/bench_speed.py --device "$device" \
+    "${smoke[@]}" --sections throughput --repeats 3 --output "$out/throughput.json"
+step throughput_cpu 120 python3 benchmarks/bench_speed.py --device cpu \
+    "${smoke[@]}" --sections throughput --repeats 3 \
+    --models ConcatClassifier HyperNetworkClassifier \
+    --output "$out/throughput_cpu.json"
+step speed 120 python3 benchmarks/bench_speed.py --device "$device" \
+    "${smoke[@]}" --sections fit predict overhead --repeats 3 \
+    --output "$out/speed.json"
 
-python3 benchmarks/bench_speed.py --device cuda --repeats 3 \
-    --output "$out/speed_cuda.json" 2>&1 | tee "$out/speed.txt"
-speed=${PIPESTATUS[0]}
+if [ -n "${data_parallel_pid:-}" ]; then
+    wait "$data_parallel_pid"
+    status=$?
+    echo "== data parallel: exit $status after ${SECONDS} s"
+    tail -n 20 "$out/data_parallel.txt"
+    [ "$status" -eq 0 ] || failed+=("data_parallel($status)")
+fi
 
-echo "tests exit $tests, speed exit $speed"
-[ "$tests" -eq 0 ] && [ "$speed" -eq 0 ]
+echo "done in ${SECONDS} s; failed: ${failed[*]:-none}"
+[ ${#failed[@]} -eq 0 ]

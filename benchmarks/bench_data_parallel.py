@@ -166,7 +166,7 @@ def main() -> None:
                     run = run_example(processes, rows, args.epochs, args.timeout)
                 runs[processes].append(run)
                 # Each run as it ends, so a run cut short still reports.
-                print(json.dumps({"processes": processes, **run}), flush=True)
+                print(json.dumps({**run, "launched": processes}), flush=True)
         one, two = summarise(runs[1]), summarise(runs[2])
         results.append(
             {

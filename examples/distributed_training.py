@@ -4,7 +4,7 @@ One fit on several processes with Accelerate
 
 Data-parallel training of a single ``HyperNetworkClassifier`` fit: every
 process runs this script, builds the same table and calls ``fit``; each
-trains on its share of every batch and ``DistributedDataParallel`` averages
+trains on its share of every batch and one all-reduce per step averages
 the gradients, so all processes take the steps of a one-process fit and end
 with the same model.
 

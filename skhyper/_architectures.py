@@ -226,7 +226,7 @@ default=NUMERIC_ENCODING_DEFAULT
         machines) started by ``accelerate launch`` or ``torchrun``: every
         process runs the same script and calls ``fit`` with the same
         table; each trains on its share of every batch and the gradients
-        are averaged (``DistributedDataParallel``), so all of them take the
+        are averaged (one all-reduce per step), so all of them take the
         steps of a single-process fit, with ``batch_size`` (or ``"auto"``)
         the whole batch, and end with the same model. Training runs on the
         accelerator's device; the fitted model then moves to ``device``

@@ -5,33 +5,33 @@ Hugging Face Accelerate starts the processes (``accelerate launch`` or
 ``torchrun``; one per GPU, or several on a CPU) and sets up
 ``torch.distributed`` (NCCL between GPUs, gloo on CPUs). Every process runs
 the same script and calls ``fit`` on the same table; here each process
-trains on its share of every batch, and ``DistributedDataParallel`` averages
+trains on its share of every batch, and one all-reduce per step averages
 the gradients, so every process applies the same update and holds the same
 weights.
 
-This is the engine of skorch's ``skorch.hf.AccelerateMixin``, without the
-mixin. The mixin replaces the net's ``module_`` by its DDP wrapper for the
-whole fit, and that breaks what the estimators do around the step:
+This is the engine of skorch's ``skorch.hf.AccelerateMixin`` (torch's
+process group, as Accelerate sets it up), without the mixin. The mixin
+replaces the net's ``module_`` by its DDP wrapper for the whole fit, and
+that breaks what the estimators do around the step:
 ``DecayPath`` and ``WeightAveraging`` copy and restore ``module_.state_dict()``
 (the wrapper's keys carry a ``module.`` prefix, and the mixin unwraps in the
 net's ``on_train_end``, which skorch runs before the callbacks'), the
 classifiers' early-stopping monitor calls ``module_.predict_outputs``, which
 the wrapper does not have, and ``Accelerator.prepare`` only splits a torch
 ``DataLoader``, not the estimators' :class:`~skhyper._data.TensorBatches`.
-So :class:`DistributedNet` keeps ``module_`` unwrapped and sends only the
-training forward pass through DDP, and :class:`ShardedBatches` splits each
+So :class:`DistributedNet` keeps ``module_`` unwrapped and averages the
+gradients itself (it says why), and :class:`ShardedBatches` splits each
 batch between the processes.
 """
 
 from __future__ import annotations
 
-import inspect
 import os
+import warnings
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.nn.parallel import DistributedDataParallel
 
 from ._data import TensorBatches, TensorTable
 from ._net import WeightedLossNet
@@ -136,13 +136,14 @@ def _fingerprint(data: TensorTable) -> list[float]:
 def make_net(accelerator, **params) -> WeightedLossNet:
     """The skorch net the estimator trains: a :class:`WeightedLossNet`, or a
     :class:`DistributedNet` on the accelerator's device with the training
-    batches split between its processes."""
+    and the validation batches split between its processes."""
     if accelerator is None:
         return WeightedLossNet(**params)
     params["device"] = str(accelerator.device)
-    params["iterator_train"] = ShardedBatches
-    params["iterator_train__rank"] = accelerator.process_index
-    params["iterator_train__n_shards"] = accelerator.num_processes
+    for iterator in ("iterator_train", "iterator_valid"):
+        params[iterator] = ShardedBatches
+        params[f"{iterator}__rank"] = accelerator.process_index
+        params[f"{iterator}__n_shards"] = accelerator.num_processes
     if params.get("callbacks__print_log", True) is not None:
         params["callbacks__print_log__sink"] = accelerator.print  # process 0 only
     return DistributedNet(accelerator=accelerator, **params)
@@ -163,13 +164,67 @@ def release_net(net: WeightedLossNet, device) -> WeightedLossNet:
     return net
 
 
-def _no_buffer_sync() -> dict:
-    """DDP's option not to broadcast the buffers before every forward pass:
-    they (the bin edges) never change. Its name changed in torch 2.13."""
-    names = inspect.signature(DistributedDataParallel).parameters
-    if "forward_sync_buffers" in names:
-        return {"forward_sync_buffers": False}
-    return {"broadcast_buffers": False}
+def share_rows(net, n_rows: int, compute) -> torch.Tensor:
+    """``compute(rows)``, a 1-D tensor of one value per row of ``rows`` (a
+    slice), for all ``n_rows`` rows. A net trained on several processes
+    splits the work: each process computes a contiguous share and all of
+    them get every share back, in order, so the result is the one-process
+    result. Otherwise, one call for all rows."""
+    accelerator = getattr(net, "accelerator", None)
+    if accelerator is None or accelerator.num_processes == 1:
+        return compute(slice(0, n_rows))
+    n, rank = accelerator.num_processes, accelerator.process_index
+    bounds = [n_rows * r // n for r in range(n + 1)]
+    mine = compute(slice(bounds[rank], bounds[rank + 1]))
+    # all_gather takes equal sizes, on the process group's device.
+    width = max(high - low for low, high in zip(bounds, bounds[1:], strict=False))
+    padded = torch.zeros(width, dtype=mine.dtype, device=accelerator.device)
+    padded[: len(mine)] = mine
+    everyone = [torch.empty_like(padded) for _ in range(n)]
+    dist.all_gather(everyone, padded)
+    sizes = [high - low for low, high in zip(bounds, bounds[1:], strict=False)]
+    shares = [values[:size] for values, size in zip(everyone, sizes, strict=True)]
+    return torch.cat(shares).to(mine.device)
+
+
+def broadcast_weights(module: torch.nn.Module) -> None:
+    """Every process takes process 0's parameters and buffers (they are
+    equal already when the seed is, but a module built differently would
+    otherwise train apart without a word)."""
+    for tensor in module.state_dict().values():
+        dist.broadcast(tensor, src=0)
+
+
+def average_gradients(module: torch.nn.Module, n_processes: int) -> None:
+    """Replace every gradient by its mean over the processes, in one
+    all-reduce of one flat buffer.
+
+    A process may have no gradient for a parameter that another has (the
+    rows of its share never reached it); it then adds zeros. One flag per
+    parameter travels in the same buffer, so a parameter that no process
+    reached keeps no gradient, and the optimizer skips it as it would in a
+    single process.
+    """
+    parameters = [p for p in module.parameters() if p.requires_grad]
+    if not parameters:
+        return
+    reference = parameters[0]
+    pieces = [
+        (p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1)
+        for p in parameters
+    ]
+    reached = [float(p.grad is not None) for p in parameters]
+    pieces.append(torch.tensor(reached, dtype=reference.dtype, device=reference.device))
+    flat = torch.cat(pieces)
+    dist.all_reduce(flat)
+    flat /= n_processes
+    reached_anywhere = (flat[-len(parameters) :] > 0).tolist()
+    offset = 0
+    for p, anywhere in zip(parameters, reached_anywhere, strict=True):
+        size = p.numel()
+        if anywhere:
+            p.grad = flat[offset : offset + size].view_as(p)
+        offset += size
 
 
 class ShardedBatches(TensorBatches):
@@ -179,11 +234,11 @@ class ShardedBatches(TensorBatches):
     the same batches of ``batch_size`` rows and takes part ``rank`` of
     ``n_shards`` of each, so together the processes take exactly the steps
     of a single process, and all of them take the same number of steps
-    (which DDP needs: each step is a collective operation).
+    (each step ends in a collective operation).
 
     The target comes as ``(target, weight, denominator)``:
     ``denominator`` is the whole batch's weight divided by ``n_shards``, so
-    that the mean of the processes' losses (what DDP's averaged gradients
+    that the mean of the processes' losses (what the averaged gradients
     descend) is the weighted mean loss of the whole batch, also when the
     parts differ in size or weight. A process left without rows (a last
     batch with fewer rows than processes) gets one of the batch's rows with
@@ -215,7 +270,8 @@ class ShardedBatches(TensorBatches):
             part = rows.tensor_split(self.n_shards)[self.rank]
             if len(part) == 0:
                 # Fewer rows than processes: this one still takes the step
-                # (DDP needs every process), on a stand-in row of weight 0.
+                # (each step's all-reduce needs every process), on a
+                # stand-in row of weight 0.
                 inputs, (target, weight) = self.dataset.rows(rows[:1])
                 weight = torch.zeros_like(weight)
             else:
@@ -228,17 +284,24 @@ class DistributedNet(WeightedLossNet):
     """A :class:`WeightedLossNet` trained by several processes at once.
 
     ``module_`` stays the plain module: callbacks, validation and predict
-    use it as in a single-process fit. Only the training forward pass goes
-    through a ``DistributedDataParallel`` wrapper of it, built when
-    training begins (which copies process 0's weights to every process) and
-    dropped when it ends, so the fitted net holds no process group and
-    pickles like any other.
+    use it as in a single-process fit, and the fitted net holds no process
+    group and pickles like any other. When training begins every process
+    takes process 0's weights; after each backward pass the gradients are
+    averaged over the processes in one all-reduce (:func:`average_gradients`),
+    which is what ``DistributedDataParallel`` does. DDP itself is not used:
+    building one imports ``torch._dynamo`` and sympy (about 800 modules:
+    1.1 s of every fit on an idle core, 2.3 s with two processes on two
+    cores, measured with pyinstrument), and its bucketing, which overlaps
+    the all-reduce with the backward pass, buys nothing for networks this
+    small (one all-reduce of the default classifier's gradients takes about
+    1 ms between two gloo processes).
 
     Parameters
     ----------
     accelerator : accelerate.Accelerator
-        Gives the processes, this one's rank and device, and DDP options
-        (its ``DistributedDataParallelKwargs`` handler, if any).
+        Gives the processes and this one's rank and device. Its
+        ``DistributedDataParallelKwargs`` handler, if any, does not apply
+        (a warning says so).
     **kwargs
         Those of :class:`WeightedLossNet`.
     """
@@ -246,42 +309,38 @@ class DistributedNet(WeightedLossNet):
     def __init__(self, *args, accelerator, **kwargs):
         super().__init__(*args, **kwargs)
         self.accelerator = accelerator
-        # A dict, not an attribute holding the wrapper: skorch would
-        # register a torch module set as an attribute as a part of the net.
-        self._replica = {}
 
     def on_train_begin(self, net, X=None, y=None, **kwargs) -> None:
         super().on_train_begin(net, X=X, y=y, **kwargs)
         accelerator = self.accelerator
         if accelerator.num_processes == 1:
             return
-        device = torch.device(accelerator.device)
-        handler = getattr(accelerator, "ddp_handler", None)
-        options = handler.to_kwargs() if handler is not None else {}
-        self._replica["ddp"] = DistributedDataParallel(
-            self.module_,
-            device_ids=[device] if device.type == "cuda" else None,
-            **_no_buffer_sync(),
-            **options,
-        )
+        if getattr(accelerator, "ddp_handler", None) is not None:
+            warnings.warn(
+                "The accelerator's DistributedDataParallelKwargs are ignored: "
+                "skhyper averages the gradients itself, with one all-reduce "
+                "per step, instead of through DistributedDataParallel.",
+                UserWarning,
+                stacklevel=2,
+            )
+        broadcast_weights(self.module_)
         if accelerator.process_index > 0:
-            # Same weights (DDP copied process 0's), but dropout and the
-            # unknown-context draws of each process must differ; process 0
-            # keeps the stream of a single-process fit.
+            # Same weights, but dropout and the unknown-context draws of
+            # each process must differ; process 0 keeps the stream of a
+            # single-process fit.
             torch.manual_seed(torch.initial_seed() + accelerator.process_index)
 
-    def on_train_end(self, net, X=None, y=None, **kwargs) -> None:
-        self._replica.clear()
-        super().on_train_end(net, X=X, y=y, **kwargs)
-
-    def infer(self, x, **fit_params):
-        ddp = self._replica.get("ddp")
-        if ddp is None or not self.module_.training:
-            return super().infer(x, **fit_params)
-        return ddp(**self._merge_x_and_fit_params(x, fit_params))
+    def train_step_single(self, batch, **fit_params):
+        """skorch's step on this process's share of the batch; then every
+        gradient is averaged over the processes, before the gradient
+        callbacks (``on_grad_computed``) and the optimizer see it."""
+        step = super().train_step_single(batch, **fit_params)
+        if self.accelerator.num_processes > 1:
+            average_gradients(self.module_, self.accelerator.num_processes)
+        return step
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        if len(y_true) == 2:  # validation: the whole split on every process
+        if len(y_true) == 2:  # batches that are not split (none in a fit)
             return super().get_loss(y_pred, y_true, X=X, training=training)
         target, weight, denominator = y_true
         penalty = None
@@ -295,16 +354,18 @@ class DistributedNet(WeightedLossNet):
         loss = torch.dot(losses, weight) / denominator
         if penalty is None:
             return loss
-        self._data_losses.append(loss.detach())
+        if training:  # the data term alone, for the divergence check
+            self._data_losses.append(loss.detach())
         return loss + torch.dot(penalty, weight) / denominator
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        """The epoch of :class:`WeightedLossNet`; then, in training, every
-        process records the whole batches' losses and sizes (the means over
-        the processes), so that all of them see the same training loss and
-        stop at the same epoch."""
+        """The epoch of :class:`WeightedLossNet` on this process's share of
+        each batch; then every process records the whole batches' losses and
+        sizes (the means over the processes), in training and in
+        validation, so that all of them see the same losses and stop at the
+        same epoch."""
         super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
-        if iterator is None or not training or self.accelerator.num_processes == 1:
+        if iterator is None or self.accelerator.num_processes == 1:
             return
         epoch = self.history[-1]
         batches = epoch["batches"][-len(iterator.batch_sizes_) :]

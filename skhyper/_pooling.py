@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ._distributed import share_rows
+
 # The prior weights, in rows, that context_shrinkage="auto" tries beside 0:
 # a context with k training rows keeps half of its own update.
 SHRINKAGE_GRID = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
@@ -92,11 +94,17 @@ def choose_shrinkage(
 
 
 def _row_losses(net, valid) -> np.ndarray:
-    """Each validation row's loss, times its weight over the mean weight."""
-    outputs = net.module_.predict_outputs(valid.inputs, pad=False)
-    with torch.no_grad():
-        losses = net.criterion_(outputs.float(), valid.target)
-        if losses.dim() > 1:
-            losses = losses.mean(dim=tuple(range(1, losses.dim())))
-        weight = valid.weight / valid.weight.mean()
-        return (losses * weight).double().cpu().numpy()
+    """Each validation row's loss, times its weight over the mean weight
+    (shared out between the processes of a data-parallel fit)."""
+    mean_weight = valid.weight.mean()
+
+    def losses_of(rows: slice) -> torch.Tensor:
+        inputs, (target, weight) = valid.rows(rows)
+        outputs = net.module_.predict_outputs(inputs, pad=False)
+        with torch.no_grad():
+            losses = net.criterion_(outputs.float(), target)
+            if losses.dim() > 1:
+                losses = losses.mean(dim=tuple(range(1, losses.dim())))
+            return (losses * (weight / mean_weight)).double()
+
+    return share_rows(net, len(valid), losses_of).cpu().numpy()

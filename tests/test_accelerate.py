@@ -9,6 +9,7 @@ an Accelerator has one process.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import io
 import json
@@ -29,7 +30,7 @@ from sklearn.metrics import roc_auc_score
 import skhyper
 from skhyper import HyperNetworkClassifier, HyperNetworkRegressor
 from skhyper._data import TensorBatches, TensorTable
-from skhyper._distributed import DistributedNet, ShardedBatches
+from skhyper._distributed import DistributedNet, ShardedBatches, make_net
 
 accelerate = pytest.importorskip("accelerate")
 
@@ -156,6 +157,26 @@ def test_shards_make_up_the_single_process_batches(n_shards):
         torch.testing.assert_close(sum(shard_losses) / n_shards, whole)
 
 
+def test_training_and_validation_batches_are_both_split(accelerator, monkeypatch):
+    """Each process trains and scores only its share of every batch (the
+    held-out split is scored once per epoch: on one process of two it was
+    a tenth of a profiled fit)."""
+    monkeypatch.setattr(accelerator.state, "num_processes", 3, raising=False)
+    monkeypatch.setattr(accelerator.state, "process_index", 1, raising=False)
+    net = make_net(
+        accelerator,
+        module=torch.nn.Linear,
+        module__in_features=1,
+        module__out_features=1,
+        criterion=torch.nn.MSELoss,
+    )
+    assert isinstance(net, DistributedNet)
+    for iterator in ("iterator_train", "iterator_valid"):
+        assert getattr(net, iterator) is ShardedBatches
+        params = net.get_params_for(iterator)
+        assert (params["rank"], params["n_shards"]) == (1, 3)
+
+
 def test_refuses_what_it_cannot_train(accelerator, monkeypatch):
     X, target = _table(n_rows=60)
     model = HyperNetworkClassifier("kind", hidden_size=8, max_epochs=2)
@@ -247,9 +268,9 @@ except ValueError as error:
     lines.append(f"process {accelerator.process_index}: {error}")
 
 # The same table everywhere, random_state=None: each process draws its own
-# seed, and all must still take process 0's. (DDP makes the weights equal
-# anyway; the validation losses are equal only if the early-stopping
-# split, drawn from the seed, is.)
+# seed, and all must still take process 0's. (The weights would be equal
+# anyway, since every process takes process 0's; the validation losses are
+# equal only if the early-stopping split, drawn from the seed, is.)
 X = X.iloc[:300]
 # (A fixed weight_decay: "auto" may keep its second fit, which has no
 # validation split.)
@@ -260,6 +281,16 @@ weights = model.net_.module_.state_dict()
 digest = sum(float(w.double().abs().sum()) for w in weights.values())
 valid = model.history_["valid_loss"].tolist()
 lines.append(f"process {accelerator.process_index} weights {digest!r} {valid!r}")
+
+# Each process scores its share of the held-out rows; all must record the
+# whole split's loss, that of the same fit in one process (no dropout: the
+# processes' steps then differ from one process's only in rounding).
+params = dict(hidden_size=8, max_epochs=3, weight_decay=0.1, dropout=0.0,
+              random_state=0)
+shared = HyperNetworkRegressor("kind", accelerator=accelerator, **params)
+alone = HyperNetworkRegressor("kind", **params)
+for model in (shared.fit(X, X["a"]), alone.fit(X, X["a"])):
+    lines.append(repr(model.history_["valid_loss"].tolist()))
 report.write_text("\\n".join(lines))
 """
 
@@ -285,8 +316,100 @@ def test_two_processes_agree_on_table_and_seed(tmp_path):
     )
     assert finished.returncode == 0, finished.stderr[-3000:]
     reports = [(tmp_path / f"rank{r}.txt").read_text().splitlines() for r in (0, 1)]
-    for rank, (error, _) in enumerate(reports):
+    for rank, (error, *_) in enumerate(reports):
         assert error.startswith(f"process {rank}: With an accelerator every process")
         assert "rows per process [300, 301]" in error
-    digests = [weights.split(" weights ")[1] for _, weights in reports]
+    digests = [weights.split(" weights ")[1] for _, weights, *_ in reports]
     assert digests[0] == digests[1], reports
+    (shared, alone), (shared_1, _) = (
+        [ast.literal_eval(line) for line in report[2:]] for report in reports
+    )
+    assert shared == shared_1
+    assert len(shared) == 3
+    np.testing.assert_allclose(shared, alone, rtol=1e-5)
+
+
+AVERAGING = """
+import sys
+from pathlib import Path
+import torch, torch.distributed as dist
+from types import SimpleNamespace
+from skhyper._distributed import average_gradients, broadcast_weights, share_rows
+
+dist.init_process_group("gloo")
+rank = dist.get_rank()
+torch.manual_seed(rank)  # each process builds different weights
+module = torch.nn.ModuleDict(
+    {"both": torch.nn.Linear(3, 2), "one": torch.nn.Linear(2, 1),
+     "none": torch.nn.Linear(2, 1)}
+)
+broadcast_weights(module)
+weights = {n: p.detach().clone() for n, p in module.named_parameters()}
+# Both processes reach "both" (with different rows), only process 1 reaches
+# "one", and neither reaches "none".
+loss = module["both"](torch.full((4, 3), float(rank + 1))).pow(2).sum()
+if rank == 1:
+    loss = loss + module["one"](torch.ones(1, 2)).sum()
+loss.backward()
+own = {n: None if p.grad is None else p.grad.clone()
+       for n, p in module.named_parameters()}
+average_gradients(module, 2)
+averaged = {n: None if p.grad is None else p.grad.clone()
+            for n, p in module.named_parameters()}
+
+# share_rows: each process computes some of 7 rows, all get all of them.
+net = SimpleNamespace(
+    accelerator=SimpleNamespace(num_processes=2, process_index=rank, device="cpu")
+)
+computed = []
+def values(rows):
+    computed.append((rows.start, rows.stop))
+    return torch.arange(7.0)[rows] ** 2
+shared = share_rows(net, 7, values)
+torch.save({"weights": weights, "own": own, "averaged": averaged,
+            "computed": computed, "shared": shared},
+           Path(sys.argv[1]) / f"rank{rank}.pt")
+dist.destroy_process_group()
+"""
+
+
+def test_gradients_are_averaged_over_the_processes(tmp_path):
+    """Two gloo processes: process 0's weights everywhere, then every
+    gradient becomes the mean of the processes' gradients (a process that
+    did not reach a parameter counts as zero), and a parameter that no
+    process reached keeps no gradient, as in a single-process step. Work
+    per row (``share_rows``) is split between them and gathered in order."""
+    script = tmp_path / "averaging.py"
+    script.write_text(AVERAGING)
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        f"--master_port={_free_port()}",
+        str(script),
+        str(tmp_path),
+    ]
+    finished = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
+    for name, weight in ranks[0]["weights"].items():
+        torch.testing.assert_close(ranks[1]["weights"][name], weight, rtol=0, atol=0)
+    for name in ranks[0]["own"]:
+        own = [r["own"][name] for r in ranks]
+        if name.startswith("none"):
+            assert own == [None, None]
+            assert [r["averaged"][name] for r in ranks] == [None, None]
+            continue
+        if name.startswith("one"):
+            assert own[0] is None and own[1] is not None
+            own[0] = torch.zeros_like(own[1])
+        assert not torch.equal(own[0], own[1])
+        expected = (own[0] + own[1]) / 2
+        for r in ranks:
+            torch.testing.assert_close(r["averaged"][name], expected)
+    assert [r["computed"] for r in ranks] == [[(0, 3)], [(3, 7)]]
+    for r in ranks:
+        torch.testing.assert_close(r["shared"], torch.arange(7.0) ** 2)

@@ -37,7 +37,13 @@ from ._callbacks import (
 from ._checkpoint import CheckpointRun, NoCheckpoint, open_checkpoint
 from ._compat import Interval, StrOptions, _check_sample_weight, _fit_context
 from ._data import TensorBatches, TensorTable
-from ._distributed import agree_on_fit, make_net, release_net, training_device
+from ._distributed import (
+    agree_on_fit,
+    make_net,
+    predict_rows,
+    release_net,
+    training_device,
+)
 from ._encoding import (
     HANDLE_UNKNOWN_OPTIONS,
     EncodedTable,
@@ -438,7 +444,7 @@ class _ContextEstimator(
         monitor = self._monitor(valid)
         if monitor is not None:
             return monitor(net)
-        outputs = net.module_.predict_outputs(valid.inputs, pad=False)
+        outputs = predict_rows(net, valid)
         with torch.no_grad():
             return float(net.get_loss(outputs.float(), (valid.target, valid.weight)))
 

@@ -21,6 +21,7 @@ from ._architectures import (
 )
 from ._base import _ContextEstimator
 from ._compat import StrOptions
+from ._distributed import predict_rows
 from ._metrics import log_loss, roc_auc
 
 # Weight of the validation log loss in what classifiers' early stopping
@@ -134,7 +135,7 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
             return None
 
         def score(net) -> float:
-            outputs = net.module_.predict_outputs(valid.inputs, pad=False)
+            outputs = predict_rows(net, valid)
             proba = torch.softmax(outputs.double(), dim=1).cpu().numpy()
             auc = roc_auc(target, proba, weight)
             loss = log_loss(outputs, valid.target, valid.weight)

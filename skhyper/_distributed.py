@@ -165,26 +165,37 @@ def release_net(net: WeightedLossNet, device) -> WeightedLossNet:
 
 
 def share_rows(net, n_rows: int, compute) -> torch.Tensor:
-    """``compute(rows)``, a 1-D tensor of one value per row of ``rows`` (a
-    slice), for all ``n_rows`` rows. A net trained on several processes
-    splits the work: each process computes a contiguous share and all of
-    them get every share back, in order, so the result is the one-process
-    result. Otherwise, one call for all rows."""
+    """``compute(rows)``, a tensor with one entry (or row) per row of
+    ``rows`` (a slice), for all ``n_rows`` rows. A net trained on several
+    processes splits the work: each process computes a contiguous share and
+    all of them get every share back, in order, so the result is the
+    one-process result. Otherwise, one call for all rows."""
     accelerator = getattr(net, "accelerator", None)
     if accelerator is None or accelerator.num_processes == 1:
         return compute(slice(0, n_rows))
     n, rank = accelerator.num_processes, accelerator.process_index
     bounds = [n_rows * r // n for r in range(n + 1)]
+    sizes = [high - low for low, high in zip(bounds, bounds[1:], strict=False)]
     mine = compute(slice(bounds[rank], bounds[rank + 1]))
-    # all_gather takes equal sizes, on the process group's device.
-    width = max(high - low for low, high in zip(bounds, bounds[1:], strict=False))
-    padded = torch.zeros(width, dtype=mine.dtype, device=accelerator.device)
+    # all_gather takes equal shapes, on the process group's device.
+    padded = mine.new_zeros((max(sizes), *mine.shape[1:]), device=accelerator.device)
     padded[: len(mine)] = mine
     everyone = [torch.empty_like(padded) for _ in range(n)]
     dist.all_gather(everyone, padded)
-    sizes = [high - low for low, high in zip(bounds, bounds[1:], strict=False)]
     shares = [values[:size] for values, size in zip(everyone, sizes, strict=True)]
     return torch.cat(shares).to(mine.device)
+
+
+def predict_rows(net, table: TensorTable) -> torch.Tensor:
+    """The fitted module's outputs for every row of ``table`` (the
+    held-out split), shared out between the processes of a data-parallel
+    fit by :func:`share_rows`."""
+
+    def outputs(rows: slice) -> torch.Tensor:
+        inputs, _ = table.rows(rows)
+        return net.module_.predict_outputs(inputs, pad=False)
+
+    return share_rows(net, len(table), outputs)
 
 
 def broadcast_weights(module: torch.nn.Module) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._distributed import share_rows
+from ._distributed import predict_rows
 
 # The prior weights, in rows, that context_shrinkage="auto" tries beside 0:
 # a context with k training rows keeps half of its own update.
@@ -94,17 +94,11 @@ def choose_shrinkage(
 
 
 def _row_losses(net, valid) -> np.ndarray:
-    """Each validation row's loss, times its weight over the mean weight
-    (shared out between the processes of a data-parallel fit)."""
-    mean_weight = valid.weight.mean()
-
-    def losses_of(rows: slice) -> torch.Tensor:
-        inputs, (target, weight) = valid.rows(rows)
-        outputs = net.module_.predict_outputs(inputs, pad=False)
-        with torch.no_grad():
-            losses = net.criterion_(outputs.float(), target)
-            if losses.dim() > 1:
-                losses = losses.mean(dim=tuple(range(1, losses.dim())))
-            return (losses * (weight / mean_weight)).double()
-
-    return share_rows(net, len(valid), losses_of).cpu().numpy()
+    """Each validation row's loss, times its weight over the mean weight."""
+    outputs = predict_rows(net, valid)
+    with torch.no_grad():
+        losses = net.criterion_(outputs.float(), valid.target)
+        if losses.dim() > 1:
+            losses = losses.mean(dim=tuple(range(1, losses.dim())))
+        weight = valid.weight / valid.weight.mean()
+        return (losses * weight).double().cpu().numpy()

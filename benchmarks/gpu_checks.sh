@@ -4,12 +4,14 @@
 #      under torch.cuda.set_sync_debug_mode("error");
 #   2. the context-layer forms on the GPU (which form wins where), up to the
 #      16,384-row steps that batch_size="auto" takes there;
-#   3. the speed benchmark's throughput section with the networks on the
-#      GPU and the scikit-learn and LightGBM references on that machine's
-#      CPU, one thread each (training and predict rows/s at 10k-1M rows);
+#   3. the speed benchmark's throughput section for the two networks on
+#      the GPU (training and predict rows/s at 10k, 100k and 1M rows);
 #   4. the same section for the two networks on that machine's CPU, one
-#      thread: the GPU's speed-up over the CPU within one run;
-#   5. the speed benchmark's fit, predict and overhead sections on the GPU.
+#      thread: the GPU's speed-up over a CPU within one lease. (The
+#      scikit-learn and LightGBM references are left out: on one thread at
+#      1M rows they did not finish in 200 s there; the CPU run of
+#      bench_speed.py has them.);
+#   5. the speed benchmark's predict and overhead sections on the GPU.
 # With --data-parallel it also runs, beside these and with CUDA hidden, the
 # 2-process data-parallel benchmark with its control at 1M rows (issue 16:
 # it needs a machine with free cores, which such a machine has).
@@ -75,14 +77,16 @@ step tests 150 python3 -m pytest -q -p no:cacheprovider -rs -k cuda \
     tests/test_reliability.py tests/test_throughput.py tests/test_persistence.py
 step forms 90 python3 benchmarks/bench_context_forms.py --device "$device" \
     "${smoke[@]}" --batches 128 2048 16384 --output "$out/forms.json"
-step throughput 200 python3 benchmarks/bench_speed.py --device "$device" \
-    "${smoke[@]}" --sections throughput --repeats 3 --output "$out/throughput.json"
+step throughput 150 python3 benchmarks/bench_speed.py --device "$device" \
+    "${smoke[@]}" --sections throughput --repeats 3 \
+    --models ConcatClassifier HyperNetworkClassifier \
+    --output "$out/throughput.json"
 step throughput_cpu 120 python3 benchmarks/bench_speed.py --device cpu \
     "${smoke[@]}" --sections throughput --repeats 3 \
     --models ConcatClassifier HyperNetworkClassifier \
     --output "$out/throughput_cpu.json"
-step speed 120 python3 benchmarks/bench_speed.py --device "$device" \
-    "${smoke[@]}" --sections fit predict overhead --repeats 3 \
+step speed 90 python3 benchmarks/bench_speed.py --device "$device" \
+    "${smoke[@]}" --sections predict overhead --repeats 3 \
     --output "$out/speed.json"
 
 if [ -n "${data_parallel_pid:-}" ]; then

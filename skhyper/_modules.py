@@ -250,9 +250,10 @@ CONTEXT_FORMS = {
 }
 
 # The dense form while the number of contexts times the rank is at most
-# this, by device type (measured by benchmarks/bench_context_forms.py on this
-# project's CPU; the GPU figure is not measured yet, see docs/performance.md).
-DENSE_MAX_WIDTH = {"cpu": 64, "cuda": 512}
+# this, by device type (measured by benchmarks/bench_context_forms.py: on
+# this project's CPU dense wins for a few contexts; on an H200 the gathered
+# form was faster at every size, 3 contexts included; docs/performance.md).
+DENSE_MAX_WIDTH = {"cpu": 64, "cuda": 0}
 
 # Up to this many context combinations, every context's update is generated
 # at every step, which needs no torch.unique and so never waits for a GPU;
@@ -277,7 +278,8 @@ def choose_form(
 
     * A full-rank update is an ``n_in x n_out`` matrix per context, too large
       to gather per row, so its rows are regrouped by context.
-    * A low-rank one is multiplied densely while the contexts are few.
+    * A low-rank one is multiplied densely while the contexts are few, on
+      a CPU (on an H200 the gathered form was faster at every size).
     * Otherwise, on a CPU, regrouping is fastest in training; but the size
       of a group depends on the other rows of the batch, so prediction
       (``batch_independent``) gathers per row instead, as a GPU always does:

@@ -328,12 +328,14 @@ def test_choose_form():
         for independent in (False, True):
             assert choose_form(None, 3, device, independent) == "grouped"
             assert choose_form(None, 5000, device, independent) == "grouped"
-            assert choose_form(3, 5, device, independent) == "dense"
+    for independent in (False, True):
+        assert choose_form(3, 5, "cpu", independent) == "dense"
+        # On the GPU the gathered form was fastest at every size measured.
+        assert choose_form(3, 5, "cuda", independent) == "gathered"
     assert choose_form(8, 100, "cpu", batch_independent=False) == "grouped"
     assert choose_form(8, 100, "cpu", batch_independent=True) == "gathered"
     assert choose_form(8, 100, "cuda", batch_independent=False) == "gathered"
     assert choose_form(8, 100, "cuda", batch_independent=True) == "gathered"
-    assert choose_form(8, 21, "cuda") == "dense"  # the GPU multiplies densely longer
     assert choose_form(8, 21, "cpu") == "grouped"
     assert choose_form(8, 201, "cuda") == "gathered"
 
@@ -557,10 +559,7 @@ def test_cuda_training_step_does_not_synchronise(n_contexts):
     ).fit(X, y)
     net = model.net_
     layer = net.module_.context_layer
-    expected_form = "dense" if n_contexts == 20 else "gathered"
-    assert (
-        choose_form(layer.rank, layer.embedding.n_combinations, "cuda") == expected_form
-    )
+    assert choose_form(layer.rank, layer.embedding.n_combinations, "cuda") == "gathered"
     encoded = model.encoder_.transform(X)
     target = np.searchsorted(model.classes_, y)
     weight = np.ones(n, dtype=np.float32)

@@ -302,10 +302,10 @@ class DistributedNet(WeightedLossNet):
     which is what ``DistributedDataParallel`` does. DDP itself is not used:
     building one imports ``torch._dynamo`` and sympy (about 800 modules:
     1.1 s of every fit on an idle core, 2.3 s with two processes on two
-    cores, measured with pyinstrument), and its bucketing, which overlaps
-    the all-reduce with the backward pass, buys nothing for networks this
-    small (one all-reduce of the default classifier's gradients takes about
-    1 ms between two gloo processes).
+    cores, measured with pyinstrument). What is lost is DDP's bucketing,
+    which overlaps the all-reduce with the backward pass: here it follows
+    the backward pass (1.6-2.3 ms per step for the default classifier
+    between two idle gloo processes; ``docs/scaling.md`` has the profile).
 
     Parameters
     ----------

@@ -246,6 +246,26 @@ def test_two_processes_train_one_model(tmp_path):
     )
 
 
+def _run_on_two_processes(source: str, tmp_path: Path) -> None:
+    """Run the script ``source`` on two gloo processes with ``torchrun``,
+    with ``tmp_path`` as its argument (where each process reports)."""
+    script = tmp_path / "script.py"
+    script.write_text(source)
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        f"--master_port={_free_port()}",
+        str(script),
+        str(tmp_path),
+    ]
+    finished = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+
+
 MISMATCHED_TABLES = """
 import sys
 from pathlib import Path
@@ -300,21 +320,7 @@ def test_two_processes_agree_on_table_and_seed(tmp_path):
     process raises the same ValueError instead (and none waits forever).
     With the same table and ``random_state=None`` they end with the same
     weights (all take process 0's seed)."""
-    script = tmp_path / "mismatch.py"
-    script.write_text(MISMATCHED_TABLES)
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node=2",
-        f"--master_port={_free_port()}",
-        str(script),
-        str(tmp_path),
-    ]
-    finished = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
-    assert finished.returncode == 0, finished.stderr[-3000:]
+    _run_on_two_processes(MISMATCHED_TABLES, tmp_path)
     reports = [(tmp_path / f"rank{r}.txt").read_text().splitlines() for r in (0, 1)]
     for rank, (error, *_) in enumerate(reports):
         assert error.startswith(f"process {rank}: With an accelerator every process")
@@ -379,21 +385,7 @@ def test_gradients_are_averaged_over_the_processes(tmp_path):
     did not reach a parameter counts as zero), and a parameter that no
     process reached keeps no gradient, as in a single-process step. Work
     per row (``share_rows``) is split between them and gathered in order."""
-    script = tmp_path / "averaging.py"
-    script.write_text(AVERAGING)
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node=2",
-        f"--master_port={_free_port()}",
-        str(script),
-        str(tmp_path),
-    ]
-    finished = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
-    assert finished.returncode == 0, finished.stderr[-3000:]
+    _run_on_two_processes(AVERAGING, tmp_path)
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
     for name, weight in ranks[0]["weights"].items():
         torch.testing.assert_close(ranks[1]["weights"][name], weight, rtol=0, atol=0)

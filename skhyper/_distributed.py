@@ -351,7 +351,9 @@ class DistributedNet(WeightedLossNet):
         return step
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        if len(y_true) == 2:  # batches that are not split (none in a fit)
+        # (target, weight): not a batch share but whole rows, as the
+        # estimator's _validation_loss passes them after predict_rows.
+        if len(y_true) == 2:
             return super().get_loss(y_pred, y_true, X=X, training=training)
         target, weight, denominator = y_true
         penalty = None

@@ -24,7 +24,14 @@ reports the chosen defaults on the other half):
   hypernetwork; the table has a mean per family and over all;
 - ``context_shrinkage`` of the hypernetwork (0 or ``"auto"``, round 10),
   on the attribute and rare families and the default suite's tuning half
-  (every task with a categorical context), under the pooling's target.
+  (every task with a categorical context), under the pooling's target;
+- ``regressor_context_shrinkage``: the same for ``HyperNetworkRegressor``
+  (round 12), on the regression twins of the rare family (``*_reg``, with
+  their own seeded draw of halves), under the same target in R².
+
+A family written ``"rare:regression"`` keeps that family's tasks of one
+problem; the classifier's choices keep ``"rare:classification"``, so that
+adding the regression twins left their job lists as they were.
 
 Folds and models are those of each suite (``context_suite.py``; the default
 suite's as in ``compare_defaults.py``): 5 folds, one thread per fit, every
@@ -85,7 +92,7 @@ CHOICES = {
     "context_pooling": {
         "candidates": [0.0, 10.0, 30.0, 300.0],
         "default": 300.0,
-        "family": "rare",
+        "family": "rare:classification",
         "quality_suite": True,
         "seeds": [0, 1],
         # Issue 15: pooling never loses more than this against none (0.0).
@@ -97,7 +104,7 @@ CHOICES = {
     "linear_readout": {
         "candidates": [False, True],
         "default": True,  # since round 9
-        "family": ["varying", "attributes", "rare"],
+        "family": ["varying", "attributes", "rare:classification"],
         "quality_suite": True,
         "seeds": [0, 1],
     },
@@ -107,8 +114,20 @@ CHOICES = {
     "context_shrinkage": {
         "candidates": [0.0, "auto"],
         "default": "auto",  # since round 10 (before it there was none)
-        "family": ["attributes", "rare"],
+        "family": ["attributes", "rare:classification"],
         "quality_suite": True,
+        "seeds": [0, 1],
+        "off": 0.0,
+        "max_loss": 0.005,
+    },
+    # Round 12: the same shrinkage for HyperNetworkRegressor, on the rare
+    # family's regression twins (its only tuning tasks with a categorical
+    # context), under the same target with R² in place of the AUC.
+    "regressor_context_shrinkage": {
+        "parameter": "context_shrinkage",
+        "candidates": [0.0, "auto"],
+        "default": 0.0,
+        "family": "rare:regression",
         "seeds": [0, 1],
         "off": 0.0,
         "max_loss": 0.005,
@@ -155,7 +174,8 @@ def quality_fold_scores(task, params: dict, smoke: bool) -> list[float]:
 
 def evaluate(parameter: str, candidate, task, seed: int, smoke: bool) -> list[float]:
     """Per-fold scores of one job (candidate None: contextualized-ml)."""
-    params = {parameter: candidate, "random_state": seed}
+    name = CHOICES.get(parameter, {}).get("parameter", parameter)
+    params = {name: candidate, "random_state": seed}
     if isinstance(task, ContextTask):
         return fold_scores(task, None if candidate is None else params, smoke)
     return quality_fold_scores(task, params, smoke)
@@ -167,9 +187,14 @@ def families(choice: dict) -> list[str]:
 
 
 def tasks_of(family: str, smoke: bool) -> list[ContextTask]:
-    """The family's tuning tasks; with ``smoke``, its first that has small
-    sizes."""
-    tasks = [t for t in CONTEXT_TASKS if t.family == family and t.half == "tuning"]
+    """The family's tuning tasks (``"rare:regression"``: those of one
+    problem); with ``smoke``, its first that has small sizes."""
+    family, _, problem = family.partition(":")
+    tasks = [
+        t
+        for t in CONTEXT_TASKS
+        if t.family == family and t.half == "tuning" and problem in ("", t.problem)
+    ]
     if smoke:
         return [t for t in tasks if t.smoke_kwargs or t.rare_contexts][:1]
     return tasks
@@ -283,9 +308,9 @@ def table(rows: list[dict], parameter: str) -> str:
     over folds and seeds)."""
     part = [r for r in rows if r["parameter"] == parameter]
     candidates = list(dict.fromkeys(r["candidate"] for r in part))
+    name = CHOICES[parameter].get("parameter", parameter)
     label = {
-        c: "contextualized-ml" if c is None else f"{parameter}={c!r}"
-        for c in candidates
+        c: "contextualized-ml" if c is None else f"{name}={c!r}" for c in candidates
     }
     lines = [
         "| task | " + " | ".join(label[c] for c in candidates) + " |",

@@ -286,6 +286,12 @@ def make_attribute_rules(
 
 # -- (c) many rare contexts ------------------------------------------------------
 
+# The noise of the rare-context regressions, fixed before any model ran on
+# them: a rule's score has a standard deviation of about 3, so a context of a
+# few rows sees its rule through noise of two thirds of that, about as blurred
+# as the classification tasks' Bernoulli draws leave it.
+RARE_REGRESSION_NOISE = 2.0
+
 
 def make_clustered_rare(
     n_contexts: int = 300,
@@ -295,6 +301,8 @@ def make_clustered_rare(
     exponent: float = 1.1,
     deviation: float = 0.5,
     seed: int = 300,
+    problem: str = "classification",
+    noise: float = RARE_REGRESSION_NOISE,
 ) -> ContextData:
     """Many contexts with long-tailed row counts and rules shared by clusters.
 
@@ -304,7 +312,10 @@ def make_clustered_rare(
     have hundreds. Each context belongs to one of ``n_clusters`` clusters
     (drawn uniformly) whose logistic rule (norm 3, intercept ``N(0, 0.5)``)
     it follows up to its own deviation (``deviation * N(0, I)`` on the
-    slopes). With ``n_clusters == n_contexts`` every rule is its own.
+    slopes). With ``n_clusters == n_contexts`` every rule is its own. As a
+    regression (``problem="regression"``) the same linear score plus
+    Gaussian noise of standard deviation ``noise`` is the target; the rows,
+    contexts and rules are those of the classification with the same seed.
     """
     rng = np.random.default_rng(seed)
     sizes = _zipf_sizes(n_contexts, n_rows, min_rows, exponent, rng)
@@ -318,7 +329,7 @@ def make_clustered_rare(
     linear = b[codes] + np.einsum("nd,nd->n", X.to_numpy(), w[codes])
     labels = _labels("c", n_contexts)
     X["context"] = pd.Categorical(labels[codes], categories=labels)
-    return ContextData(X, _outcome(linear, "classification", 0.0, rng))
+    return ContextData(X, _outcome(linear, problem, noise, rng))
 
 
 # -- the task list ---------------------------------------------------------------
@@ -551,6 +562,47 @@ CONTEXT_SPLIT_GROUPS = {
     "rare_control": ("dense_20_clusters", "dense_8_independent"),
 }
 CONTEXT_HALVES = draw_halves(CONTEXT_SPLIT_GROUPS, CONTEXT_SPLIT_SEED)
+
+
+def _as_regression(task: ContextTask) -> ContextTask:
+    """A rare-family task's regression twin: the same rows, contexts and
+    rules, with the linear score plus noise as the target."""
+    return replace(
+        task,
+        name=f"{task.name}_reg",
+        load=partial(task.load, problem="regression"),
+        problem="regression",
+        description=f"{task.description} Regression: the score plus "
+        f"N(0, {RARE_REGRESSION_NOISE:g}^2) noise.",
+        smoke_kwargs=None,
+    )
+
+
+# Added after the draw above, so that HyperNetworkRegressor's context options
+# have tasks with categorical contexts to be chosen on (every task above with
+# one is a classification, except the confirmation half's mixed_reg). They
+# have their own draw, stratified like the classifications, and it must not
+# be redrawn either.
+_REGRESSION_TWINS = (
+    "rare_300_clusters",
+    "rare_200_shared",
+    "rare_150_independent",
+    "dense_20_clusters",
+    "dense_8_independent",
+)
+_CONTEXT_TASKS += [
+    _as_regression(t) for t in _CONTEXT_TASKS if t.name in _REGRESSION_TWINS
+]
+REGRESSION_SPLIT_SEED = 20262
+REGRESSION_SPLIT_GROUPS = {
+    "rare": (
+        "rare_300_clusters_reg",
+        "rare_200_shared_reg",
+        "rare_150_independent_reg",
+    ),
+    "rare_control": ("dense_20_clusters_reg", "dense_8_independent_reg"),
+}
+CONTEXT_HALVES |= draw_halves(REGRESSION_SPLIT_GROUPS, REGRESSION_SPLIT_SEED)
 if set(CONTEXT_HALVES) != {t.name for t in _CONTEXT_TASKS}:  # pragma: no cover
     raise RuntimeError("Every context task must be in one CONTEXT_SPLIT_GROUPS.")
 CONTEXT_TASKS = [replace(t, half=CONTEXT_HALVES[t.name]) for t in _CONTEXT_TASKS]

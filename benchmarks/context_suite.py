@@ -712,7 +712,7 @@ def pooling_lines(result: dict) -> list[str]:
         rare = [r for r in rows if r["rare_contexts"]]
         gains = [r["task"] for r in rare if r[model] > 0]
         lines += [
-            f"- (c) {label} never loses more than 0.005 AUC: {never} (worst: "
+            f"- (c) {label} never loses more than 0.005 AUC or R²: {never} (worst: "
             f"{worst[model]:+.3f} on {worst['task']}).",
             f"- (c) {label} gains on the tasks with many rare contexts: "
             f"**{len(gains)} of {len(rare)}**"
@@ -816,10 +816,12 @@ def attribute_table(records: list) -> str:
 
 
 def pooling_table(records: list) -> str:
-    """Part (c): AUC per pooling setting and each option's gain over none."""
+    """Part (c): AUC or R² per pooling setting and each option's gain over
+    none."""
     models = FAMILY_MODELS["rare"]
     header = [
         "task",
+        "metric",
         "contexts",
         "contexts ≤ 10 rows",
         *(MODEL_LABELS[m] for m in models),
@@ -838,6 +840,7 @@ def pooling_table(records: list) -> str:
         rows.append(
             [
                 name,
+                "R²" if r["problem"] == "regression" else "AUC",
                 str(r["n_contexts"]),
                 str(r["contexts_up_to_10_rows"]),
                 *cells,
@@ -882,7 +885,7 @@ Fit seconds (median over splits):
 
 $attributes_fit
 
-#### (c) Rare contexts: ROC AUC with and without pooling
+#### (c) Rare contexts: ROC AUC or R² with and without pooling
 
 Mean ± standard deviation over the held-out folds ($folds), stratified by
 context.
@@ -954,9 +957,11 @@ $halves
   `ConcatClassifier` with the table; *HistGB + attributes*:
   `HistGradientBoostingClassifier` on the features joined with the
   attributes of each row's value (no value id).
-- **(c)** `HyperNetworkClassifier` with `context_pooling` at $pooling_on,
+- **(c)** `HyperNetworkClassifier` (`HyperNetworkRegressor` on the
+  regression twins, `*_reg`) with `context_pooling` at $pooling_on,
   at 0 and at $strong (each with `context_shrinkage=0`), and with
-  `context_shrinkage="auto"` (the default since round 10; pooling 0), on
+  `context_shrinkage="auto"` (the classifier's default since round 10, the
+  regressor's since round 12; pooling 0), on
   `RepeatedStratifiedKFold(n_splits=5)` folds stratified by the context,
   so that every context (even one of 2 rows) is in every training fold.
 - **Targets** (issue 15): (a) HyperNetwork's mean R² / AUC at least that of
@@ -964,8 +969,8 @@ $halves
   on unseen values at least 95% of that on seen values, and above the
   "unknown" embedding's (here: in every repeat); (c) each pooling option
   (`context_pooling=$pooling_on`, `context_shrinkage="auto"`) loses at most
-  0.005 AUC against neither on every task and gains on the tasks with many
-  rare contexts. Standard deviations over overlapping folds
+  0.005 AUC (R² on the regression twins) against neither on every task and
+  gains on the tasks with many rare contexts. Standard deviations over overlapping folds
   understate the uncertainty of a mean.
 - **Times** are one thread per fit on a machine shared with other work
   (see the load average above); compare them within a run only.

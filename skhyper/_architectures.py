@@ -304,8 +304,9 @@ hyper_hidden_size : int, default=64
         ``"auto"`` is the classifier's default since round 10
         (``docs/defaults.md``): on 21 tuning tasks it gained +0.0004 mean
         ROC AUC (standard error 0.0003), losing at most 0.004 (where many
-        small contexts share a low-dimensional rule). The regressor's
-        default is 0: no regression task has measured it."""
+        small contexts share a low-dimensional rule). It is the
+        regressor's since round 12: +0.0012 mean R² (standard error
+        0.0007) on the regression twins of the rare-context tasks."""
 
 CONCAT_PARAMETERS_DOC = """\
 hidden_layer_sizes : tuple of int, default=(128, 64)

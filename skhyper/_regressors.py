@@ -159,7 +159,7 @@ class HyperNetworkRegressor(HyperNetworkArchitecture, _ContextRegressor):
         generator_rank=8,
         linear_readout=True,
         context_pooling=0.0,
-        context_shrinkage=0.0,
+        context_shrinkage="auto",
         embedding_size=16,
         dropout=0.1,
         activation="relu",

@@ -126,6 +126,7 @@ CHOICES = {
     "regressor_context_shrinkage": {
         "parameter": "context_shrinkage",
         "candidates": [0.0, "auto"],
+        # The default the round was judged against; "auto" since round 12.
         "default": 0.0,
         "family": "rare:regression",
         "seeds": [0, 1],

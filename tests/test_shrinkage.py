@@ -359,3 +359,9 @@ def test_a_bad_value_is_rejected_with_the_parameters_name(bad):
     X, value = _shared_rule()
     with pytest.raises(InvalidParameterError, match="context_shrinkage"):
         _fit(HyperNetworkClassifier, X, value, context_shrinkage=bad)
+
+
+def test_both_hypernetworks_shrink_by_default():
+    # Round 12 of docs/defaults.md made "auto" the regressor's default too.
+    for cls in (HyperNetworkClassifier, HyperNetworkRegressor):
+        assert cls().get_params()["context_shrinkage"] == "auto"

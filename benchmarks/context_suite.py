@@ -60,7 +60,10 @@ the context section of ``docs/benchmarks.md`` (between the markers
 ``CONTEXT_START`` and ``CONTEXT_END``; the rest of the page belongs to the
 default suite, which keeps this section when it rewrites the page). Other
 runs write ``context.json`` and ``context.md`` to a temporary folder or
-``--output-dir``.
+``--output-dir``. Right after the section, between ``NOTES_START`` and
+``NOTES_END``, the page may hold notes written by hand (reruns, unseen
+draws, later rounds, each with its command); a full run of either suite
+keeps them.
 """
 
 from __future__ import annotations
@@ -123,6 +126,8 @@ SMOKE_EPOCHS = 2
 CONTEXTUALIZED_BATCH = 16
 CONTEXT_START = "<!-- CONTEXT_START: written by bench_quality.py --suite context -->"
 CONTEXT_END = "<!-- CONTEXT_END -->"
+NOTES_START = "<!-- NOTES_START: written by hand, kept by both suites' full runs -->"
+NOTES_END = "<!-- NOTES_END -->"
 
 FAMILY_MODELS = {
     "varying": ("hypernetwork", "concat", "hist_gb", "lightgbm", "contextualized"),
@@ -1071,11 +1076,16 @@ def splice(page: str, section: str) -> str:
 
 
 def section_of(page: str) -> str | None:
-    """The context section of ``page`` (markers included), if it has one."""
+    """The context section of ``page`` (markers included), if it has one,
+    with the hand-written notes that follow it (see ``NOTES_START``)."""
     start, end = page.find(CONTEXT_START), page.find(CONTEXT_END)
     if start < 0 or end < 0:
         return None
-    return page[start : end + len(CONTEXT_END)]
+    end += len(CONTEXT_END)
+    notes_start, notes_end = page.find(NOTES_START, end), page.find(NOTES_END, end)
+    if notes_start >= 0 and notes_end >= 0 and not page[end:notes_start].strip():
+        end = notes_end + len(NOTES_END)
+    return page[start:end]
 
 
 # -- running -------------------------------------------------------------------

@@ -42,7 +42,7 @@ class RareContextWarning(UserWarning):
     ``RARE_CONTEXT_ROWS`` sets the number. Such a value's generated layer
     rests on a handful of rows. ``context_pooling`` (off by default) holds
     it back towards the layer all contexts share while it trains, and
-    ``context_shrinkage`` (``"auto"`` for the classifier) shrinks it
+    ``context_shrinkage`` (``"auto"`` by default) shrinks it
     afterwards towards the training rows' mean layer; without them, it is
     held back only by the weight decay and may fit those rows' noise. The
     fit goes on; the warning names the values so that you can decide (merge

@@ -1,0 +1,117 @@
+"""A candidate for round 13: grow the non-linear part only after the
+varying-coefficient sub-model has stopped improving.
+
+Run from the repository root::
+
+    python benchmarks/compare_staged_start.py           # ~40 min on 2 cores
+    python benchmarks/compare_staged_start.py --smoke   # seconds
+
+Since round 11 the hypernetwork's output layer starts as the
+varying-coefficient model: the readout of the fully connected (non-linear)
+layers starts at zero, but trains from the first step. On fresh draws of
+the tuning half's varying classification tasks a network whose non-linear
+readout stays at zero scored higher than the default, and the default
+trailed contextualized-ml there (``docs/benchmarks.md``). Two candidates:
+
+- ``"direct"``: the package as it is (every weight trains from the start);
+- ``"staged"``: a first stage trains with the non-linear readout held at
+  zero (its gradient masked), under the path's first decay, until the
+  validation monitor has not improved for ``n_iter_no_change`` epochs;
+  then the best weights so far are restored and the whole network goes on
+  along the decay path as before, so the non-linear part stays only if the
+  validation split says it helps. This is the decay path's own rule
+  (glmnet's warm-started path chosen on a validation split), with the
+  sub-model as its first step.
+
+The package builds only the first; this script patches the early-stopping
+callback in the worker that fits. Tasks, folds, seeds and the rule are
+``linear_readout``'s in ``compare_context_defaults.py`` (every family of
+the context suite's tuning half and the default suite's tuning half,
+seeds 0 and 1, 5 folds; a default changes only where the paired gain
+exceeds its standard error). Options as for that script (``--reuse``,
+``--output``, ``--n-jobs``).
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+import compare_context_defaults as compare  # noqa: E402
+
+import skhyper._base as base  # noqa: E402
+from skhyper._callbacks import DecayPath  # noqa: E402
+
+PARAMETER = "readout_growth"
+compare.CHOICES = {
+    PARAMETER: {
+        **compare.CHOICES["linear_readout"],
+        "candidates": ["direct", "staged"],
+        "default": "direct",  # the package's training since round 11
+    }
+}
+compare.RESULTS = compare.RESULTS.with_name("compare_staged_start.json")
+_evaluate = compare.evaluate  # the suite's own, which this script wraps
+
+
+class StagedPath(DecayPath):
+    """:class:`DecayPath` with a first stage in which only the
+    varying-coefficient sub-model trains (the non-linear readout's gradient
+    is masked to zero)."""
+
+    def on_train_begin(self, net, **kwargs) -> None:
+        super().on_train_begin(net, **kwargs)
+        module = net.module_
+        self.growing_ = not getattr(module, "linear_readout", False)
+        if self.growing_:
+            return
+        mask = torch.ones_like(module.output.weight)
+        mask[:, : mask.shape[1] // 2] = 0.0  # [FC output, generated output]
+        self._hook = module.output.weight.register_hook(
+            lambda grad: grad if self.growing_ else grad * mask
+        )
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        if self.growing_:
+            return super().on_epoch_end(net, **kwargs)
+        decay = self.decays[0]
+        net.history.record("weight_decay", decay)
+        if self.monitor is None:
+            loss = net.history[-1, "valid_loss"]
+        else:
+            loss = self.monitor(net)
+            net.history.record("valid_monitor", loss)
+        if loss < self.best_loss_ - self.tol:
+            self.best_loss_, self.misses_, self.best_decay_ = loss, 0, decay
+            self.best_weights_ = copy.deepcopy(net.module_.state_dict())
+            return
+        self.misses_ += 1
+        if self.misses_ >= self.patience:  # the sub-model has stopped: grow
+            self.growing_, self.misses_ = True, 0
+            net.module_.load_state_dict(self.best_weights_)
+
+    def on_train_end(self, net, **kwargs) -> None:
+        if getattr(self, "_hook", None) is not None:
+            self._hook.remove()
+            self._hook = None
+        super().on_train_end(net, **kwargs)
+
+
+def evaluate(parameter: str, candidate: str, task, seed: int, smoke: bool):
+    """Per-fold scores at the defaults, with the candidate's training (set
+    in the worker process that fits)."""
+    base.DecayPath = StagedPath if candidate == "staged" else DecayPath
+    try:
+        return _evaluate("linear_readout", True, task, seed, smoke)
+    finally:
+        base.DecayPath = DecayPath
+
+
+compare.evaluate = evaluate
+
+if __name__ == "__main__":
+    compare.main()

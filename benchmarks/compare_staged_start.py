@@ -8,10 +8,11 @@ Run from the repository root::
 
 Since round 11 the hypernetwork's output layer starts as the
 varying-coefficient model: the readout of the fully connected (non-linear)
-layers starts at zero, but trains from the first step. On fresh draws of
-the tuning half's varying classification tasks a network whose non-linear
-readout stays at zero scored higher than the default, and the default
-trailed contextualized-ml there (``docs/benchmarks.md``). Two candidates:
+layers starts at zero, but trains from the first step. On unseen draws the
+default trails contextualized-ml on the varying classification tasks
+(``docs/benchmarks.md``), and a throwaway probe on two fresh draws of the
+tuning half's three found a network whose non-linear readout stays at
+zero scoring higher than the default. Two candidates:
 
 - ``"direct"``: the package as it is (every weight trains from the start);
 - ``"staged"``: a first stage trains with the non-linear readout held at
@@ -29,7 +30,8 @@ callback in the worker that fits. Tasks, folds, seeds and the rule are
 the context suite's tuning half and the default suite's tuning half,
 seeds 0 and 1, 5 folds; a default changes only where the paired gain
 exceeds its standard error). Options as for that script (``--reuse``,
-``--output``, ``--n-jobs``).
+``--output``, ``--n-jobs``). Its verdict, ``"direct"`` kept (round 13 of
+``docs/defaults.md``), is why the package has no staged path.
 """
 
 from __future__ import annotations

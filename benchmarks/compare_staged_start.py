@@ -36,7 +36,6 @@ exceeds its standard error). Options as for that script (``--reuse``,
 
 from __future__ import annotations
 
-import copy
 import sys
 from pathlib import Path
 
@@ -80,16 +79,7 @@ class StagedPath(DecayPath):
     def on_epoch_end(self, net, **kwargs) -> None:
         if self.growing_:
             return super().on_epoch_end(net, **kwargs)
-        decay = self.decays[0]
-        net.history.record("weight_decay", decay)
-        if self.monitor is None:
-            loss = net.history[-1, "valid_loss"]
-        else:
-            loss = self.monitor(net)
-            net.history.record("valid_monitor", loss)
-        if loss < self.best_loss_ - self.tol:
-            self.best_loss_, self.misses_, self.best_decay_ = loss, 0, decay
-            self.best_weights_ = copy.deepcopy(net.module_.state_dict())
+        if self._improved(net):  # still in stage 0, under the first decay
             return
         self.misses_ += 1
         if self.misses_ >= self.patience:  # the sub-model has stopped: grow

@@ -199,6 +199,20 @@ class DecayPath(Callback):
         self._set_decay(self.decays[0])
 
     def on_epoch_end(self, net, **kwargs) -> None:
+        if self._improved(net):
+            return
+        self.misses_ += 1
+        if self.misses_ < self.patience:
+            return
+        if self.stage_ + 1 == len(self.decays):
+            raise KeyboardInterrupt  # skorch's signal to end training cleanly
+        self.stage_, self.misses_ = self.stage_ + 1, 0
+        net.module_.load_state_dict(self.best_weights_)
+        self._set_decay(self.decays[self.stage_])
+
+    def _improved(self, net) -> bool:
+        """Record the epoch's decay and monitored loss; if the loss improved
+        by ``tol``, keep the weights as the best so far and say so."""
         decay = self.decays[self.stage_]
         net.history.record("weight_decay", decay)
         if self.monitor is None:
@@ -209,15 +223,8 @@ class DecayPath(Callback):
         if loss < self.best_loss_ - self.tol:
             self.best_loss_, self.misses_, self.best_decay_ = loss, 0, decay
             self.best_weights_ = copy.deepcopy(net.module_.state_dict())
-            return
-        self.misses_ += 1
-        if self.misses_ < self.patience:
-            return
-        if self.stage_ + 1 == len(self.decays):
-            raise KeyboardInterrupt  # skorch's signal to end training cleanly
-        self.stage_, self.misses_ = self.stage_ + 1, 0
-        net.module_.load_state_dict(self.best_weights_)
-        self._set_decay(self.decays[self.stage_])
+            return True
+        return False
 
     def on_train_end(self, net, **kwargs) -> None:
         if self.best_weights_ is not None:

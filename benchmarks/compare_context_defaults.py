@@ -175,11 +175,16 @@ def quality_fold_scores(task, params: dict, smoke: bool) -> list[float]:
 
 def evaluate(parameter: str, candidate, task, seed: int, smoke: bool) -> list[float]:
     """Per-fold scores of one job (candidate None: contextualized-ml)."""
-    name = CHOICES.get(parameter, {}).get("parameter", parameter)
-    params = {name: candidate, "random_state": seed}
+    params = {model_parameter(parameter): candidate, "random_state": seed}
     if isinstance(task, ContextTask):
         return fold_scores(task, None if candidate is None else params, smoke)
     return quality_fold_scores(task, params, smoke)
+
+
+def model_parameter(choice: str) -> str:
+    """The estimator's parameter that ``choice`` sets (its own name unless
+    it says otherwise; a choice a wrapping script removed is its name)."""
+    return CHOICES.get(choice, {}).get("parameter", choice)
 
 
 def families(choice: dict) -> list[str]:
@@ -309,7 +314,7 @@ def table(rows: list[dict], parameter: str) -> str:
     over folds and seeds)."""
     part = [r for r in rows if r["parameter"] == parameter]
     candidates = list(dict.fromkeys(r["candidate"] for r in part))
-    name = CHOICES[parameter].get("parameter", parameter)
+    name = model_parameter(parameter)
     label = {
         c: "contextualized-ml" if c is None else f"{name}={c!r}" for c in candidates
     }

@@ -583,16 +583,6 @@ def _as_regression(task: ContextTask) -> ContextTask:
 # one is a classification, except the confirmation half's mixed_reg). They
 # have their own draw, stratified like the classifications, and it must not
 # be redrawn either.
-_REGRESSION_TWINS = (
-    "rare_300_clusters",
-    "rare_200_shared",
-    "rare_150_independent",
-    "dense_20_clusters",
-    "dense_8_independent",
-)
-_CONTEXT_TASKS += [
-    _as_regression(t) for t in _CONTEXT_TASKS if t.name in _REGRESSION_TWINS
-]
 REGRESSION_SPLIT_SEED = 20262
 REGRESSION_SPLIT_GROUPS = {
     "rare": (
@@ -602,6 +592,10 @@ REGRESSION_SPLIT_GROUPS = {
     ),
     "rare_control": ("dense_20_clusters_reg", "dense_8_independent_reg"),
 }
+_twins = {n for names in REGRESSION_SPLIT_GROUPS.values() for n in names}
+_CONTEXT_TASKS += [
+    _as_regression(t) for t in _CONTEXT_TASKS if f"{t.name}_reg" in _twins
+]
 CONTEXT_HALVES |= draw_halves(REGRESSION_SPLIT_GROUPS, REGRESSION_SPLIT_SEED)
 if set(CONTEXT_HALVES) != {t.name for t in _CONTEXT_TASKS}:  # pragma: no cover
     raise RuntimeError("Every context task must be in one CONTEXT_SPLIT_GROUPS.")

@@ -646,6 +646,11 @@ def targets(records: list) -> dict:
     }
 
 
+def metric_of(record: dict) -> str:
+    """The score a task's tables show: R² or (ROC) AUC."""
+    return "R²" if record["problem"] == "regression" else "AUC"
+
+
 def fmt(value: float | None, digits: int = 3) -> str:
     """A number, or a dash when missing."""
     return "—" if value is None else f"{value:.{digits}f}"
@@ -758,7 +763,7 @@ def varying_table(records: list) -> str:
     rows = []
     for r in records:
         context = ", ".join([*r["categorical"], *r["continuous"]])
-        metric = "R²" if r["problem"] == "regression" else "AUC"
+        metric = metric_of(r)
         cells = [cell(r["models"].get(m)) for m in models]
         rows.append([r["name"], metric, str(r["n_rows"]), context, *cells])
     return table(header, rows)
@@ -845,7 +850,7 @@ def pooling_table(records: list) -> str:
         rows.append(
             [
                 name,
-                "R²" if r["problem"] == "regression" else "AUC",
+                metric_of(r),
                 str(r["n_contexts"]),
                 str(r["contexts_up_to_10_rows"]),
                 *cells,

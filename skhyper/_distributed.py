@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -35,6 +36,7 @@ import torch.distributed as dist
 
 from ._data import TensorBatches, TensorTable
 from ._net import WeightedLossNet
+from ._shared_memory import SharedMemorySum
 
 # Accelerate's distributed types that are plain data parallelism, which is
 # what DistributedNet does; DeepSpeed, FSDP, Megatron and XLA shard or
@@ -206,9 +208,14 @@ def broadcast_weights(module: torch.nn.Module) -> None:
         dist.broadcast(tensor, src=0)
 
 
-def average_gradients(module: torch.nn.Module, n_processes: int) -> None:
-    """Replace every gradient by its mean over the processes, in one
-    all-reduce of one flat buffer.
+def average_gradients(
+    module: torch.nn.Module,
+    n_processes: int,
+    total: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> None:
+    """Replace every gradient by its mean over the processes, summed in one
+    flat buffer by ``total`` (a :class:`~skhyper._shared_memory.SharedMemorySum`
+    for processes that share a machine's memory), or else by one all-reduce.
 
     A process may have no gradient for a parameter that another has (the
     rows of its share never reached it); it then adds zeros. One flag per
@@ -227,7 +234,10 @@ def average_gradients(module: torch.nn.Module, n_processes: int) -> None:
     reached = [float(p.grad is not None) for p in parameters]
     pieces.append(torch.tensor(reached, dtype=reference.dtype, device=reference.device))
     flat = torch.cat(pieces)
-    dist.all_reduce(flat)
+    if total is None:
+        dist.all_reduce(flat)
+    else:
+        flat = total(flat)
     flat /= n_processes
     reached_anywhere = (flat[-len(parameters) :] > 0).tolist()
     offset = 0
@@ -303,9 +313,13 @@ class DistributedNet(WeightedLossNet):
     building one imports ``torch._dynamo`` and sympy (about 800 modules:
     1.1 s of every fit on an idle core, 2.3 s with two processes on two
     cores, measured with pyinstrument). What is lost is DDP's bucketing,
-    which overlaps the all-reduce with the backward pass: here it follows
-    the backward pass (1.6-2.3 ms per step for the default classifier
-    between two idle gloo processes; ``docs/scaling.md`` has the profile).
+    which overlaps the all-reduce with the backward pass; on two CPU
+    processes of a 2-core machine, four buckets overlapped with the compute
+    took longer than one sum after it (``docs/scaling.md``). Processes on
+    CPUs of one machine sum the gradients through shared memory instead
+    (:class:`~skhyper._shared_memory.SharedMemorySum`): gloo's all-reduce
+    over the loopback device costs 2.0-2.5 ms per step for the default
+    classifier, that sum 0.5-0.8 ms.
 
     Parameters
     ----------
@@ -335,11 +349,30 @@ class DistributedNet(WeightedLossNet):
                 stacklevel=2,
             )
         broadcast_weights(self.module_)
+        self._gradient_sum = self._shared_gradient_sum()
         if accelerator.process_index > 0:
             # Same weights, but dropout and the unknown-context draws of
             # each process must differ; process 0 keeps the stream of a
             # single-process fit.
             torch.manual_seed(torch.initial_seed() + accelerator.process_index)
+
+    def _shared_gradient_sum(self) -> SharedMemorySum | None:
+        """The gradients' sum through shared memory where every process
+        trains on a CPU of this machine; None (an all-reduce) otherwise:
+        between GPUs NCCL's all-reduce is the fast path, and processes on
+        several machines share no memory."""
+        if torch.device(self.device).type != "cpu":
+            return None
+        parameters = [p for p in self.module_.parameters() if p.requires_grad]
+        size = sum(p.numel() for p in parameters) + len(parameters)
+        return SharedMemorySum.open(
+            size, self.accelerator.process_index, self.accelerator.num_processes
+        )
+
+    def on_train_end(self, net, X=None, y=None, **kwargs) -> None:
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        # The mapped buffer is this fit's alone: not kept, not pickled.
+        self._gradient_sum = None
 
     def train_step_single(self, batch, **fit_params):
         """skorch's step on this process's share of the batch; then every
@@ -347,7 +380,11 @@ class DistributedNet(WeightedLossNet):
         callbacks (``on_grad_computed``) and the optimizer see it."""
         step = super().train_step_single(batch, **fit_params)
         if self.accelerator.num_processes > 1:
-            average_gradients(self.module_, self.accelerator.num_processes)
+            average_gradients(
+                self.module_,
+                self.accelerator.num_processes,
+                getattr(self, "_gradient_sum", None),
+            )
         return step
 
     def get_loss(self, y_pred, y_true, X=None, training=False):

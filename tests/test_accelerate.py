@@ -405,3 +405,106 @@ def test_gradients_are_averaged_over_the_processes(tmp_path):
     assert [r["computed"] for r in ranks] == [[(0, 3)], [(3, 7)]]
     for r in ranks:
         torch.testing.assert_close(r["shared"], torch.arange(7.0) ** 2)
+
+
+SHARED_MEMORY = """
+import glob, pickle, sys
+from pathlib import Path
+import numpy as np, pandas as pd
+import torch, torch.distributed as dist
+from accelerate import Accelerator
+import skhyper._shared_memory as shared_memory
+from skhyper import HyperNetworkRegressor
+from skhyper._distributed import average_gradients
+from skhyper._shared_memory import SharedMemorySum
+
+accelerator = Accelerator(cpu=True)  # sets up the gloo process group
+rank = dist.get_rank()
+report = {}
+
+# Three sums in a row (both sets of slots, then the first again), each
+# against an all-reduce of the same tensors.
+total = SharedMemorySum.open(5, rank, 2)
+report["left_behind"] = glob.glob("/dev/shm/skhyper-gradients-*")
+sums = []
+for step in range(3):
+    mine = torch.arange(5.0) * (rank + 1.5) + step / 3
+    expected = mine.clone()
+    dist.all_reduce(expected)
+    sums.append((total(mine), expected))
+report["sums"] = sums
+
+# average_gradients through it: the same bits as through the all-reduce.
+torch.manual_seed(0)
+module = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 1))
+module(torch.randn(6, 3) + rank).pow(2).sum().backward()
+own = [p.grad.clone() for p in module.parameters()]
+average_gradients(module, 2)
+reduced = [p.grad.clone() for p in module.parameters()]
+for p, grad in zip(module.parameters(), own):
+    p.grad = grad.clone()
+size = sum(p.numel() for p in module.parameters()) + 4
+average_gradients(module, 2, SharedMemorySum.open(size, rank, 2))
+report["averaged"] = (reduced, [p.grad.clone() for p in module.parameters()])
+
+# A process that cannot map the buffer (another machine): all fall back.
+attach = shared_memory._attach
+if rank == 1:
+    shared_memory._attach = lambda *args: None
+report["fallback"] = SharedMemorySum.open(5, rank, 2)
+shared_memory._attach = attach
+report["left_behind"] += glob.glob("/dev/shm/skhyper-gradients-*")
+
+# A data-parallel fit on CPUs sums every step's gradients this way, and
+# keeps no buffer once fitted.
+calls = []
+summed = SharedMemorySum.__call__
+SharedMemorySum.__call__ = lambda self, t: calls.append(1) or summed(self, t)
+rng = np.random.default_rng(0)
+X = pd.DataFrame({"a": rng.normal(size=300), "kind": rng.choice(["p", "q"], 300)})
+model = HyperNetworkRegressor("kind", hidden_size=8, max_epochs=2, batch_size=64,
+                              weight_decay=0.1, accelerator=accelerator)
+model.fit(X, X["a"])
+report["calls"] = len(calls)
+report["steps"] = sum(
+    "train_loss" in batch for epoch in model.net_.history for batch in epoch["batches"]
+)
+report["kept"] = model.net_._gradient_sum
+report["pickles"] = len(pickle.dumps(model)) > 0
+torch.save(report, Path(sys.argv[1]) / f"rank{rank}.pt")
+"""
+
+
+def test_processes_on_one_machine_sum_through_shared_memory(tmp_path):
+    """Two CPU processes sum gradients through one shared buffer: the same
+    bits as gloo's all-reduce, in consecutive steps, with nothing left in
+    /dev/shm; when one process cannot map the buffer, every process falls
+    back to the all-reduce; a fit uses it for every training step."""
+    _run_on_two_processes(SHARED_MEMORY, tmp_path)
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
+    for report in ranks:
+        assert report["left_behind"] == []
+        for got, expected in report["sums"]:
+            torch.testing.assert_close(got, expected, rtol=0, atol=0)
+        for reduced, shared in zip(*report["averaged"], strict=True):
+            torch.testing.assert_close(shared, reduced, rtol=0, atol=0)
+        assert report["fallback"] is None
+        assert report["calls"] == report["steps"] > 0
+        assert report["kept"] is None and report["pickles"]
+    assert not torch.equal(ranks[0]["sums"][0][0], ranks[0]["sums"][1][0])
+
+
+def test_shared_memory_is_not_taken_from_another_machine(tmp_path):
+    """A process that finds no file, a file of another size, or a file with
+    other check values under the announced name is not sharing process
+    0's memory: it maps nothing, and creates no file."""
+    from skhyper._shared_memory import _CHECK_VALUES, _attach
+
+    missing = tmp_path / "missing"
+    assert _attach(str(missing), [1.0] * _CHECK_VALUES, 16) is None
+    assert not missing.exists()
+    other = tmp_path / "other"
+    other.write_bytes(np.zeros(16, dtype=np.float32).tobytes())
+    assert _attach(str(other), [1.0] * _CHECK_VALUES, 32) is None
+    assert _attach(str(other), [1.0] * _CHECK_VALUES, 16) is None
+    assert _attach(str(other), [0.0] * _CHECK_VALUES, 16) is not None

@@ -12,6 +12,11 @@ split between the processes), so their AUCs should agree.
     python benchmarks/bench_data_parallel.py --rows 1000000 --repeats 3
     python benchmarks/bench_data_parallel.py --smoke            # CI: seconds
     python benchmarks/bench_data_parallel.py --rows 1000000 --control
+    python benchmarks/bench_data_parallel.py --rows 1000000 --batch-size auto 8192
+
+``--batch-size`` sets the whole batch (split between the processes) of
+both fits, ``"auto"`` (the default) or a number of rows; each size is a
+row of the table.
 
 ``--control`` also times two independent one-process fits running at once
 (no communication): what the machine gives two processes, the ceiling of
@@ -24,6 +29,7 @@ two processes can only be faster than one when two cores are free.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import socket
@@ -61,15 +67,25 @@ def launch_command(processes: int) -> list[str]:
     ]
 
 
-def run_example(processes: int, rows: int, epochs: int, timeout: float) -> dict:
+def example_arguments(rows: int, epochs: int, batch_size: str, out) -> list[str]:
+    """The example's command-line arguments for one fit."""
+    return [
+        str(EXAMPLE),
+        f"--rows={rows}",
+        f"--epochs={epochs}",
+        f"--batch-size={batch_size}",
+        f"--out={out}",
+    ]
+
+
+def run_example(
+    processes: int, rows: int, epochs: int, batch_size: str, timeout: float
+) -> dict:
     """One fit of the example; process 0's record, with the load average."""
     with tempfile.TemporaryDirectory() as out:
-        command = launch_command(processes) + [
-            str(EXAMPLE),
-            f"--rows={rows}",
-            f"--epochs={epochs}",
-            f"--out={out}",
-        ]
+        command = launch_command(processes) + example_arguments(
+            rows, epochs, batch_size, out
+        )
         load_before = os.getloadavg()[0]
         env = {**os.environ, "SKHYPER_SMOKE": "0"}
         subprocess.run(command, check=True, timeout=timeout, env=env, cwd=ROOT)
@@ -86,7 +102,9 @@ def run_example(processes: int, rows: int, epochs: int, timeout: float) -> dict:
     }
 
 
-def run_two_independent(rows: int, epochs: int, timeout: float) -> dict:
+def run_two_independent(
+    rows: int, epochs: int, batch_size: str, timeout: float
+) -> dict:
     """The control: two one-process fits at once, each on its own table of
     ``rows``, with no communication. Their summed throughput is what the
     machine gives two processes; data parallelism cannot beat it."""
@@ -97,10 +115,7 @@ def run_two_independent(rows: int, epochs: int, timeout: float) -> dict:
             subprocess.Popen(
                 [
                     sys.executable,
-                    str(EXAMPLE),
-                    f"--rows={rows}",
-                    f"--epochs={epochs}",
-                    f"--out={out}/{k}",
+                    *example_arguments(rows, epochs, batch_size, f"{out}/{k}"),
                 ],
                 env=env,
                 cwd=ROOT,
@@ -138,10 +153,42 @@ def summarise(runs: list[dict]) -> dict:
     }
 
 
+def measure(rows: int, batch_size: str, args) -> dict:
+    """Fits of one table size and batch size on 1 and 2 processes (and the
+    control), ``args.repeats`` times in turns: the machine's load hits all."""
+    runs = {1: [], 2: [], "control": []} if args.control else {1: [], 2: []}
+    for _ in range(args.repeats):
+        for processes in runs:
+            if processes == "control":
+                run = run_two_independent(rows, args.epochs, batch_size, args.timeout)
+            else:
+                run = run_example(
+                    processes, rows, args.epochs, batch_size, args.timeout
+                )
+            runs[processes].append(run)
+            # Each run as it ends, so a run cut short still reports.
+            print(json.dumps({**run, "launched": processes}), flush=True)
+    one, two = summarise(runs[1]), summarise(runs[2])
+    result = {
+        "rows": rows,
+        "one_process": one,
+        "two_processes": two,
+        "speedup": two["rows_per_second"] / one["rows_per_second"],
+        "auc_difference": statistics.median(two["test_auc"])
+        - statistics.median(one["test_auc"]),
+    }
+    if args.control:
+        control = summarise(runs["control"])
+        result["two_independent_fits"] = control
+        result["control_speedup"] = control["rows_per_second"] / one["rows_per_second"]
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch-size", nargs="+", default=["auto"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--output", type=Path)
@@ -156,34 +203,8 @@ def main() -> None:
         args.rows, args.epochs, args.repeats = [4_000], 2, 1
 
     results = []
-    for rows in args.rows:
-        runs = {1: [], 2: [], "control": []} if args.control else {1: [], 2: []}
-        for _ in range(args.repeats):  # in turns: the machine's load hits all
-            for processes in runs:
-                if processes == "control":
-                    run = run_two_independent(rows, args.epochs, args.timeout)
-                else:
-                    run = run_example(processes, rows, args.epochs, args.timeout)
-                runs[processes].append(run)
-                # Each run as it ends, so a run cut short still reports.
-                print(json.dumps({**run, "launched": processes}), flush=True)
-        one, two = summarise(runs[1]), summarise(runs[2])
-        results.append(
-            {
-                "rows": rows,
-                "one_process": one,
-                "two_processes": two,
-                "speedup": two["rows_per_second"] / one["rows_per_second"],
-                "auc_difference": statistics.median(two["test_auc"])
-                - statistics.median(one["test_auc"]),
-            }
-        )
-        if args.control:
-            control = summarise(runs["control"])
-            results[-1]["two_independent_fits"] = control
-            results[-1]["control_speedup"] = (
-                control["rows_per_second"] / one["rows_per_second"]
-            )
+    for rows, batch_size in itertools.product(args.rows, args.batch_size):
+        results.append(measure(rows, batch_size, args))
         print(json.dumps(results[-1], indent=2), flush=True)
 
     print(
@@ -204,7 +225,8 @@ def main() -> None:
     for r in results:
         if "control_speedup" in r:
             print(
-                f"{r['rows']:,} rows: two independent one-process fits at once "
+                f"{r['rows']:,} rows, batch {r['one_process']['batch_size']}: "
+                "two independent one-process fits at once "
                 f"{r['two_independent_fits']['rows_per_second']:,.0f} rows/s in "
                 f"all ({r['control_speedup']:.2f}x one fit alone)"
             )

@@ -317,9 +317,8 @@ class DistributedNet(WeightedLossNet):
     processes of a 2-core machine, four buckets overlapped with the compute
     took longer than one sum after it (``docs/scaling.md``). Processes on
     CPUs of one machine sum the gradients through shared memory instead
-    (:class:`~skhyper._shared_memory.SharedMemorySum`): gloo's all-reduce
-    over the loopback device costs 2.0-2.5 ms per step for the default
-    classifier, that sum 0.5-0.8 ms.
+    (:class:`~skhyper._shared_memory.SharedMemorySum`), which adds about
+    half of what gloo's all-reduce over the loopback device adds to a step.
 
     Parameters
     ----------

@@ -1,15 +1,14 @@
 """Summing a tensor over the processes of one machine through shared memory.
 
 A data-parallel fit on CPU processes averages its gradients after every
-step. Through gloo that is an all-reduce over TCP on the loopback device,
-which for the default classifier's 177,298 gradients took 2.0-2.5 ms
-between two idle processes on this project's 2-core machine, mostly
-latency: 1,000 values took as long as 354,000. Processes on one machine can
-instead write their gradients into one buffer that all of them map, wait at
-a barrier (0.2-0.4 ms over gloo) and each add up the buffer: 0.5-0.8 ms in
-the same measurement (``benchmarks/bench_data_parallel.py`` has the fit's
-figures). ``torch.distributed`` still carries the barrier and everything
-else.
+step. Through gloo that is an all-reduce over TCP on the loopback device:
+for the default classifier's 177,298 gradients it added 3.0-3.5 ms to a
+step on this project's 2-core machine, and is mostly latency (1,000 values
+took about as long as 354,000). Processes on one machine can instead write
+their gradients into one buffer that all of them map, meet at a barrier and
+each add up the buffer: that added 1.8 ms (``benchmarks/bench_gradient_sum.py``;
+``docs/scaling.md`` has the fits' figures). ``torch.distributed`` still
+carries the barrier and every other collective operation.
 """
 
 from __future__ import annotations

@@ -91,6 +91,8 @@ def _create(length: int):
     """Process 0's buffer and ``(path, check values)``, or ``(None, None)``
     if it cannot create one."""
     directory = "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
+    if not _has_room(directory, 4 * length):
+        return None, None
     name = uuid.uuid4()
     path = os.path.join(directory, f"skhyper-gradients-{name.hex}")
     # Exact in float32: whole numbers below 2**24.
@@ -101,6 +103,18 @@ def _create(length: int):
         return None, None
     buffer[-_CHECK_VALUES:] = torch.tensor(check)
     return buffer, (path, check)
+
+
+def _has_room(directory: str, n_bytes: int) -> bool:
+    """Whether ``directory`` has room for the buffer twice over. A mapped
+    file is created sparse: a full /dev/shm (64 MiB in a Docker container
+    by default) would kill the process with SIGBUS at the first write
+    that finds no page, where the all-reduce would have worked."""
+    try:
+        stats = os.statvfs(directory)
+    except (OSError, AttributeError):  # AttributeError: no statvfs (Windows)
+        return False
+    return stats.f_bavail * stats.f_frsize >= 2 * n_bytes
 
 
 def _attach(path: str, check: list[float], length: int) -> torch.Tensor | None:

@@ -508,3 +508,20 @@ def test_shared_memory_is_not_taken_from_another_machine(tmp_path):
     assert _attach(str(other), [1.0] * _CHECK_VALUES, 32) is None
     assert _attach(str(other), [1.0] * _CHECK_VALUES, 16) is None
     assert _attach(str(other), [0.0] * _CHECK_VALUES, 16) is not None
+
+
+def test_no_shared_buffer_without_room_for_it(monkeypatch):
+    """Where the shared-memory directory has no room for the buffer (a
+    small /dev/shm), process 0 creates none, so every process falls back
+    to the all-reduce instead of dying of SIGBUS at the first write."""
+    import skhyper._shared_memory as shared_memory
+
+    full = os.statvfs_result((4096, 4096, 100, 0, 0, 100, 0, 0, 0, 255))
+    monkeypatch.setattr(shared_memory.os, "statvfs", lambda path: full)
+    assert shared_memory._create(1_000) == (None, None)
+    monkeypatch.undo()
+    buffer, (path, check) = shared_memory._create(1_000)
+    try:
+        assert buffer[-len(check) :].tolist() == check
+    finally:
+        os.unlink(path)

@@ -979,9 +979,9 @@ $halves
   on unseen values at least 95% of that on seen values, and above the
   "unknown" embedding's (here: in every repeat); (c) each pooling option
   (`context_pooling=$pooling_on`, `context_shrinkage="auto"`) loses at most
-  0.005 AUC (R² on the regression twins) against neither on every task and
-  gains on the tasks with many rare contexts. Standard deviations over overlapping folds
-  understate the uncertainty of a mean.
+  0.005 AUC (R² on the regression twins) against neither on every task
+  and gains on the tasks with many rare contexts. Standard deviations
+  over overlapping folds understate the uncertainty of a mean.
 - **Times** are one thread per fit on a machine shared with other work
   (see the load average above); compare them within a run only.
 

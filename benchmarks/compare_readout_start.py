@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from unittest import mock
 
 import torch
 
@@ -65,11 +66,9 @@ def _round_9_start(module: HyperNetworkModule, *args, **kwargs) -> None:
 def evaluate(parameter: str, candidate: str, task, seed: int, smoke: bool):
     """Per-fold scores with ``linear_readout=True`` and the given start
     (set in the worker process that fits)."""
-    HyperNetworkModule.__init__ = _round_9_start if candidate == "zero" else _build
-    try:
+    start = _round_9_start if candidate == "zero" else _build
+    with mock.patch.object(HyperNetworkModule, "__init__", start):
         return _evaluate("linear_readout", True, task, seed, smoke)
-    finally:
-        HyperNetworkModule.__init__ = _build
 
 
 compare.evaluate = evaluate

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from unittest import mock
 
 import torch
 
@@ -96,11 +97,9 @@ class StagedPath(DecayPath):
 def evaluate(parameter: str, candidate: str, task, seed: int, smoke: bool):
     """Per-fold scores at the defaults, with the candidate's training (set
     in the worker process that fits)."""
-    base.DecayPath = StagedPath if candidate == "staged" else DecayPath
-    try:
+    path = StagedPath if candidate == "staged" else DecayPath
+    with mock.patch.object(base, "DecayPath", path):
         return _evaluate("linear_readout", True, task, seed, smoke)
-    finally:
-        base.DecayPath = DecayPath
 
 
 compare.evaluate = evaluate

@@ -90,7 +90,7 @@ class SharedMemorySum:
 def _create(length: int):
     """Process 0's buffer and ``(path, check values)``, or ``(None, None)``
     if it cannot create one."""
-    directory = "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
+    directory = _shared_directory()
     if not _has_room(directory, 4 * length):
         return None, None
     name = uuid.uuid4()
@@ -98,18 +98,42 @@ def _create(length: int):
     # Exact in float32: whole numbers below 2**24.
     check = [float((name.int >> (24 * k)) % 2**24) for k in range(_CHECK_VALUES)]
     try:
+        _reserve(path, 4 * length)
         buffer = torch.from_file(path, shared=True, size=length, dtype=torch.float32)
     except (OSError, RuntimeError):
+        if os.path.exists(path):
+            os.unlink(path)
         return None, None
     buffer[-_CHECK_VALUES:] = torch.tensor(check)
     return buffer, (path, check)
 
 
+def _reserve(path: str, n_bytes: int) -> None:
+    """Create the file, readable by this user only, with its pages
+    allocated where the system can (``posix_fallocate``: an ``OSError``
+    now if they do not fit, rather than SIGBUS at a later write)."""
+    descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+    try:
+        if hasattr(os, "posix_fallocate"):
+            os.posix_fallocate(descriptor, 0, n_bytes)
+        else:
+            os.ftruncate(descriptor, n_bytes)
+    finally:
+        os.close(descriptor)
+
+
+def _shared_directory() -> str:
+    """Where the buffer's file goes: /dev/shm (memory) where there is one,
+    else the temporary directory (a mapped file is shared all the same)."""
+    return "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
+
+
 def _has_room(directory: str, n_bytes: int) -> bool:
-    """Whether ``directory`` has room for the buffer twice over. A mapped
-    file is created sparse: a full /dev/shm (64 MiB in a Docker container
-    by default) would kill the process with SIGBUS at the first write
-    that finds no page, where the all-reduce would have worked."""
+    """Whether ``directory`` has room for the buffer twice over: a full
+    /dev/shm (64 MiB in a Docker container by default) would end in SIGBUS
+    at a write to a page that finds no memory, where the all-reduce would
+    have worked. Where ``posix_fallocate`` exists, :func:`_reserve` makes
+    sure of the pages as well."""
     try:
         stats = os.statvfs(directory)
     except (OSError, AttributeError):  # AttributeError: no statvfs (Windows)

@@ -525,3 +525,19 @@ def test_no_shared_buffer_without_room_for_it(monkeypatch):
         assert buffer[-len(check) :].tolist() == check
     finally:
         os.unlink(path)
+
+
+def test_a_buffer_whose_pages_do_not_fit_is_not_created(monkeypatch, tmp_path):
+    """When the pages cannot be allocated (``posix_fallocate`` fails with
+    ENOSPC although statvfs showed room), no buffer and no file are left."""
+    import errno
+
+    import skhyper._shared_memory as shared_memory
+
+    def no_space(descriptor, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shared_memory, "_shared_directory", lambda: str(tmp_path))
+    monkeypatch.setattr(shared_memory.os, "posix_fallocate", no_space, raising=False)
+    assert shared_memory._create(1_000) == (None, None)
+    assert list(tmp_path.iterdir()) == []

@@ -202,14 +202,25 @@ def bench_predict(repeats: int, n_rows: int, device: str) -> dict:
             context_column="context", max_epochs=1, random_state=0, device=device
         )
         estimator.fit(X[:2000], y[:2000])
+        faults = minor_page_faults()
         median, times = median_seconds(lambda e=estimator: e.predict_proba(X), repeats)
         results[type(estimator).__name__] = {
             "rows": n_rows,
             "median_s": median,
             "rows_per_s": n_rows / median,
             "runs_s": times,
+            # Memory the allocator took from the system again during the
+            # calls (pages first touched): what made the hypernetwork's
+            # predict vary between runs (docs/performance.md).
+            "minor_page_faults_per_call": (minor_page_faults() - faults)
+            // (repeats + 1),
         }
     return results
+
+
+def minor_page_faults() -> int:
+    """This process's minor page faults so far."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 # -- 3. scaling -------------------------------------------------------------------
@@ -691,7 +702,10 @@ def print_fit(report: dict) -> None:
 def print_predict(report: dict) -> None:
     print(f"\n2. predict_proba throughput (median of {report['repeats']} runs)")
     for name, r in report["predict"].items():
-        print(f"  {name:42s} {r['rows_per_s']:12,.0f} rows/s  ({r['rows']:,} rows)")
+        faults = r.get("minor_page_faults_per_call")
+        faults = "" if faults is None else f", {faults:,} page faults per call"
+        rate = f"{r['rows_per_s']:12,.0f} rows/s"
+        print(f"  {name:42s} {rate}  ({r['rows']:,} rows{faults})")
 
 
 def print_scaling(report: dict) -> None:

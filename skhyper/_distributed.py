@@ -208,6 +208,12 @@ def broadcast_weights(module: torch.nn.Module) -> None:
         dist.broadcast(tensor, src=0)
 
 
+def trainable_parameters(module: torch.nn.Module) -> list[torch.nn.Parameter]:
+    """The parameters whose gradients the processes average, in the order
+    of their flat buffer."""
+    return [p for p in module.parameters() if p.requires_grad]
+
+
 def average_gradients(
     module: torch.nn.Module,
     n_processes: int,
@@ -223,7 +229,7 @@ def average_gradients(
     reached keeps no gradient, and the optimizer skips it as it would in a
     single process.
     """
-    parameters = [p for p in module.parameters() if p.requires_grad]
+    parameters = trainable_parameters(module)
     if not parameters:
         return
     reference = parameters[0]
@@ -362,7 +368,8 @@ class DistributedNet(WeightedLossNet):
         several machines share no memory."""
         if torch.device(self.device).type != "cpu":
             return None
-        parameters = [p for p in self.module_.parameters() if p.requires_grad]
+        # The length of average_gradients' flat buffer.
+        parameters = trainable_parameters(self.module_)
         size = sum(p.numel() for p in parameters) + len(parameters)
         return SharedMemorySum.open(
             size, self.accelerator.process_index, self.accelerator.num_processes

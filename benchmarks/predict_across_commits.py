@@ -23,29 +23,24 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def measure(rows: int, calls: int) -> float:
-    """Median rows/s of ``calls`` predictions, after one warm-up call."""
+    """Median rows/s of ``calls`` predictions, after one warm-up call
+    (bench_speed's timing)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from bench_speed import make_context_data
+    from bench_speed import make_context_data, median_seconds
 
     from skhyper import HyperNetworkClassifier
 
     X, y = make_context_data(rows, 20)
     model = HyperNetworkClassifier("context", max_epochs=1, random_state=0)
     model.fit(X[:2000], y[:2000])
-    model.predict_proba(X)
-    seconds = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        model.predict_proba(X)
-        seconds.append(time.perf_counter() - start)
-    return rows / statistics.median(seconds)
+    median, _ = median_seconds(lambda: model.predict_proba(X), calls)
+    return rows / median
 
 
 def at_commit(worktree: Path, rows: int, calls: int) -> float:

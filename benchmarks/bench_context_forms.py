@@ -1,15 +1,17 @@
-"""Which form of the context-generated layer trains fastest, by number of
-contexts and batch size.
+"""Which form of the context-generated layer trains (or predicts) fastest,
+by number of contexts and batch size.
 
 ``ContextLinear`` can compute ``x (W0 + A(c) B(c)) + b(c)`` for a batch in
-three ways (``skhyper._modules.CONTEXT_FORMS``):
+four ways (``skhyper._modules.CONTEXT_FORMS``):
 
 * ``grouped``: sort the rows by context, pad each context's rows into a
   block and multiply block by block (one batched matmul per factor);
 * ``dense``: multiply every row by every context's ``A`` in one product,
   mask all but the row's own context, multiply by all ``B`` stacked;
 * ``gathered``: gather each row's ``A(c)`` and ``B(c)`` and multiply row by
-  row (``n x in x rank`` work).
+  row (``n x in x rank`` work);
+* ``summed``: the same arithmetic as weighted sums of the factors' rows
+  (``embedding_bag``), without copying them per row.
 
 This times training steps (forward, backward, fused AdamW) of the default
 ``HyperNetworkModule`` (20 numeric features, hidden and output 128, rank 8)
@@ -19,9 +21,15 @@ with each form forced, for 3 to 10,000 contexts::
     python benchmarks/bench_context_forms.py --smoke    # seconds (CI)
     python benchmarks/bench_context_forms.py --device cuda --batches 128 2048 16384
 
+``--predict`` times prediction instead: ``predict_outputs`` of 20,480
+rows in 1,024-row blocks, as an estimator's ``predict`` runs them, with each
+form whose rows do not depend on each other (all but ``grouped``)::
+
+    python benchmarks/bench_context_forms.py --predict  # ~1 minute
+
 Each figure is the median rows/s of ``--repeats`` timed passes of
-``--steps`` steps after a warm-up pass, one thread on the CPU. The chosen
-form (``choose_form``) is marked with ``*``.
+``--steps`` steps (or of one prediction) after a warm-up pass, one thread
+on the CPU. The chosen form (``choose_form``) is marked with ``*``.
 """
 
 from __future__ import annotations
@@ -34,11 +42,13 @@ from pathlib import Path
 
 import torch
 
-from skhyper._modules import HyperNetworkModule, choose_form
+from skhyper._modules import PREDICT_BLOCK_ROWS, HyperNetworkModule, choose_form
 
 N_FEATURES = 20
 RANK = 8
-FORMS = ("grouped", "dense", "gathered")
+FORMS = ("grouped", "dense", "gathered", "summed")
+# A grouped product's rounding depends on the other rows of its batch.
+PREDICT_FORMS = ("dense", "gathered", "summed")
 
 
 def make_module(n_contexts: int, form: str, device: str) -> HyperNetworkModule:
@@ -76,6 +86,30 @@ def rows_per_second(
     return statistics.median(one_pass() for _ in range(repeats))
 
 
+def predict_rows_per_second(
+    n_contexts: int, form: str, rows: int, repeats: int, device: str
+) -> float:
+    module = make_module(n_contexts, form, device).eval()
+    generator = torch.Generator().manual_seed(0)
+    inputs = {
+        "numeric": torch.randn(rows, N_FEATURES, generator=generator).to(device),
+        "categorical": torch.empty(rows, 0, dtype=torch.long, device=device),
+        "context": torch.randint(n_contexts, (rows, 1), generator=generator).to(device),
+    }
+
+    def one_pass() -> float:
+        if device != "cpu":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        module.predict_outputs(inputs)
+        if device != "cpu":
+            torch.cuda.synchronize()
+        return rows / (time.perf_counter() - start)
+
+    one_pass()  # warm-up
+    return statistics.median(one_pass() for _ in range(repeats))
+
+
 def too_large(form: str, n_contexts: int) -> bool:
     """The dense form far beyond its limit would only measure a huge GEMM."""
     return form == "dense" and n_contexts * RANK > 8192
@@ -88,6 +122,9 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--output", type=Path)
     parser.add_argument(
+        "--predict", action="store_true", help="time prediction, not training"
+    )
+    parser.add_argument(
         "--batches",
         type=int,
         nargs="+",
@@ -98,24 +135,32 @@ def main(argv=None) -> None:
     torch.manual_seed(0)
     contexts = (3, 20) if args.smoke else (3, 20, 64, 100, 1000, 10_000)
     batches = args.batches or ((128,) if args.smoke else (128, 512, 2048))
+    forms = PREDICT_FORMS if args.predict else FORMS
+    device_type = torch.device(args.device).type
     results = []
-    print(f"rows/s per training step, {args.device}; * = chosen by choose_form")
-    print(f"{'contexts':>8} {'batch':>6} " + " ".join(f"{f:>12}" for f in FORMS))
+    what = "prediction" if args.predict else "training step"
+    print(f"rows/s per {what}, {args.device}; * = chosen by choose_form")
+    print(f"{'contexts':>8} {'batch':>6} " + " ".join(f"{f:>12}" for f in forms))
     for n_contexts in contexts:
-        for batch in batches:
+        for batch in (PREDICT_BLOCK_ROWS,) if args.predict else batches:
             steps = 3 if args.smoke else max(4, 20_000 // batch)
             row = {"contexts": n_contexts, "batch": batch}
             cells = []
-            for form in FORMS:
+            for form in forms:
                 if too_large(form, n_contexts):
                     cells.append(f"{'-':>12}")
                     continue
-                speed = rows_per_second(
-                    n_contexts, form, batch, steps, args.repeats, args.device
-                )
+                if args.predict:  # 20 blocks (3 for the smoke run)
+                    rows = min(steps, 20) * batch
+                    speed = predict_rows_per_second(
+                        n_contexts, form, rows, args.repeats, args.device
+                    )
+                else:
+                    speed = rows_per_second(
+                        n_contexts, form, batch, steps, args.repeats, args.device
+                    )
                 row[form] = speed
-                device_type = torch.device(args.device).type
-                chosen = choose_form(RANK, n_contexts + 1, device_type)
+                chosen = choose_form(RANK, n_contexts + 1, device_type, args.predict)
                 mark = "*" if form == chosen else " "
                 cells.append(f"{speed:11,.0f}{mark}")
             results.append(row)

@@ -212,6 +212,50 @@ def gathered_low_rank(
     return torch.baddbmm(own_bias, low, b.index_select(0, index)).squeeze(1)
 
 
+def summed_low_rank(
+    inputs: torch.Tensor,
+    index: torch.Tensor,
+    factors: list[torch.Tensor],
+    bias: torch.Tensor,
+) -> torch.Tensor:
+    """``inputs[r] @ A[g] @ B[g] + bias[g]`` with ``g = index[r]``, as two
+    weighted sums of factor rows (``embedding_bag``).
+
+    ``(inputs[r] @ A[g])[k]`` is the sum over ``j`` of ``inputs[r, j] *
+    A[g, j, k]``: a bag of the rows ``A[g, j]`` of ``A`` laid out as one
+    table, weighted by the row's inputs; the product with ``B[g]`` is a bag
+    of its ``rank`` rows. It does the gathered form's arithmetic, but reads
+    each context's factors where they lie instead of first copying
+    ``n_rows x (n_in + n_out) x rank`` numbers (8 MiB per 1,024-row block
+    of the default network); each row is its own bag, so no row's result
+    depends on the others.
+    """
+    a, b = factors
+    n_contexts, n_in, rank = a.shape
+    low = nn.functional.embedding_bag(
+        bag_rows(index, n_contexts, n_in),
+        a.reshape(n_contexts * n_in, rank),
+        per_sample_weights=inputs,
+        mode="sum",
+    )
+    own_bias = bias.index_select(0, index)
+    return own_bias + nn.functional.embedding_bag(
+        bag_rows(index, n_contexts, rank),
+        b.reshape(n_contexts * rank, -1),
+        per_sample_weights=low,
+        mode="sum",
+    )
+
+
+def bag_rows(index: torch.Tensor, n_contexts: int, width: int) -> torch.Tensor:
+    """Rows ``index[r] * width`` to ``index[r] * width + width - 1`` of a
+    table of ``n_contexts * width`` rows, for each ``r``: in int32, half the
+    memory, while the table's row numbers fit; else in int64."""
+    dtype = torch.int32 if n_contexts * width < 2**31 else torch.int64
+    first = index.to(dtype).unsqueeze(1) * width
+    return first + torch.arange(width, dtype=dtype, device=index.device)
+
+
 def _dense(weight_parts: Sequence[torch.Tensor]) -> torch.Tensor:
     """``dW`` ``(n, in, out)`` from its generated parts (``dW`` or ``A, B``)."""
     update = weight_parts[0]
@@ -247,6 +291,7 @@ CONTEXT_FORMS = {
     "grouped": grouped_product,
     "dense": dense_low_rank,
     "gathered": gathered_low_rank,
+    "summed": summed_low_rank,
 }
 
 # The dense form while the number of contexts times the rank is at most
@@ -282,15 +327,17 @@ def choose_form(
       a CPU (on an H200 the gathered form was faster at every size).
     * Otherwise, on a CPU, regrouping is fastest in training; but the size
       of a group depends on the other rows of the batch, so prediction
-      (``batch_independent``) gathers per row instead, as a GPU always does:
-      regrouping reads the largest group's size back to the host.
+      (``batch_independent``) takes each row on its own instead: summed
+      from the factors where they lie on a CPU, gathered on a GPU, which
+      always gathers (regrouping reads the largest group's size back to the
+      host, and the summed form was not measured there).
     """
     if rank is None:
         return "grouped"
     if n_contexts * rank <= DENSE_MAX_WIDTH.get(device_type, DENSE_MAX_WIDTH["cuda"]):
         return "dense"
-    if device_type == "cpu" and not batch_independent:
-        return "grouped"
+    if device_type == "cpu":
+        return "summed" if batch_independent else "grouped"
     return "gathered"
 
 
@@ -1155,7 +1202,10 @@ class HyperNetworkModule(_ContextNetwork):
         if self.context_embedding.per_row or not self._caches_all_weights():
             return None
         layer = self.context_layer
-        return layer.generate_update(self.context_embedding.all_codes())
+        parts = layer.generate_update(self.context_embedding.all_codes())
+        # Views into the generator's output, one row per context: laid out
+        # once here, not copied by every block of the summed form.
+        return tuple(part.contiguous() for part in parts)
 
     @property
     def rows_independent_in_float32(self) -> bool:

@@ -44,6 +44,7 @@ from skhyper._modules import (
     PREDICT_BLOCK_ROWS,
     ContextLinear,
     Dropout,
+    bag_rows,
     choose_form,
 )
 from skhyper._net import WeightedLossNet
@@ -296,7 +297,7 @@ def test_forms_agree_in_training(context_sizes, n_present):
     )
     context = choices[torch.randint(0, n_present, (64,), generator=generator)]
     reference = _run_form(layer, "grouped", inputs, context)
-    for form in ("dense", "gathered"):
+    for form in ("dense", "gathered", "summed"):
         output, update, input_grad, grads = _run_form(layer, form, inputs, context)
         torch.testing.assert_close(output, reference[0], msg=form)
         torch.testing.assert_close(update, reference[1], msg=form)
@@ -323,6 +324,32 @@ def test_forms_agree_on_generated_weights_in_eval():
         torch.testing.assert_close(outputs[form], outputs["grouped"], msg=form)
 
 
+def test_bag_rows_switch_to_int64_past_int32():
+    index = torch.tensor([0, 2, 1])
+    rows = bag_rows(index, 3, 4)
+    assert rows.dtype == torch.int32
+    assert rows.tolist() == [[0, 1, 2, 3], [8, 9, 10, 11], [4, 5, 6, 7]]
+    # A table of 2**31 rows or more: its row numbers need int64.
+    far = bag_rows(torch.tensor([2**28]), 2**28 + 1, 8)
+    assert far.dtype == torch.int64
+    assert far[0, 0].item() == 2**31 and far[0, -1].item() == 2**31 + 7
+
+
+def test_summed_form_rows_do_not_depend_on_their_block():
+    layer = _random_weights(ContextLinear([30], 6, 4, 3, 7, "relu", rank=3)).eval()
+    layer.form = "summed"
+    generator = torch.Generator().manual_seed(3)
+    inputs = torch.randn(40, 6, generator=generator)
+    context = torch.randint(0, 30, (40, 1), generator=generator)
+    with torch.no_grad():
+        whole = layer(inputs, context)[0]
+        order = torch.randperm(40, generator=generator)
+        assert torch.equal(layer(inputs[order], context[order])[0], whole[order])
+        for i in (0, 17, 39):
+            alone = layer(inputs[i : i + 1], context[i : i + 1])[0]
+            assert torch.equal(alone[0], whole[i]), i
+
+
 def test_choose_form():
     for device in ("cpu", "cuda"):
         for independent in (False, True):
@@ -333,7 +360,8 @@ def test_choose_form():
         # On the GPU the gathered form was fastest at every size measured.
         assert choose_form(3, 5, "cuda", independent) == "gathered"
     assert choose_form(8, 100, "cpu", batch_independent=False) == "grouped"
-    assert choose_form(8, 100, "cpu", batch_independent=True) == "gathered"
+    # Prediction on a CPU sums each row's product from the factors in place.
+    assert choose_form(8, 100, "cpu", batch_independent=True) == "summed"
     assert choose_form(8, 100, "cuda", batch_independent=False) == "gathered"
     assert choose_form(8, 100, "cuda", batch_independent=True) == "gathered"
     assert choose_form(8, 21, "cpu") == "grouped"
@@ -358,7 +386,7 @@ def test_auto_form_follows_choose_form(monkeypatch):
     small.train()(inputs, context % 4)
     full = _random_weights(ContextLinear([30], 6, 4, 3, 7, "relu", rank=None))
     full.eval()(inputs, context)
-    assert calls == ["grouped", "gathered", "dense", "grouped"]
+    assert calls == ["grouped", "summed", "dense", "grouped"]
 
 
 # -- Batch independence of predict ---------------------------------------------
@@ -380,7 +408,7 @@ def _table(n, seed, n_contexts=6):
     scope="module",
     params=[
         (HyperNetworkClassifier, 6),  # few contexts: the dense form
-        (HyperNetworkClassifier, 20),  # more: gathered at predict, on a CPU
+        (HyperNetworkClassifier, 20),  # more: summed at predict, on a CPU
         (ConcatClassifier, 6),
         (HyperNetworkRegressor, 6),
     ],

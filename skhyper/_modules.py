@@ -323,21 +323,26 @@ def choose_form(
 
     * A full-rank update is an ``n_in x n_out`` matrix per context, too large
       to gather per row, so its rows are regrouped by context.
-    * A low-rank one is multiplied densely while the contexts are few, on
-      a CPU (on an H200 the gathered form was faster at every size).
-    * Otherwise, on a CPU, regrouping is fastest in training; but the size
-      of a group depends on the other rows of the batch, so prediction
-      (``batch_independent``) takes each row on its own instead: summed
-      from the factors where they lie on a CPU, gathered on a GPU, which
-      always gathers (regrouping reads the largest group's size back to the
-      host, and the summed form was not measured there).
+    * Prediction on a CPU (``batch_independent``) sums each row's product
+      from the factors where they lie: faster than every other form whose
+      rows do not depend on each other, at 3 to 10,000 contexts
+      (``bench_context_forms.py --predict``).
+    * In training, a low-rank update is multiplied densely while the
+      contexts are few, on a CPU (on an H200 the gathered form was faster
+      at every size).
+    * Otherwise, on a CPU, regrouping is fastest in training; a GPU
+      gathers each row's factors, in training and prediction alike:
+      regrouping reads the largest group's size back to the host, and the
+      summed form was not measured there.
     """
     if rank is None:
         return "grouped"
+    if device_type == "cpu" and batch_independent:
+        return "summed"
     if n_contexts * rank <= DENSE_MAX_WIDTH.get(device_type, DENSE_MAX_WIDTH["cuda"]):
         return "dense"
     if device_type == "cpu":
-        return "summed" if batch_independent else "grouped"
+        return "grouped"
     return "gathered"
 
 
@@ -1209,10 +1214,10 @@ class HyperNetworkModule(_ContextNetwork):
 
     @property
     def rows_independent_in_float32(self) -> bool:
-        """A low-rank update is applied row by row (gathered or dense) once
-        every context's weights are generated together; a full-rank one is
-        applied per group of rows, and without the cache the generator runs
-        on each batch's own contexts."""
+        """A low-rank update is applied row by row (summed, gathered or
+        dense) once every context's weights are generated together; a
+        full-rank one is applied per group of rows, and without the cache
+        the generator runs on each batch's own contexts."""
         if self.context_embedding.per_row:  # each row's own layer, in bmm
             return True
         return self.context_layer.rank is not None and self._caches_all_weights()

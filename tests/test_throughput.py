@@ -356,12 +356,14 @@ def test_choose_form():
             assert choose_form(None, 3, device, independent) == "grouped"
             assert choose_form(None, 5000, device, independent) == "grouped"
     for independent in (False, True):
-        assert choose_form(3, 5, "cpu", independent) == "dense"
         # On the GPU the gathered form was fastest at every size measured.
         assert choose_form(3, 5, "cuda", independent) == "gathered"
+    assert choose_form(3, 5, "cpu", batch_independent=False) == "dense"
     assert choose_form(8, 100, "cpu", batch_independent=False) == "grouped"
-    # Prediction on a CPU sums each row's product from the factors in place.
-    assert choose_form(8, 100, "cpu", batch_independent=True) == "summed"
+    # Prediction on a CPU sums each row's product from the factors in place,
+    # whatever the number of contexts.
+    for n_contexts in (5, 100, 10_000):
+        assert choose_form(8, n_contexts, "cpu", batch_independent=True) == "summed"
     assert choose_form(8, 100, "cuda", batch_independent=False) == "gathered"
     assert choose_form(8, 100, "cuda", batch_independent=True) == "gathered"
     assert choose_form(8, 21, "cpu") == "grouped"
@@ -407,7 +409,7 @@ def _table(n, seed, n_contexts=6):
 @pytest.fixture(
     scope="module",
     params=[
-        (HyperNetworkClassifier, 6),  # few contexts: the dense form
+        (HyperNetworkClassifier, 6),  # few contexts: dense in training
         (HyperNetworkClassifier, 20),  # more: summed at predict, on a CPU
         (ConcatClassifier, 6),
         (HyperNetworkRegressor, 6),

@@ -55,9 +55,10 @@ class SharedMemorySum:
 
         Process 0 creates the file (in ``/dev/shm`` where there is one), the
         others map it and check that they read what process 0 wrote, and
-        once all have tried, process 0 removes the file's name: the memory
-        lives on while mapped and nothing is left behind when the processes
-        end. ``None`` on every process if any of them could not map it.
+        once all have tried, process 0 removes the file's name before any
+        process returns: the memory lives on while mapped and nothing is
+        left behind when the processes end. ``None`` on every process if any
+        of them could not map it.
         """
         length = 2 * n_processes * size + _CHECK_VALUES
         announced = [None]
@@ -71,6 +72,9 @@ class SharedMemorySum:
         dist.all_reduce(mapped, op=dist.ReduceOp.MIN)
         if rank == 0 and announced[0] is not None:
             os.unlink(announced[0][0])
+        # No process returns before the name is gone: one that looked in
+        # /dev/shm straight away could otherwise still see it.
+        dist.barrier()
         if mapped.item() < 1:
             return None
         return cls(buffer, rank, n_processes, size)

@@ -2,8 +2,9 @@
 # The checks that need a lent GPU machine, in one go, inside a time limit:
 #   1. the CUDA tests (they skip elsewhere), among them the training step
 #      under torch.cuda.set_sync_debug_mode("error");
-#   2. the context-layer forms on the GPU (which form wins where), up to the
-#      16,384-row steps that batch_size="auto" takes there;
+#   2. the context-layer forms on the GPU (which form wins where), in
+#      training up to the 16,384-row steps that batch_size="auto" takes
+#      there, and in prediction (the CPU's summed form is unmeasured there);
 #   3. the speed benchmark's throughput section for the two networks on
 #      the GPU (training and predict rows/s at 10k, 100k and 1M rows);
 #   4. the same section for the two networks on that machine's CPU, one
@@ -77,6 +78,8 @@ step tests 150 python3 -m pytest -q -p no:cacheprovider -rs -k cuda \
     tests/test_reliability.py tests/test_throughput.py tests/test_persistence.py
 step forms 90 python3 benchmarks/bench_context_forms.py --device "$device" \
     "${smoke[@]}" --batches 128 2048 16384 --output "$out/forms.json"
+step forms_predict 45 python3 benchmarks/bench_context_forms.py --predict \
+    --device "$device" "${smoke[@]}" --output "$out/forms_predict.json"
 step throughput 150 python3 benchmarks/bench_speed.py --device "$device" \
     "${smoke[@]}" --sections throughput --repeats 3 \
     --models ConcatClassifier HyperNetworkClassifier \

@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 import os
 from abc import ABCMeta, abstractmethod
+from collections.abc import Callable
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -571,9 +573,17 @@ class _ContextEstimator(
 
     # -- predicting --------------------------------------------------------
 
-    def _forward(self, X, representation: bool = False) -> torch.Tensor:
+    def _forward(
+        self,
+        X,
+        representation: bool = False,
+        then: Callable[[torch.Tensor], Any] | None = None,
+    ) -> Any:
         """Network outputs (or the representation before the output layer)
-        for ``X``, computed in large gradient-free batches."""
+        for ``X``, computed in large gradient-free batches; with ``then``,
+        ``then(outputs)``, computed under the same thread count (outside
+        it, torch's default count made a softmax of 1,000 rows cost
+        milliseconds on a 2-core machine)."""
         check_is_fitted(self, "net_")
         table = as_table(X, type(self).__name__)
         try:
@@ -584,7 +594,8 @@ class _ContextEstimator(
             ) from None
         data = TensorTable(self.encoder_.transform(table), device=self.net_.device)
         with torch_session(self.n_threads):
-            return self.net_.module_.predict_outputs(data.inputs, representation)
+            outputs = self.net_.module_.predict_outputs(data.inputs, representation)
+            return outputs if then is None else then(outputs)
 
     # -- looking inside ----------------------------------------------------
 
@@ -608,7 +619,7 @@ class _ContextEstimator(
         X_out : ndarray of shape (n_samples, n_features_out)
             One row per row of ``X``, in float64.
         """
-        return self._forward(X, representation=True).double().cpu().numpy()
+        return self._forward(X, representation=True, then=as_float64_array)
 
     def explain(
         self, X, *, baseline="mean", n_steps: int = 64, target=None
@@ -768,6 +779,11 @@ def auto_batch_size(n_train: int, device_type: str = "cpu") -> int:
     wanted = max(n_train / AUTO_BATCH_STEPS, 1.0)
     size = 2 ** round(math.log2(wanted))
     return int(min(max(size, AUTO_BATCH_MIN), largest))
+
+
+def as_float64_array(outputs: torch.Tensor) -> np.ndarray:
+    """Network outputs as a float64 NumPy array on the host."""
+    return outputs.double().cpu().numpy()
 
 
 def _silent(*args, **kwargs) -> None:

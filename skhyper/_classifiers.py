@@ -40,6 +40,16 @@ classes_ : ndarray of shape (n_classes,)
         The class labels, in the order of ``predict_proba``'s columns."""
 
 
+def _probabilities(logits: torch.Tensor) -> np.ndarray:
+    """Softmax in float64, so that each row sums to 1 closely."""
+    return torch.softmax(logits.double(), dim=1).cpu().numpy()
+
+
+def _most_probable(logits: torch.Tensor) -> np.ndarray:
+    """Index of each row's largest logit."""
+    return logits.argmax(dim=1).cpu().numpy()
+
+
 class _ContextClassifier(ClassifierMixin, _ContextEstimator):
     """Target handling shared by the classifiers."""
 
@@ -162,8 +172,7 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``; rows sum to 1.
         """
-        logits = self._forward(X)
-        return torch.softmax(logits.double(), dim=1).cpu().numpy()
+        return self._forward(X, then=_probabilities)
 
     def predict(self, X) -> np.ndarray:
         """Most probable class label for each row of ``X``.
@@ -178,8 +187,8 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
         y_pred : ndarray of shape (n_samples,)
             Labels taken from ``classes_``.
         """
-        logits = self._forward(X)
-        return self.classes_[logits.argmax(dim=1).cpu().numpy()]
+        most_probable = self._forward(X, then=_most_probable)  # checks fitted
+        return self.classes_[most_probable]
 
 
 class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):

@@ -58,7 +58,7 @@ def explain_rows(
     _check_n_steps(n_steps)
     # The predict path's checks (fitted, same columns) and the output that
     # predict itself computes, against which completeness is measured.
-    predicted = estimator._forward(X).double()
+    predicted = estimator._forward(X, then=torch.Tensor.double)
     output = _Output(estimator, target)
     table = as_table(X, type(estimator).__name__)
     features = _encoded_features(estimator)

@@ -16,7 +16,7 @@ from ._architectures import (
     HyperNetworkArchitecture,
     fill_docstring,
 )
-from ._base import _ContextEstimator
+from ._base import _ContextEstimator, as_float64_array
 
 REGRESSOR_ATTRIBUTES_DOC = """\
 target_mean_ : ndarray of shape (n_outputs,)
@@ -93,7 +93,7 @@ class _ContextRegressor(RegressorMixin, _ContextEstimator):
             One column per target column of ``fit``'s ``y``; 1-D when there
             is a single target column.
         """
-        outputs = self._forward(X).double().cpu().numpy()
+        outputs = self._forward(X, then=as_float64_array)
         y_pred = outputs * self.target_scale_ + self.target_mean_
         # As MLPRegressor: a single target column gives 1-D predictions.
         return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred

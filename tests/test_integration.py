@@ -221,6 +221,33 @@ def test_fit_and_predict_leave_torch_global_state_alone(cls, random_state):
     assert torch.get_num_threads() == threads_before
 
 
+@pytest.mark.parametrize("cls", CLASSIFIERS)
+def test_predict_finishes_its_outputs_on_the_estimators_threads(cls, monkeypatch):
+    """predict_proba's softmax and predict's argmax run under n_threads, not
+    under torch's count once the estimator has given it back: two threads
+    on a 2-core machine made a 1,000-row softmax stall beside other work."""
+    X, y = make_frame()
+    n_threads = 2 if torch.get_num_threads() == 1 else 1
+    clf = make_clf(cls, n_threads=n_threads, random_state=0).fit(X, y)
+    threads = []
+    softmax, argmax = torch.softmax, torch.Tensor.argmax
+
+    def recording(function):
+        def call(*args, **kwargs):
+            threads.append(torch.get_num_threads())
+            return function(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(torch, "softmax", recording(softmax))
+    monkeypatch.setattr(torch.Tensor, "argmax", recording(argmax))
+    proba = clf.predict_proba(X)
+    labels = clf.predict(X)
+    assert threads == [n_threads, n_threads]
+    assert_valid_proba(proba, len(X), 2)
+    assert np.array_equal(labels, clf.classes_[proba.argmax(axis=1)])
+
+
 # -- context dtypes and auto-detection -------------------------------------
 
 

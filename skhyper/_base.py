@@ -583,7 +583,7 @@ class _ContextEstimator(
         for ``X``, computed in large gradient-free batches; with ``then``,
         ``then(outputs)``, computed under the same thread count (outside
         it, torch's default count made a softmax of 1,000 rows cost
-        milliseconds on a 2-core machine)."""
+        milliseconds on a 2-core machine beside another busy process)."""
         check_is_fitted(self, "net_")
         table = as_table(X, type(self).__name__)
         try:

@@ -38,6 +38,7 @@ import argparse
 import json
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -57,6 +58,25 @@ def make_module(n_contexts: int, form: str, device: str) -> HyperNetworkModule:
     return module.to(device).train()
 
 
+def median_rate(
+    work: Callable[[], None], rows: int, repeats: int, device: str
+) -> float:
+    """Median rows/s of ``repeats`` timed calls of ``work`` (``rows`` rows
+    each), after a warm-up call; a GPU is synchronised around each."""
+
+    def one_pass() -> float:
+        if device != "cpu":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        work()
+        if device != "cpu":
+            torch.cuda.synchronize()
+        return rows / (time.perf_counter() - start)
+
+    one_pass()  # warm-up
+    return statistics.median(one_pass() for _ in range(repeats))
+
+
 def rows_per_second(
     n_contexts: int, form: str, batch: int, steps: int, repeats: int, device: str
 ) -> float:
@@ -68,22 +88,15 @@ def rows_per_second(
     context, target = context.to(device), (numeric[..., 0] > 0).long()
     empty = torch.empty(batch, 0, dtype=torch.long, device=device)
 
-    def one_pass() -> float:
-        if device != "cpu":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
+    def train() -> None:
         for step in range(steps):
             logits = module(numeric[step], empty, context[step])
             loss = torch.nn.functional.cross_entropy(logits, target[step])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        if device != "cpu":
-            torch.cuda.synchronize()
-        return steps * batch / (time.perf_counter() - start)
 
-    one_pass()  # warm-up
-    return statistics.median(one_pass() for _ in range(repeats))
+    return median_rate(train, steps * batch, repeats, device)
 
 
 def predict_rows_per_second(
@@ -96,18 +109,7 @@ def predict_rows_per_second(
         "categorical": torch.empty(rows, 0, dtype=torch.long, device=device),
         "context": torch.randint(n_contexts, (rows, 1), generator=generator).to(device),
     }
-
-    def one_pass() -> float:
-        if device != "cpu":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        module.predict_outputs(inputs)
-        if device != "cpu":
-            torch.cuda.synchronize()
-        return rows / (time.perf_counter() - start)
-
-    one_pass()  # warm-up
-    return statistics.median(one_pass() for _ in range(repeats))
+    return median_rate(lambda: module.predict_outputs(inputs), rows, repeats, device)
 
 
 def too_large(form: str, n_contexts: int) -> bool:
@@ -136,6 +138,7 @@ def main(argv=None) -> None:
     contexts = (3, 20) if args.smoke else (3, 20, 64, 100, 1000, 10_000)
     batches = args.batches or ((128,) if args.smoke else (128, 512, 2048))
     forms = PREDICT_FORMS if args.predict else FORMS
+    predict_blocks = 3 if args.smoke else 20  # 20,480 rows
     device_type = torch.device(args.device).type
     results = []
     what = "prediction" if args.predict else "training step"
@@ -150,8 +153,8 @@ def main(argv=None) -> None:
                 if too_large(form, n_contexts):
                     cells.append(f"{'-':>12}")
                     continue
-                if args.predict:  # 20 blocks (3 for the smoke run)
-                    rows = min(steps, 20) * batch
+                if args.predict:
+                    rows = predict_blocks * batch
                     speed = predict_rows_per_second(
                         n_contexts, form, rows, args.repeats, args.device
                     )

@@ -325,8 +325,9 @@ def choose_form(
       to gather per row, so its rows are regrouped by context.
     * Prediction on a CPU (``batch_independent``) sums each row's product
       from the factors where they lie: of the forms whose rows do not
-      depend on each other, level with the dense one at 3 contexts and
-      the fastest from 5 to 10,000 (``bench_context_forms.py --predict``).
+      depend on each other, level with the dense one at 3 contexts, the
+      fastest from 5 to 1,000, and at least level with the gathered one at
+      10,000 (``bench_context_forms.py --predict``).
     * In training, a low-rank update is multiplied densely while the
       contexts are few, on a CPU (on an H200 the gathered form was faster
       at every size).

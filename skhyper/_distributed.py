@@ -214,6 +214,13 @@ def trainable_parameters(module: torch.nn.Module) -> list[torch.nn.Parameter]:
     return [p for p in module.parameters() if p.requires_grad]
 
 
+def flat_gradient_length(module: torch.nn.Module) -> int:
+    """Length of :func:`average_gradients`' flat buffer: every trainable
+    value, then one flag per trainable parameter."""
+    parameters = trainable_parameters(module)
+    return sum(p.numel() for p in parameters) + len(parameters)
+
+
 def average_gradients(
     module: torch.nn.Module,
     n_processes: int,
@@ -368,11 +375,10 @@ class DistributedNet(WeightedLossNet):
         several machines share no memory."""
         if torch.device(self.device).type != "cpu":
             return None
-        # The length of average_gradients' flat buffer.
-        parameters = trainable_parameters(self.module_)
-        size = sum(p.numel() for p in parameters) + len(parameters)
         return SharedMemorySum.open(
-            size, self.accelerator.process_index, self.accelerator.num_processes
+            flat_gradient_length(self.module_),
+            self.accelerator.process_index,
+            self.accelerator.num_processes,
         )
 
     def on_train_end(self, net, X=None, y=None, **kwargs) -> None:

@@ -30,7 +30,13 @@ from sklearn.metrics import roc_auc_score
 import skhyper
 from skhyper import HyperNetworkClassifier, HyperNetworkRegressor
 from skhyper._data import TensorBatches, TensorTable
-from skhyper._distributed import DistributedNet, ShardedBatches, make_net
+from skhyper._distributed import (
+    DistributedNet,
+    ShardedBatches,
+    average_gradients,
+    flat_gradient_length,
+    make_net,
+)
 
 accelerate = pytest.importorskip("accelerate")
 
@@ -541,3 +547,15 @@ def test_a_buffer_whose_pages_do_not_fit_is_not_created(monkeypatch, tmp_path):
     monkeypatch.setattr(shared_memory.os, "posix_fallocate", no_space, raising=False)
     assert shared_memory._create(1_000) == (None, None)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_flat_gradient_length_is_that_of_average_gradients_buffer():
+    """The shared buffer is sized by flat_gradient_length: it must be the
+    length of the buffer average_gradients fills (values, then flags), also
+    when a parameter is frozen."""
+    module = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    module[1].bias.requires_grad_(False)
+    module(torch.randn(5, 3)).sum().backward()
+    lengths = []
+    average_gradients(module, 1, lambda flat: lengths.append(len(flat)) or flat)
+    assert lengths == [flat_gradient_length(module)] == [12 + 4 + 8 + 3]

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
-from ._categories import preview
+from ._categories import mid_sentence, preview
 
 # With attributes, a context column of S values seen at fit and U values
 # listed only in the table has 2 * S + 1 + U codes. The network looks up the
@@ -59,6 +59,11 @@ class AttributeTable:
         self.table = table
         self.what = what
 
+    @property
+    def _named(self) -> str:
+        """The context column as messages name it mid-sentence."""
+        return mid_sentence(self.what)
+
     def fit(self, seen: np.ndarray) -> AttributeTable:
         """Encode the table for the context values ``seen`` at fit (in code
         order); every one of them must be listed."""
@@ -66,7 +71,7 @@ class AttributeTable:
         absent = [value for value in seen if value not in table.index]
         if absent:
             raise ValueError(
-                f"context_attributes for {self.what} has no row for "
+                f"context_attributes for {self._named} has no row for "
                 f"{preview(absent)}, seen in the training data. Give every "
                 "context value seen at fit a row of attributes."
             )
@@ -104,22 +109,22 @@ class AttributeTable:
         table = self.table
         if not isinstance(table, pd.DataFrame):
             raise TypeError(
-                f"context_attributes for {self.what} must be a DataFrame "
+                f"context_attributes for {self._named} must be a DataFrame "
                 f"indexed by the context values; got {type(table).__name__}."
             )
         if table.shape[1] == 0:
             raise ValueError(
-                f"context_attributes for {self.what} has no attribute columns."
+                f"context_attributes for {self._named} has no attribute columns."
             )
         if table.index.hasnans:
             raise ValueError(
-                f"context_attributes for {self.what} has a missing value in "
+                f"context_attributes for {self._named} has a missing value in "
                 "its index; every row must be indexed by a context value."
             )
         duplicated = table.index[table.index.duplicated()]
         if len(duplicated):
             raise ValueError(
-                f"context_attributes for {self.what} lists "
+                f"context_attributes for {self._named} lists "
                 f"{preview(list(pd.unique(duplicated)))} more than once; give "
                 "each context value one row."
             )
@@ -128,7 +133,7 @@ class AttributeTable:
         return table
 
     def _check_column(self, column: pd.Series) -> None:
-        name = f"context_attributes column {column.name!r} (for {self.what})"
+        name = f"context_attributes column {column.name!r} (for {self._named})"
         if column.isna().any():
             missing = list(column.index[column.isna().to_numpy()])
             raise ValueError(

@@ -25,6 +25,12 @@ def preview(values, limit: int = 5) -> str:
     return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
 
 
+def mid_sentence(what: str) -> str:
+    """How a column named at the start of a message (``"The context column
+    'c'"``) reads inside one (``"the context column 'c'"``)."""
+    return what[:1].lower() + what[1:]
+
+
 def _explain_unhashable(values: np.ndarray, what: str) -> None:
     """After hashing ``values`` failed: name the dict, list or other
     unhashable value that made it fail."""
@@ -84,7 +90,7 @@ class CategoryEncoder:
         values = pd.Series(list(declared), dtype=object)
         if values.isna().any() or not len(values):
             raise ValueError(
-                f"The categories declared for {self.what[4:]} must be a "
+                f"The categories declared for {mid_sentence(self.what)} must be a "
                 "non-empty list of values without missing ones."
             )
         self.categories_ = _sorted_categories(values)

@@ -464,13 +464,15 @@ def _bad(attributes):
             lambda a: pd.concat([a, a.iloc[[0]]]),
             "store",
             ValueError,
-            r"lists 's0' more than once",
+            r"context_attributes for the context column 'store' lists 's0' more "
+            "than once",
         ),
         (
             lambda a: a.assign(size=a["size"].where(a.index != "s2")),
             "store",
             ValueError,
-            r"'size' .* has missing values, for 's2'",
+            r"The context_attributes column 'size' \(for the context column "
+            r"'store'\) has missing values, for 's2'",
         ),
         (
             lambda a: a.assign(size=np.where(a.index == "s1", np.inf, a["size"])),

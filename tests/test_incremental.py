@@ -160,7 +160,11 @@ def test_categories_parameter_in_fit_and_its_errors():
     assert list(model.context_categories_) == ["a", "b", "c", "d"]
     with pytest.raises(ValueError, match=r"categories names 'x', which are not"):
         make_model(HyperNetworkClassifier, categories={"x": [1.0]}).fit(X, y)
-    with pytest.raises(ValueError, match=r"non-empty list of values without missing"):
+    with pytest.raises(
+        ValueError,
+        match=r"The categories declared for the context column 'ctx' must be a "
+        "non-empty list of values without missing",
+    ):
         make_model(HyperNetworkClassifier, categories={"ctx": []}).fit(X, y)
 
 

@@ -61,6 +61,7 @@ def main() -> None:
     path.write_text(f"fit {seconds:.2f} s\n" + profiler.output_text(unicode=False))
     rank = accelerator.process_index
     print(f"process {rank}: fit {seconds:.2f} s, profile in {path}")
+    accelerator.end_training()  # destroys the process group before exit
 
 
 if __name__ == "__main__":

@@ -164,6 +164,9 @@ def main() -> None:
         path.write_text(json.dumps(result, indent=2))
     if args.save is not None and accelerator.is_main_process:
         dump(model, args.save)
+    # On every process, once nothing collective is left: destroys the
+    # process group, which gloo's threads need before the interpreter exits.
+    accelerator.end_training()
 
 
 if __name__ == "__main__":

@@ -318,6 +318,10 @@ alone = HyperNetworkRegressor("kind", **params)
 for model in (shared.fit(X, X["a"]), alone.fit(X, X["a"])):
     lines.append(repr(model.history_["valid_loss"].tolist()))
 report.write_text("\\n".join(lines))
+# Every process destroys the process group: left to the interpreter's exit,
+# gloo's threads can abort the process (SIGABRT, "terminate called without
+# an active exception"; pytorch/pytorch#190489).
+accelerator.end_training()
 """
 
 
@@ -478,6 +482,7 @@ report["steps"] = sum(
 report["kept"] = model.net_._gradient_sum
 report["pickles"] = len(pickle.dumps(model)) > 0
 torch.save(report, Path(sys.argv[1]) / f"rank{rank}.pt")
+accelerator.end_training()  # as at the end of MISMATCHED_TABLES
 """
 
 

@@ -66,6 +66,7 @@ import pandas as pd
 import sklearn
 import skorch
 import torch
+from bench_quality import cpu_model
 from sklearn.base import clone
 from sklearn.compose import make_column_transformer
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -676,6 +677,10 @@ def machine(device: str) -> dict:
     return {
         "device": device,
         "gpu": torch.cuda.get_device_name() if on_gpu(device) else None,
+        "cpu": cpu_model(),
+        # The vector instructions torch's CPU kernels dispatch to (AVX2,
+        # AVX512, ...): figures from machines that differ here differ.
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_count": os.cpu_count(),
         "torch_default_threads": torch.get_num_threads(),
         "estimator_threads": HyperNetworkClassifier().n_threads,
@@ -813,7 +818,9 @@ def print_report(report: dict) -> None:
     if m.get("gpu"):
         print(f"networks on {m['device']}: {m['gpu']}")
     print(
-        f"machine: {m['cpu_count']} cores, torch default threads "
+        f"machine: {m.get('cpu', 'CPU not recorded')} "
+        f"({m.get('cpu_capability', '?')}), {m['cpu_count']} cores, "
+        "torch default threads "
         f"{m['torch_default_threads']}, estimators use {m['estimator_threads']}; "
         f"torch {m['torch']}, skorch {m['skorch']}, scikit-learn {m['scikit-learn']}"
     )

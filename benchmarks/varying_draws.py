@@ -46,7 +46,7 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).parent))
 import context_suite as suite  # noqa: E402
 from bench_quality import git_commit  # noqa: E402
-from context_data import CONTEXT_TASKS, ContextTask  # noqa: E402
+from context_data import CONTEXT_TASKS, CONTEXT_TASKS_BY_NAME, ContextTask  # noqa: E402
 from context_suite import fmt  # noqa: E402
 
 MODELS = ("hypernetwork", "contextualized", "hist_gb", "lightgbm")
@@ -127,6 +127,15 @@ def better_boosting(scores: dict) -> float | None:
     return max(found) if found else None
 
 
+def by_problem(means: dict) -> dict[str, dict]:
+    """``means`` split by the tasks' problem (classification, regression)."""
+    split: dict[str, dict] = {}
+    for (task, draw), scores in sorted(means.items()):
+        problem = CONTEXT_TASKS_BY_NAME[task].problem
+        split.setdefault(problem, {})[(task, draw)] = scores
+    return split
+
+
 def per_task_lines(means: dict) -> list[str]:
     """Per task: the mean gap to contextualized-ml over its draws, and in
     how many draws the hypernetwork is behind."""
@@ -175,11 +184,15 @@ def report(rows: list[dict], runs: list[dict]) -> str:
     lines += ["", *per_task_lines(means)]
     lines += ["", "| HyperNetwork minus | pairs | mean | SE | p | ahead | behind |"]
     lines.append("|---|---|---|---|---|---|---|")
-    for name, baseline in (
-        ("contextualized-ml", "contextualized"),
-        ("better boosting", better_boosting),
+    for name, baseline, pairs in (
+        ("contextualized-ml", "contextualized", means),
+        *(
+            (f"contextualized-ml, {problem}", "contextualized", subset)
+            for problem, subset in by_problem(means).items()
+        ),
+        ("better boosting", better_boosting, means),
     ):
-        result = comparison(means, baseline)
+        result = comparison(pairs, baseline)
         if result is None:
             lines.append(f"| {name} | 0 | skipped | | | | |")
             continue

@@ -146,7 +146,7 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
 
         def score(net) -> float:
             outputs = predict_rows(net, valid)
-            proba = torch.softmax(outputs.double(), dim=1).cpu().numpy()
+            proba = _probabilities(outputs)
             auc = roc_auc(target, proba, weight)
             loss = log_loss(outputs, valid.target, valid.weight)
             return 1 - auc + LOSS_TIE_BREAK * loss

@@ -132,9 +132,11 @@ default=NUMERIC_ENCODING_DEFAULT
         choose between two fits on the same training rows: one along a
         decay path (it starts at decay 7 and, each time the validation
         score stops improving, goes back to the best weights and continues
-        with a weaker decay: 2, 0.5, then 0.1, keeping the best weights of
-        the whole path), and one with decay 0.1 trained until the training
-        loss converges. The path suits small and noisy tables, the weak
+        with a weaker decay: 2, 0.5, then 0.1; when 0.1 stalls too, a last
+        stage goes back to the best weights, under their decay, at a tenth
+        of the learning rate; the best weights of the whole path are
+        kept), and one with decay 0.1 trained until the training loss
+        converges. The path suits small and noisy tables, the weak
         decay sharp rules on enough data; the fit with the better
         validation score is kept (``weight_decay_`` tells which decay its
         weights had). This costs about two fits. Without a validation
@@ -163,7 +165,10 @@ default=NUMERIC_ENCODING_DEFAULT
         (stratified for classifiers, drawn with ``random_state``) and stop
         when their loss has not improved by ``tol`` for
         ``n_iter_no_change`` epochs, keeping the weights of the best epoch
-        (and walking the decay path with ``weight_decay="auto"``).
+        (and walking the decay path with ``weight_decay="auto"``). When it
+        stalls, a last stage trains on from the best weights at a tenth of
+        the learning rate, until it stalls in turn; its epochs count like
+        any others for the best one.
         ``"auto"`` does so from 200 training rows on. Without a validation
         split the fit stops when the training loss has not improved by
         ``tol`` for ``n_iter_no_change`` epochs, as ``MLPClassifier`` does,
@@ -327,7 +332,9 @@ context_categories_ : ndarray of shape (n_contexts,)
         with the partial-pooling penalty when ``context_pooling > 0``, and
         then also ``train_data_loss``, the loss without it); when that fit
         used the validation split (early stopping along the decay path),
-        also ``valid_loss``, ``weight_decay`` and, for classifiers,
+        also ``valid_loss``, ``weight_decay``, ``lr`` (the learning rate:
+        a tenth of the first in the last, annealed stage) and, for
+        classifiers,
         ``valid_monitor`` (what early stopping minimises: one minus the
         validation ROC AUC, plus 0.01 times the validation log loss to
         break ties); and ``dur`` (seconds).

@@ -87,6 +87,9 @@ AUTO_BATCH_MAX = {"cpu": 4096, "cuda": 16384}
 # weight_decay="auto": the path of decays that early stopping walks,
 # strongest first (see DecayPath); without a validation split, the first.
 DECAY_PATH = (7.0, 2.0, 0.5, 0.1)
+# Early stopping ends with a stage at this fraction of the learning rate,
+# from the best weights (see DecayPath; round 14 of docs/defaults.md).
+ANNEAL_LR_FACTOR = 0.1
 
 # Fitted attributes that __getstate__ leaves out: __setstate__ computes them
 # again from the restored net and encoder (pandas objects are not plain data).
@@ -559,6 +562,7 @@ class _ContextEstimator(
                 self.n_iter_no_change,
                 self.tol,
                 self._monitor(valid),
+                anneal=ANNEAL_LR_FACTOR,
             )
             return [("early_stopping", stopper)]
         n_averaged = self._n_averaged_epochs()
@@ -798,6 +802,7 @@ def _history_frame(history) -> pd.DataFrame:
         "valid_loss",
         "valid_monitor",
         "weight_decay",
+        "lr",
         "dur",
     )
     # Epochs may differ in what they record: a warm_start fit with a

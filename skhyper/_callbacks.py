@@ -162,15 +162,25 @@ class DecayPath(Callback):
 
     Training starts with ``decays[0]``. When the validation loss has not
     improved by ``tol`` for ``patience`` epochs, training goes back to the
-    best weights so far and continues with the next, weaker decay; after
-    the last one it stops, and the best weights of the whole path are kept.
+    best weights so far and continues with the next, weaker decay. With
+    ``anneal``, a last stage follows the last decay: back to the best
+    weights, under the decay they were found with, at ``anneal`` times the
+    learning rate. When the last stage stalls training stops, and the best
+    weights of the whole path are kept.
+
     This is the warm-started regularisation path of glmnet, chosen by a
     validation split: a small or noisy table keeps the strong decay that
     pools what the contexts share, while a sharp rule on plenty of data
-    goes on to the weak decay it needs to grow large weights. With a single
-    decay this is plain early stopping with the best epoch restored.
+    goes on to the weak decay it needs to grow large weights. The annealed
+    stage is the usual remedy for the noise of the last steps' iterates
+    (``ReduceLROnPlateau``; scikit-learn's ``learning_rate="adaptive"``):
+    smaller steps settle near the point the larger ones jumped around, and
+    the validation split keeps them only where they score better. With a
+    single decay and no ``anneal`` this is plain early stopping with the
+    best epoch restored.
 
-    Each epoch's decay is recorded in the history as ``weight_decay``.
+    Each epoch's decay and learning rate are recorded in the history as
+    ``weight_decay`` and ``lr``.
 
     Parameters
     ----------
@@ -183,13 +193,22 @@ class DecayPath(Callback):
     monitor : callable or None
         ``monitor(net)`` gives the number to minimise instead of skorch's
         ``valid_loss`` (recorded as ``valid_monitor``).
+    anneal : float or None
+        The learning rate's factor in a last stage from the best weights;
+        None for no such stage.
     """
 
-    def __init__(self, decays, patience: int, tol: float, monitor=None):
+    def __init__(self, decays, patience: int, tol: float, monitor=None, anneal=None):
         self.decays = decays
         self.patience = patience
         self.tol = tol
         self.monitor = monitor
+        self.anneal = anneal
+
+    @property
+    def n_stages(self) -> int:
+        """The decays, and the annealed stage if there is one."""
+        return len(self.decays) + (self.anneal is not None)
 
     def on_train_begin(self, net, **kwargs) -> None:
         self.stage_, self.misses_, self.best_loss_ = 0, 0, math.inf
@@ -204,17 +223,27 @@ class DecayPath(Callback):
         self.misses_ += 1
         if self.misses_ < self.patience:
             return
-        if self.stage_ + 1 == len(self.decays):
+        if self.stage_ + 1 == self.n_stages:
             raise KeyboardInterrupt  # skorch's signal to end training cleanly
         self.stage_, self.misses_ = self.stage_ + 1, 0
         net.module_.load_state_dict(self.best_weights_)
-        self._set_decay(self.decays[self.stage_])
+        self._set_decay(self._stage_decay())
+        if self.stage_ == len(self.decays):  # the annealed stage
+            for group in net.optimizer_.param_groups:
+                group["lr"] *= self.anneal
+
+    def _stage_decay(self) -> float:
+        """The decay of the current stage: the path's, then the best's."""
+        if self.stage_ < len(self.decays):
+            return self.decays[self.stage_]
+        return self.best_decay_
 
     def _improved(self, net) -> bool:
         """Record the epoch's decay and monitored loss; if the loss improved
         by ``tol``, keep the weights as the best so far and say so."""
-        decay = self.decays[self.stage_]
+        decay = self._stage_decay()
         net.history.record("weight_decay", decay)
+        net.history.record("lr", net.optimizer_.param_groups[0]["lr"])
         if self.monitor is None:
             loss = net.history[-1, "valid_loss"]
         else:

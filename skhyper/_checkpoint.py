@@ -218,7 +218,7 @@ class SaveEachEpoch(Callback):
 def _stopped_by_rule(callback) -> bool:
     """Whether a stopping callback has ended training."""
     if isinstance(callback, DecayPath):
-        last_stage = callback.stage_ == len(callback.decays) - 1
+        last_stage = callback.stage_ == callback.n_stages - 1
         return last_stage and callback.misses_ >= callback.patience
     if isinstance(callback, StopOnConvergence):
         return callback.misses_ >= callback.patience

@@ -145,6 +145,10 @@ def training_net(estimator, encoded, module_params, seed, valid=None, budget=())
     optimizer = _fitted_optimizer_state(fitted)
     if optimizer is not None:
         net.optimizer_.load_state_dict(optimizer)
+        # The moments go on; the step size is the configured one, not the
+        # annealed stage's at the end of the last fit.
+        for group in net.optimizer_.param_groups:
+            group["lr"] = net.lr
     # The epochs so far stay in the history; new ones are appended.
     net.history = fitted.history
     return net

@@ -22,6 +22,9 @@ from skhyper import HyperNetworkClassifier, HyperNetworkRegressor, dump, load
 from skhyper._checkpoint import CheckpointRun, checkpoint_progress
 from skhyper.datasets import make_sensor_data
 
+# An epoch of the "killed_while_annealing" fit inside its annealed stage.
+ANNEALING_KILL_EPOCH = 21
+
 # How a killed fit is set up: the estimator, its parameters, and when the
 # parent kills it (the fit and how many of its epochs must be saved).
 # 450 rows: enough for a validation split (from 200 rows on), small enough
@@ -44,6 +47,13 @@ SCENARIOS = {
         "HyperNetworkClassifier",
         {"weight_decay": 0.5, "early_stopping": True, "max_epochs": 30},
         (1, 2),
+    ),
+    # The same, killed inside the annealed stage that ends early stopping
+    # (see test_the_annealing_scenario_is_killed_while_annealing).
+    "killed_while_annealing": (
+        "HyperNetworkClassifier",
+        {"weight_decay": 0.5, "early_stopping": True, "max_epochs": 30},
+        (1, ANNEALING_KILL_EPOCH),
     ),
     # No validation split: stops when the training loss converges.
     "convergence": (
@@ -232,6 +242,16 @@ def test_a_killed_fit_resumes_and_ends_as_an_uninterrupted_one(name, tmp_path, c
     without_time = [c for c in reference.history_.columns if c != "dur"]
     assert resumed.history_[without_time].equals(reference.history_[without_time])
     assert all(entry["done"] for entry in checkpoint_progress(directory))
+
+
+def test_the_annealing_scenario_is_killed_while_annealing():
+    """The scenario means what its name says: its fit is in the annealed
+    stage (a tenth of the learning rate) when killed, and goes on after."""
+    reference = reference_fit("killed_while_annealing")
+    lr = reference.history_["lr"]
+    assert lr.loc[ANNEALING_KILL_EPOCH] == pytest.approx(lr.loc[1] / 10)
+    assert lr.loc[ANNEALING_KILL_EPOCH - 1] == pytest.approx(lr.loc[1] / 10)
+    assert reference.n_iter_ > ANNEALING_KILL_EPOCH
 
 
 def test_ctrl_c_leaves_the_fit_resumable(tmp_path):

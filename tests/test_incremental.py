@@ -248,6 +248,28 @@ def test_warm_start_history_keeps_epochs_that_recorded_less():
     assert history["valid_loss"].iloc[2:].notna().all()
 
 
+def test_warm_start_trains_on_at_the_configured_learning_rate():
+    """Early stopping ends with an annealed stage at a tenth of the learning
+    rate, which the optimizer's saved state holds; a warm-start fit keeps
+    Adam's moments but starts again from the configured rate."""
+    X, y = chunked_table()
+    model = make_model(
+        HyperNetworkClassifier,
+        warm_start=True,
+        early_stopping=True,
+        weight_decay=0.5,
+        max_epochs=200,
+    )
+    model.fit(X, y)
+    configured = model.net_.lr
+    first = model.n_iter_
+    assert model.history_["lr"].iloc[-1] == pytest.approx(configured / 10)
+    model.set_params(max_epochs=2)
+    model.fit(X, y)
+    assert model.n_iter_ == first + 2
+    assert model.history_["lr"].iloc[first:].tolist() == [configured] * 2
+
+
 def test_warm_start_after_a_round_trip_uses_the_saved_optimizer_state():
     X, y = chunked_table()
     model = make_model(HyperNetworkClassifier, warm_start=True, max_epochs=2)

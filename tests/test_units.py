@@ -457,6 +457,56 @@ def test_decay_path_moves_on_when_patience_runs_out_and_keeps_the_best():
     assert callback.best_weights_ is None
 
 
+def test_decay_path_anneals_from_the_best_weights_under_their_decay():
+    """After the last decay stalls, the annealed stage goes back to the best
+    weights, sets the decay they were found with and a tenth of the
+    learning rate, and stops when it stalls in turn; an improvement found
+    there is kept like any other."""
+    net = decay_net()
+    callback = DecayPath([1.0, 0.1], patience=2, tol=0.0, anneal=0.1)
+    assert callback.n_stages == 3
+    state_after = {}
+
+    def before_epoch(epoch):
+        if epoch > 1:
+            groups = net.optimizer_.param_groups
+            state_after[epoch - 1] = (
+                net.module_.value,
+                groups[0]["weight_decay"],
+                [g["lr"] for g in groups],
+            )
+        net.module_.mark(float(epoch))
+
+    curve = losses(
+        0.5, 0.4, 0.6, 0.7, 0.45, 0.5, 0.35, 0.36, 0.37, 0.9, key="valid_loss"
+    )
+    stop = run_epochs(callback, net, curve, before_epoch)
+    # Decay 1.0: best at 2, misses at 3 and 4; decay 0.1 from epoch 2's
+    # weights: misses at 5 and 6; the annealed stage from epoch 2's weights
+    # under decay 1.0 (theirs): best at 7, misses at 8 and 9 -> stop.
+    assert stop == 9
+    assert state_after[4] == (2.0, 0.1, [0.1, 0.1])
+    assert state_after[6] == (2.0, 1.0, [pytest.approx(0.01)] * 2)
+    assert state_after[8] == (8.0, 1.0, [pytest.approx(0.01)] * 2)
+    assert net.history[:, "weight_decay"] == [1.0] * 4 + [0.1] * 2 + [1.0] * 3
+    assert net.history[:, "lr"] == [0.1] * 6 + [pytest.approx(0.01)] * 3
+    assert callback.best_decay_ == 1.0 and callback.best_loss_ == 0.35
+    callback.on_train_end(net)
+    assert net.module_.value == 7.0
+
+
+def test_decay_path_without_a_gain_when_annealing_keeps_the_path_best():
+    net = decay_net()
+    callback = DecayPath([0.5], patience=1, tol=0.0, anneal=0.1)
+    curve = losses(0.5, 0.3, 0.4, 0.35, key="valid_loss")
+    # Best at 2, a miss at 3 -> anneal from epoch 2's weights; a miss at 4.
+    stop = run_epochs(callback, net, curve, lambda e: net.module_.mark(float(e)))
+    assert stop == 4
+    callback.on_train_end(net)
+    assert net.module_.value == 2.0
+    assert callback.best_decay_ == 0.5
+
+
 def test_decay_path_first_decay_is_set_at_train_begin():
     net = decay_net()
     DecayPath([0.3, 0.03], patience=1, tol=0.0).on_train_begin(net)

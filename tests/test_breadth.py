@@ -128,10 +128,17 @@ def test_early_stopping_stops_and_restores_the_best_epoch():
         "valid_loss",
         "valid_monitor",
         "weight_decay",
+        "lr",
         "dur",
     ]
+    # The fit ends with the annealed stage, at a tenth of the rate.
+    lr = history["lr"]
+    assert lr.iloc[-1] == pytest.approx(lr.iloc[0] / 10)
     best = history["valid_monitor"].idxmin()
-    assert model.n_iter_ == best + 5  # patience ran out after the best epoch
+    # Patience ran out after the best epoch in its stage, and again in the
+    # annealed stage if the best came before it.
+    stages_after_best = 1 if lr.loc[best] == lr.iloc[0] else 0
+    assert model.n_iter_ == best + 5 * (1 + stages_after_best)
     assert len(history) == model.n_iter_
 
 

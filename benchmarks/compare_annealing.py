@@ -50,17 +50,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import warnings
 from pathlib import Path
 from unittest import mock
 
 import numpy as np
 from joblib import Parallel, delayed
-from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).parent))
 import compare_context_defaults as compare  # noqa: E402
-import context_suite as suite  # noqa: E402
 import varying_draws as draws  # noqa: E402
 
 import skhyper._base as base  # noqa: E402
@@ -77,11 +74,17 @@ compare.RESULTS = compare.RESULTS.with_name("compare_annealing.json")
 _evaluate = compare.evaluate  # the suite's own, which this script wraps
 
 
+def path_end(candidate: str):
+    """The candidate's end of the path, for the fits in this process: the
+    package's annealed stage, or none (``ANNEAL_LR_FACTOR`` None)."""
+    factor = base.ANNEAL_LR_FACTOR if candidate == "anneal" else None
+    return mock.patch.object(base, "ANNEAL_LR_FACTOR", factor)
+
+
 def evaluate(parameter: str, candidate: str, task, seed: int, smoke: bool):
     """Per-fold scores at the defaults, with the candidate's end of the
     path (set in the worker process that fits)."""
-    factor = base.ANNEAL_LR_FACTOR if candidate == "anneal" else None
-    with mock.patch.object(base, "ANNEAL_LR_FACTOR", factor):
+    with path_end(candidate):
         return _evaluate("linear_readout", True, task, seed, smoke)
 
 
@@ -90,64 +93,44 @@ compare.evaluate = evaluate
 
 def draw_scores(task, draw: int, candidate: str, smoke: bool) -> list[float]:
     """Per-fold scores of the hypernetwork with the candidate's end of the
-    path on one unseen draw of ``task`` (``varying_draws.py``'s folds)."""
-    task = draws.redrawn(task, draw)
-    factor = base.ANNEAL_LR_FACTOR if candidate == "anneal" else None
-    with (
-        threadpool_limits(limits=1),
-        warnings.catch_warnings(),
-        mock.patch.object(base, "ANNEAL_LR_FACTOR", factor),
-    ):
-        warnings.simplefilter("ignore")
-        data = task.load(**((task.smoke_kwargs or {}) if smoke else {}))
-        cv = {"n_splits": 2 if smoke else draws.N_SPLITS, "n_repeats": 1}
-        splits = suite.fold_splits(task, data.X, data.y, cv)
-        return suite.run_model("hypernetwork", task, data, splits, smoke, {})["test"]
+    path on one unseen draw of ``task`` (``varying_draws.py``'s job)."""
+    with path_end(candidate):
+        return draws.run_job(task, draw, "hypernetwork", smoke)["test"]
 
 
 def compare_on_draws(numbers: list[int], n_jobs: int, smoke: bool) -> None:
     """Print ``"anneal"`` minus ``"stop"`` over unseen draws, paired by
-    (task, draw), overall and by problem."""
-    tasks = draws.varying_tasks(smoke)
+    (task, draw), overall and by problem (``varying_draws.py``'s
+    comparison, with ``"anneal"`` in the hypernetwork's place)."""
     jobs = [
         (task, draw, candidate)
         for draw in numbers
-        for task in tasks
+        for task in draws.varying_tasks(smoke)
         for candidate in ("stop", "anneal")
     ]
     start = time.perf_counter()
-    scores = Parallel(n_jobs=n_jobs)(
-        delayed(draw_scores)(task, draw, candidate, smoke)
-        for task, draw, candidate in jobs
-    )
+    scores = Parallel(n_jobs=n_jobs)(delayed(draw_scores)(*job, smoke) for job in jobs)
     means: dict = {}
     for (task, draw, candidate), folds in zip(jobs, scores, strict=True):
-        means.setdefault((task.problem, task.name, draw), {})[candidate] = np.mean(
-            folds
-        )
+        model = "hypernetwork" if candidate == "anneal" else candidate
+        means.setdefault((task.name, draw), {})[model] = float(np.mean(folds))
     print(f"Draws {numbers}: {time.perf_counter() - start:.0f} s\n")
     print("| task | draw | stop | anneal | anneal − stop |\n|---|---|---|---|---|")
-    for (_, name, draw), pair in sorted(means.items(), key=lambda kv: kv[0][1:]):
-        difference = pair["anneal"] - pair["stop"]
+    for (name, draw), pair in sorted(means.items()):
         print(
-            f"| {name} | {draw} | {pair['stop']:.4f} | {pair['anneal']:.4f} "
-            f"| {difference:+.4f} |"
+            f"| {name} | {draw} | {pair['stop']:.4f} | {pair['hypernetwork']:.4f} "
+            f"| {draws.gap(pair, 'stop'):+.4f} |"
         )
     print(
         "\n| problem | pairs | mean | SE | ahead | behind |\n|---|---|---|---|---|---|"
     )
-    for problem in ("all", "classification", "regression"):
-        gaps = np.array(
-            [
-                pair["anneal"] - pair["stop"]
-                for (kind, _, _), pair in means.items()
-                if problem in ("all", kind)
-            ]
-        )
-        se = gaps.std(ddof=1) / np.sqrt(len(gaps)) if len(gaps) > 1 else float("nan")
+    for problem, pairs in [("all", means), *draws.by_problem(means).items()]:
+        result = draws.comparison(pairs, "stop")
+        if result is None:  # a single pair (--smoke): no standard error
+            continue
         print(
-            f"| {problem} | {len(gaps)} | {gaps.mean():+.4f} | {se:.4f} "
-            f"| {(gaps > 0).sum()} | {(gaps < 0).sum()} |"
+            f"| {problem} | {result['n']} | {result['mean']:+.4f} | "
+            f"{result['se']:.4f} | {result['ahead']} | {result['behind']} |"
         )
 
 

@@ -34,7 +34,11 @@ Options as for that script (``--reuse``, ``--output``, ``--n-jobs``).
 ``--draws`` fits both ends instead on unseen draws of the ten
 varying-coefficient tasks (``varying_draws.py``'s data and folds, the
 hypernetwork only), and reports the paired difference, overall and by
-problem: how the choice fares on data it was not made on.
+problem: how the choice fares on data it was not made on. It also
+reports what the stage costs: per problem, the median over the pairs of
+``"anneal"``'s fit time over ``"stop"``'s (each the median over the
+folds; both ends run in the same processes of one run, so the ratio,
+not the seconds, is what to compare across machines).
 
 Its verdict, ``"anneal"`` (round 14 of ``docs/defaults.md``), is the
 package's training since: ``"anneal"`` is the package as it is, and
@@ -91,11 +95,12 @@ def evaluate(parameter: str, candidate: str, task, seed: int, smoke: bool):
 compare.evaluate = evaluate
 
 
-def draw_scores(task, draw: int, candidate: str, smoke: bool) -> list[float]:
-    """Per-fold scores of the hypernetwork with the candidate's end of the
-    path on one unseen draw of ``task`` (``varying_draws.py``'s job)."""
+def draw_folds(task, draw: int, candidate: str, smoke: bool) -> dict:
+    """Per-fold scores and fit seconds of the hypernetwork with the
+    candidate's end of the path on one unseen draw of ``task``
+    (``varying_draws.py``'s job)."""
     with path_end(candidate):
-        return draws.run_job(task, draw, "hypernetwork", smoke)["test"]
+        return draws.run_job(task, draw, "hypernetwork", smoke)
 
 
 def compare_on_draws(numbers: list[int], n_jobs: int, smoke: bool) -> None:
@@ -109,11 +114,14 @@ def compare_on_draws(numbers: list[int], n_jobs: int, smoke: bool) -> None:
         for candidate in ("stop", "anneal")
     ]
     start = time.perf_counter()
-    scores = Parallel(n_jobs=n_jobs)(delayed(draw_scores)(*job, smoke) for job in jobs)
+    results = Parallel(n_jobs=n_jobs)(delayed(draw_folds)(*job, smoke) for job in jobs)
     means: dict = {}
-    for (task, draw, candidate), folds in zip(jobs, scores, strict=True):
+    fit_seconds: dict = {}
+    for (task, draw, candidate), folds in zip(jobs, results, strict=True):
         model = "hypernetwork" if candidate == "anneal" else candidate
-        means.setdefault((task.name, draw), {})[model] = float(np.mean(folds))
+        means.setdefault((task.name, draw), {})[model] = float(np.mean(folds["test"]))
+        seconds = float(np.median(folds["fit_time"]))
+        fit_seconds.setdefault((task.name, draw), {})[candidate] = seconds
     print(f"Draws {numbers}: {time.perf_counter() - start:.0f} s\n")
     print("| task | draw | stop | anneal | anneal − stop |\n|---|---|---|---|---|")
     for (name, draw), pair in sorted(means.items()):
@@ -131,6 +139,24 @@ def compare_on_draws(numbers: list[int], n_jobs: int, smoke: bool) -> None:
         print(
             f"| {problem} | {result['n']} | {result['mean']:+.4f} | "
             f"{result['se']:.4f} | {result['ahead']} | {result['behind']} |"
+        )
+    print_fit_cost(means, fit_seconds)
+
+
+def print_fit_cost(means: dict, fit_seconds: dict) -> None:
+    """The stage's cost: per problem, the median over (task, draw) pairs of
+    ``"anneal"``'s median fit seconds over ``"stop"``'s, and its range."""
+    print(
+        "\n| problem | pairs | fit time, anneal / stop: median | min | max |"
+        "\n|---|---|---|---|---|"
+    )
+    for problem, pairs in [("all", means), *draws.by_problem(means).items()]:
+        ratios = [
+            fit_seconds[key]["anneal"] / fit_seconds[key]["stop"] for key in pairs
+        ]
+        print(
+            f"| {problem} | {len(ratios)} | {np.median(ratios):.2f} | "
+            f"{min(ratios):.2f} | {max(ratios):.2f} |"
         )
 
 

@@ -67,14 +67,10 @@ import varying_draws as draws  # noqa: E402
 import skhyper._base as base  # noqa: E402
 
 PARAMETER = "path_end"
-compare.CHOICES = {
-    PARAMETER: {
-        **compare.CHOICES["linear_readout"],
-        "candidates": ["stop", "anneal"],
-        "default": "stop",  # the round was judged against the training until then
-    }
-}
-compare.RESULTS = compare.RESULTS.with_name("compare_annealing.json")
+# The default it is judged against: the training until this round.
+compare.judge_like_linear_readout(
+    PARAMETER, ["stop", "anneal"], "stop", "compare_annealing.json"
+)
 _evaluate = compare.evaluate  # the suite's own, which this script wraps
 
 

@@ -139,6 +139,27 @@ SMOKE_RARE = {"n_contexts": 30, "n_rows": 300}
 RESULTS = Path(__file__).parent / "results" / "compare_context_defaults.json"
 
 
+def judge_like_linear_readout(
+    parameter: str, candidates: list, default, results_name: str
+) -> None:
+    """Set this module up for a later round judged as round 9 was.
+
+    The round scripts after round 9 change one thing that acts on every
+    hypernetwork, so they score it on ``linear_readout``'s tasks, seeds and
+    rule; only the parameter, its candidates, the default it is judged
+    against and the results file differ.
+    """
+    global CHOICES, RESULTS
+    CHOICES = {
+        parameter: {
+            **CHOICES["linear_readout"],
+            "candidates": candidates,
+            "default": default,
+        }
+    }
+    RESULTS = RESULTS.with_name(results_name)
+
+
 def fold_scores(task: ContextTask, params: dict | None, smoke: bool) -> list[float]:
     """Per-fold scores of the hypernetwork with ``params`` (or, with None,
     of contextualized-ml) on one task, with the suite's folds (a

@@ -39,14 +39,10 @@ import compare_context_defaults as compare  # noqa: E402
 from skhyper._modules import HyperNetworkModule  # noqa: E402
 
 PARAMETER = "readout_start"
-compare.CHOICES = {
-    PARAMETER: {
-        **compare.CHOICES["linear_readout"],
-        "candidates": ["zero", "linear"],
-        "default": "zero",  # round 9's start, the one this round judged
-    }
-}
-compare.RESULTS = compare.RESULTS.with_name("compare_readout_start.json")
+# The default it is judged against: round 9's start.
+compare.judge_like_linear_readout(
+    PARAMETER, ["zero", "linear"], "zero", "compare_readout_start.json"
+)
 _build = HyperNetworkModule.__init__
 _evaluate = compare.evaluate  # the suite's own, which this script wraps
 

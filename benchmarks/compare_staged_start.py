@@ -49,14 +49,10 @@ import skhyper._base as base  # noqa: E402
 from skhyper._callbacks import DecayPath  # noqa: E402
 
 PARAMETER = "readout_growth"
-compare.CHOICES = {
-    PARAMETER: {
-        **compare.CHOICES["linear_readout"],
-        "candidates": ["direct", "staged"],
-        "default": "direct",  # the package's training since round 11
-    }
-}
-compare.RESULTS = compare.RESULTS.with_name("compare_staged_start.json")
+# The default it is judged against: the package's training since round 11.
+compare.judge_like_linear_readout(
+    PARAMETER, ["direct", "staged"], "direct", "compare_staged_start.json"
+)
 _evaluate = compare.evaluate  # the suite's own, which this script wraps
 
 

@@ -8,8 +8,9 @@ Run from the repository root::
 
 With a validation split the estimators decide four things on it: the
 epoch that early stopping keeps, the decay path's stage, which of
-``weight_decay="auto"``'s two fits is kept, and the classifier's
-``context_shrinkage="auto"``. A tenth of the training rows
+``weight_decay="auto"``'s two fits is kept, and the hypernetworks'
+``context_shrinkage="auto"`` (the classifier's since round 10, the
+regressor's since round 12). A tenth of the training rows
 (``validation_fraction=0.1``, scikit-learn's default for ``MLPClassifier``)
 is 64 rows on an 800-row table; a ROC AUC on 64 rows varies by several
 hundredths between splits, so those choices are partly a draw. A throwaway
@@ -38,14 +39,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import compare_context_defaults as compare  # noqa: E402
 
-compare.CHOICES = {
-    "validation_fraction": {
-        **compare.CHOICES["linear_readout"],
-        "candidates": [0.1, 0.2],
-        "default": 0.1,
-    }
-}
-compare.RESULTS = compare.RESULTS.with_name("compare_validation_fraction.json")
+compare.judge_like_linear_readout(
+    "validation_fraction", [0.1, 0.2], 0.1, "compare_validation_fraction.json"
+)
 
 if __name__ == "__main__":
     compare.main()

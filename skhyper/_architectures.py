@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._compat import Interval, StrOptions
 from ._modules import ConcatModule, HyperNetworkModule
+from ._runtime import torch_session
 
 SHARED_PARAMETERS_DOC = """\
 context_column : str, int, list of these, or None, default=None
@@ -520,7 +521,8 @@ class HyperNetworkArchitecture:
                 "continuous is only for a model with continuous_context; this "
                 "one has none."
             )
-        with torch.inference_mode():
+        # The thread count of every other torch call on the estimator.
+        with torch_session(self.n_threads), torch.inference_mode():
             codes = torch.as_tensor(codes, device=device)[None, :]
             weight, bias = layer.generate(codes, values)
         return weight[0].cpu().numpy(), bias[0].cpu().numpy()

@@ -173,6 +173,28 @@ def test_generated_weights_per_context():
         model.generated_weights("zzz")
 
 
+def test_generated_weights_run_on_the_estimators_threads(monkeypatch):
+    """Like predict, the generator runs under n_threads and gives torch's
+    count back afterwards."""
+    X, y = _flip_regression()
+    n_threads = 2 if torch.get_num_threads() == 1 else 1
+    model = HyperNetworkRegressor(
+        "ctx", max_epochs=2, n_threads=n_threads, **SMALL, **SMALL_HYPER
+    ).fit(X, y)
+    layer = model.net_.module_.context_layer
+    generate, threads = layer.generate, []
+
+    def recording(*args, **kwargs):
+        threads.append(torch.get_num_threads())
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(layer, "generate", recording)
+    before = torch.get_num_threads()
+    model.generated_weights("a")
+    assert threads == [n_threads]
+    assert torch.get_num_threads() == before
+
+
 @pytest.mark.parametrize("cls", [HyperNetworkClassifier, ConcatClassifier])
 def test_transform_as_a_feature_extractor(cls):
     X, y = _sensor()

@@ -504,11 +504,7 @@ class HyperNetworkArchitecture:
         """
         check_is_fitted(self, "net_")
         encoder = self.encoder_
-        codes = (
-            encoder.code_of(context_value)
-            if encoder.context_encoders_
-            else np.empty(0, dtype=np.int64)
-        )
+        codes = encoder.code_of(context_value)
         layer = self.net_.module_.context_layer
         device = layer.base_weight.device
         values = None

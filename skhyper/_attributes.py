@@ -18,9 +18,10 @@ from numbers import Real
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import is_bool_dtype, is_numeric_dtype
+from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_object_dtype
 
 from ._categories import mid_sentence, preview
+from ._numeric import NumericEncoder, holds_numbers
 
 # With attributes, a context column of S values seen at fit and U values
 # listed only in the table has 2 * S + 1 + U codes. The network looks up the
@@ -66,14 +67,16 @@ class AttributeTable:
 
     def fit(self, seen: np.ndarray) -> AttributeTable:
         """Encode the table for the context values ``seen`` at fit (in code
-        order); every one of them must be listed."""
+        order: those of the training rows and any declared in
+        ``categories``); every one of them must be listed."""
         table = self._checked_table()
         absent = [value for value in seen if value not in table.index]
         if absent:
             raise ValueError(
                 f"context_attributes for {self._named} has no row for "
-                f"{preview(absent)}, seen in the training data. Give every "
-                "context value seen at fit a row of attributes."
+                f"{preview(absent)}, a value of the training data (or declared "
+                "in categories). Give every such context value a row of "
+                "attributes."
             )
         seen_index = pd.Index(seen)
         self.listed_only_ = np.asarray(
@@ -83,22 +86,24 @@ class AttributeTable:
         self.columns_ = list(table.columns)
         self.numeric_ = [c for c in table.columns if _is_numeric(table[c])]
         values = rows[self.numeric_].to_numpy(dtype=np.float64)
-        n_seen = len(seen)
-        self.mean_ = values[:n_seen].mean(axis=0)
-        scale = values[:n_seen].std(axis=0)
-        self.scale_ = np.where(scale > 0, scale, 1.0)
+        # Standardised as X's numeric columns are, with statistics of the
+        # seen values: finite for any finite attribute, and an extreme one
+        # (1e30 for a value listed only here) clipped instead of turning
+        # its generated layer into NaN.
+        standardiser = NumericEncoder("standard").fit(values[: len(seen)])
+        self.mean_, self.scale_ = standardiser.mean_, standardiser.scale_
         self.levels_ = {
             c: _sorted_levels(table[c]) for c in table.columns if c not in self.numeric_
         }
-        self.matrix_ = self._encode(rows, values)
+        self.matrix_ = self._encode(rows, standardiser.transform(values))
         return self
 
     @property
     def n_outputs(self) -> int:
         return self.matrix_.shape[1]
 
-    def _encode(self, rows: pd.DataFrame, values: np.ndarray) -> np.ndarray:
-        parts = [(values - self.mean_) / self.scale_]
+    def _encode(self, rows: pd.DataFrame, standardised: np.ndarray) -> np.ndarray:
+        parts = [standardised]
         for column, levels in self.levels_.items():
             parts.append(
                 (rows[column].to_numpy()[:, None] == levels[None, :]).astype(float)
@@ -116,6 +121,14 @@ class AttributeTable:
             raise ValueError(
                 f"context_attributes for {self._named} has no attribute columns."
             )
+        repeated = table.columns[table.columns.duplicated()]
+        if len(repeated):
+            raise ValueError(
+                f"context_attributes for {self._named} has the column(s) "
+                f"{preview(list(pd.unique(repeated)))} more than once; give each "
+                "attribute one column (rename or drop the repeats)."
+            )
+        table = _numbers_as_floats(table)
         if table.index.hasnans:
             raise ValueError(
                 f"context_attributes for {self._named} has a missing value in "
@@ -156,6 +169,20 @@ class AttributeTable:
         state = dict(self.__dict__)
         state.pop("table", None)
         return state
+
+
+def _numbers_as_floats(table: pd.DataFrame) -> pd.DataFrame:
+    """Object columns that hold only numbers (from a transposed or
+    row-by-row built table, or JSON) as float64, as X's own object columns
+    of numbers are read: one-hot levels would lose their size and order."""
+    numbers = [
+        c
+        for c in table.columns
+        if is_object_dtype(table[c].dtype) and holds_numbers(table[c].to_numpy())
+    ]
+    if not numbers:
+        return table
+    return table.astype({c: np.float64 for c in numbers})
 
 
 def _is_numeric(column: pd.Series) -> bool:
@@ -199,16 +226,35 @@ def _frame_to_plain(frame: pd.DataFrame) -> dict:
     return {
         "index": frame.index.tolist(),
         "index_name": frame.index.name,
+        "index_dtype": _dtype_to_plain(frame.index.dtype),
         "columns": [
-            [name, str(frame[name].dtype), frame[name].tolist()]
+            [name, _dtype_to_plain(frame[name].dtype), frame[name].tolist()]
             for name in frame.columns
         ],
     }
 
 
 def _frame_from_plain(plain: dict) -> pd.DataFrame:
-    index = pd.Index(plain["index"], name=plain["index_name"])
+    # Tables saved before "index_dtype" was stored rebuild a plain Index.
+    dtype = _dtype_from_plain(plain.get("index_dtype"))
+    index = pd.Index(plain["index"], name=plain["index_name"], dtype=dtype)
     columns = {
-        name: pd.Series(values, dtype=dtype) for name, dtype, values in plain["columns"]
+        name: pd.Series(values, dtype=_dtype_from_plain(dtype_))
+        for name, dtype_, values in plain["columns"]
     }
     return pd.DataFrame(columns).set_axis(index)
+
+
+def _dtype_to_plain(dtype):
+    """A dtype as a string, or for a categorical one its name, categories
+    and order (``str`` alone would lose the declared categories)."""
+    if isinstance(dtype, pd.CategoricalDtype):
+        return ["category", dtype.categories.tolist(), bool(dtype.ordered)]
+    return str(dtype)
+
+
+def _dtype_from_plain(plain):
+    if isinstance(plain, list):
+        _, categories, ordered = plain
+        return pd.CategoricalDtype(categories, ordered=ordered)
+    return plain

@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_array
 
 from ._attributes import AttributeTable
 from ._categories import CategoryEncoder, preview
-from ._numeric import NumericEncoder
+from ._numeric import NumericEncoder, holds_numbers
 
 HANDLE_UNKNOWN_OPTIONS = ("error", "learned")
 
@@ -37,9 +37,12 @@ RARE_CONTEXT_ROWS = 10
 
 
 class RareContextWarning(UserWarning):
-    """Warning: a context value has fewer than 10 training rows.
+    """Warning: a context value has fewer than 10 rows in fit.
 
-    ``RARE_CONTEXT_ROWS`` sets the number. Such a value's generated layer
+    ``RARE_CONTEXT_ROWS`` sets the number. The rows counted are those given
+    to ``fit`` (or to one ``partial_fit`` call), before the early-stopping
+    split and whatever their ``sample_weight``; ``context_shrinkage``
+    counts the training split's rows in units of average weight. Such a value's generated layer
     rests on a handful of rows. ``context_pooling`` (off by default) holds
     it back towards the layer all contexts share while it trains, and
     ``context_shrinkage`` (``"auto"`` by default) shrinks it
@@ -84,7 +87,7 @@ def warn_rare_contexts(codes: np.ndarray, encoders: list[CategoryEncoder]) -> No
         plural = "value" if len(rare) == 1 else "values"
         warnings.warn(
             f"{encoder.what} has {len(rare)} {plural} with fewer than "
-            f"{RARE_CONTEXT_ROWS} training rows: {listed}. Their generated "
+            f"{RARE_CONTEXT_ROWS} rows in fit: {listed}. Their generated "
             "layers rest on those rows alone, shrunk towards the shared layer "
             "by context_pooling or context_shrinkage where one is on. Consider "
             "merging rare values into one category or describing them with "
@@ -284,6 +287,12 @@ def _numeric_column(table: pd.DataFrame, position: int) -> np.ndarray:
         return _object_column_to_float(
             column.to_numpy(), label, table.columns[position]
         )
+    if is_categorical_feature(column):
+        # Only at predict: at fit such a column is encoded as categories.
+        raise ValueError(
+            f"Column {label} was numeric at fit but holds {dtype} values now; "
+            f"pass it as numbers, e.g. X[{table.columns[position]!r}].astype(float)."
+        )
     raise ValueError(
         f"Column {label} has dtype {dtype}, which is neither numeric nor "
         "categorical: convert it first (e.g. a date to a number of days), or "
@@ -291,20 +300,9 @@ def _numeric_column(table: pd.DataFrame, position: int) -> np.ndarray:
     )
 
 
-# What pandas.api.types.infer_dtype calls an object column of plain numbers.
-_NUMBER_KINDS = {
-    "integer",
-    "floating",
-    "mixed-integer-float",
-    "boolean",
-    "decimal",
-    "empty",
-}
-
-
 def _object_column_to_float(values: np.ndarray, label: str, name) -> np.ndarray:
     """Convert an object column of numbers (and None) to float64."""
-    if pd.api.types.infer_dtype(values, skipna=True) in _NUMBER_KINDS:
+    if holds_numbers(values):
         return pd.to_numeric(values).astype(np.float64)
     for value in values:
         if isinstance(value, (str, bytes)):
@@ -320,6 +318,23 @@ def _object_column_to_float(values: np.ndarray, label: str, name) -> np.ndarray:
                 "each argument must be a string or a number."
             )
     return np.array([np.nan if v is None else float(v) for v in values])
+
+
+def _check_some_values(
+    raw: np.ndarray, table: pd.DataFrame, positions: list[int]
+) -> None:
+    """A continuous context column with no value at fit gives the generator
+    nothing to learn from (as a categorical one of only missing values)."""
+    empty = [
+        column_label(table, positions[j])
+        for j in np.flatnonzero(np.isnan(raw).all(axis=0))
+    ]
+    if empty:
+        raise ValueError(
+            f"The continuous context column {empty[0]} has only missing "
+            "values, so there is nothing to learn from it: fill it, or leave "
+            "it out of continuous_context."
+        )
 
 
 def _check_no_infinity(values: np.ndarray, labels: list[str]) -> None:
@@ -446,6 +461,7 @@ class TableEncoder:
         continuous = None
         if self.continuous_positions_:
             raw_context = self._numeric_matrix(table, self.continuous_positions_)
+            _check_some_values(raw_context, table, self.continuous_positions_)
             self.continuous_encoder_ = NumericEncoder(
                 self.continuous_encoding, self.n_bins, expand=True
             ).fit(raw_context)
@@ -530,6 +546,12 @@ class TableEncoder:
         if given is None:
             return [None] * len(self.context_positions_)
         keys = [table.columns[i] for i in self.context_positions_]
+        if not keys:
+            raise ValueError(
+                "context_attributes describes the values of a categorical "
+                "context column, but this model has none: name that column in "
+                "context_column (next to continuous_context, if any)."
+            )
         if not isinstance(given, dict):
             if len(keys) != 1:
                 raise ValueError(
@@ -569,7 +591,21 @@ class TableEncoder:
         columns), with the same rules as ``transform``: a missing value is an
         error, and an unseen one is an error or the unknown code, as
         ``handle_unknown`` says."""
-        values = value if isinstance(self.context_column, (list, tuple)) else [value]
+        if not self.context_encoders_:
+            if value is None:
+                return np.empty(0, dtype=np.int64)
+            raise ValueError(
+                f"Got the context value {value!r}, but this model has no "
+                "categorical context column; give only its continuous values."
+            )
+        several = isinstance(self.context_column, (list, tuple))
+        if several and not isinstance(value, (list, tuple)):
+            # A string is a sequence too, but "ab" is not the pair ("a", "b").
+            raise ValueError(
+                f"Expected a tuple of {len(self.context_encoders_)} context "
+                f"values, one per context column; got {value!r}."
+            )
+        values = value if several else [value]
         if len(values) != len(self.context_encoders_):
             raise ValueError(
                 f"Expected a tuple of {len(self.context_encoders_)} context "
@@ -586,14 +622,20 @@ class TableEncoder:
         """One row of encoded continuous context from its raw ``values``,
         one per ``continuous_context`` column."""
         n_columns = len(self.continuous_positions_)
-        try:
-            raw = np.asarray(values, dtype=np.float64).reshape(1, -1)
-        except (TypeError, ValueError):
-            raw = None
-        if values is None or raw is None or raw.shape[1] != n_columns:
+        numbers = values is not None and all(
+            isinstance(v, (Real, Decimal)) and not isinstance(v, bool)
+            for v in np.ravel(np.asarray(values, dtype=object))
+        )
+        raw = np.asarray(values, dtype=np.float64).reshape(1, -1) if numbers else None
+        if raw is None or raw.shape[1] != n_columns:
             raise ValueError(
                 f"continuous must give {n_columns} number(s), one per "
                 f"continuous_context column; got {values!r}."
+            )
+        if np.isinf(raw).any():
+            raise ValueError(
+                f"continuous holds an infinite value ({values!r}); give finite "
+                "numbers (NaN for a missing one, which is filled as at predict)."
             )
         return self.continuous_encoder_.transform(raw)
 

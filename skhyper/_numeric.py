@@ -30,6 +30,7 @@ network receives:
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy.special import ndtri
 
 NUMERIC_ENCODINGS = ("standard", "quantile", "piecewise_linear")
@@ -44,6 +45,22 @@ STANDARDISED_CLIP = 1e6
 # (about +-5.2, as scikit-learn's QuantileTransformer does).
 N_QUANTILES = 1000
 RANK_MARGIN = 1e-7
+
+
+# What pandas.api.types.infer_dtype calls an object column of plain numbers.
+_NUMBER_KINDS = {
+    "integer",
+    "floating",
+    "mixed-integer-float",
+    "boolean",
+    "decimal",
+    "empty",
+}
+
+
+def holds_numbers(values: np.ndarray) -> bool:
+    """Whether an object array holds only numbers (and missing values)."""
+    return pd.api.types.infer_dtype(values, skipna=True) in _NUMBER_KINDS
 
 
 class NumericEncoder:
@@ -92,9 +109,14 @@ class NumericEncoder:
         self.median_ = _nanmedian(raw)
         filled = self._fill(raw, missing)
         self.mean_, scale = _column_statistics(filled)
-        # Constant columns keep a scale of 1: they carry no information but
-        # must not produce 0/0 = NaN.
-        self.scale_ = np.where(scale > 0, scale, 1.0)
+        # Constant columns keep a scale of 1 (scikit-learn's StandardScaler
+        # convention): they carry no information but must not produce
+        # 0/0 = NaN. Constant means equal extremes: the standard deviation of
+        # 50 copies of 0.1 is 2.8e-17, not 0, and dividing by it would send
+        # 0.2 at predict to 3.6e15.
+        constant = _is_constant(filled)
+        self.mean_[constant] = filled[0, constant] if len(filled) else 0.0
+        self.scale_ = np.where(constant | ~(scale > 0), 1.0, scale)
         # Quantiles and bins are taken of the standardised values: ranks do
         # not change, and the standardised values are finite and moderate
         # even where the raw ones span the whole float range.
@@ -218,11 +240,22 @@ def _column_statistics(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, std
 
 
+def _is_constant(values: np.ndarray) -> np.ndarray:
+    """Per column: whether every row holds the same value."""
+    if len(values) == 0:
+        return np.ones(values.shape[1], dtype=bool)
+    return values.min(axis=0) == values.max(axis=0)
+
+
 def _quantiles(values: np.ndarray, n_quantiles: int) -> np.ndarray:
     """Evenly spaced training quantiles of one column (one value if the
     column was constant or all missing)."""
     if len(values) == 0:  # all missing: the indicator carries everything
         return np.zeros(1)
+    if values.min() == values.max():
+        # One value, so that the encoding (and the ONNX graph, which follows
+        # it) gives the column no information, as for a one-row fit.
+        return values[:1].copy()
     levels = np.linspace(0, 1, min(n_quantiles, len(values)))
     return np.quantile(values, levels)
 

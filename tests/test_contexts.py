@@ -286,6 +286,48 @@ def test_infinite_continuous_context_is_an_error_naming_the_column():
         ).fit(X, value)
 
 
+def test_a_continuous_context_of_only_missing_values_is_an_error():
+    # As for a categorical context of only missing values: nothing to learn.
+    X, value, _ = varying_table(n=40)
+    X["age"] = np.nan
+    model = make_model(
+        HyperNetworkRegressor, context_column=None, continuous_context="age"
+    )
+    with pytest.raises(ValueError, match=r"column 'age' has only missing values"):
+        model.fit(X, value)
+
+
+@pytest.mark.parametrize("dtype", ["str", "category"])
+def test_a_continuous_context_given_as_labels_at_predict_says_it_was_numeric(dtype):
+    X, value, _ = varying_table(n=60)
+    model = make_model(
+        HyperNetworkRegressor, context_column="site", continuous_context="age"
+    ).fit(X, value)
+    with pytest.raises(ValueError, match=r"'age' was numeric at fit but holds"):
+        model.predict(X.assign(age=X["age"].round().astype(dtype)))
+
+
+@pytest.mark.parametrize(
+    "context_column, call, message",
+    [
+        (None, {"context_value": "north", "continuous": [3.0]}, r"no categorical"),
+        (None, {"continuous": ["3"]}, r"must give 1 number"),
+        (None, {"continuous": [np.inf]}, r"infinite value"),
+        (["site", "shift"], {"context_value": "ab", "continuous": [3.0]}, "tuple"),
+    ],
+    ids=["value-without-categorical", "string", "infinite", "string-for-a-pair"],
+)
+def test_generated_weights_reject_what_predict_would(context_column, call, message):
+    X, value, _ = varying_table(n=60)
+    X["shift"] = np.where(X["z"] > 0, "a", "b")
+    model = make_model(
+        HyperNetworkRegressor, context_column=context_column, continuous_context="age"
+    )
+    model.fit(X if context_column else X.drop(columns=["site", "shift"]), value)
+    with pytest.raises(ValueError, match=message):
+        model.generated_weights(**call)
+
+
 def test_each_row_gets_the_layer_its_continuous_value_generates():
     X, value, _ = varying_table(n=200)
     model = make_model(
@@ -458,7 +500,7 @@ def _bad(attributes):
             lambda a: a.drop(index="s3"),
             "store",
             ValueError,
-            r"has no row for 's3', seen in the training data",
+            r"has no row for 's3', a value of the training data",
         ),
         (
             lambda a: pd.concat([a, a.iloc[[0]]]),
@@ -495,6 +537,12 @@ def _bad(attributes):
             TypeError,
             r"'size' .* must hold numbers or category labels",
         ),
+        (
+            lambda a: pd.concat([a, a[["size"]]], axis=1),
+            "store",
+            ValueError,
+            r"has the column\(s\) 'size' more than once",
+        ),
     ],
     ids=[
         "seen-value-absent",
@@ -506,6 +554,7 @@ def _bad(attributes):
         "array",
         "one-table-two-columns",
         "objects",
+        "duplicated-columns",
     ],
 )
 def test_bad_attributes_are_a_clear_error(edit, context_column, error, message):
@@ -518,6 +567,76 @@ def test_bad_attributes_are_a_clear_error(edit, context_column, error, message):
     )
     with pytest.raises(error, match=message):
         model.fit(X, y)
+
+
+def test_attributes_without_a_categorical_context_say_to_name_one():
+    X, y, attributes = store_table(n=200)
+    X["temperature"] = np.linspace(-5, 30, len(X))
+    model = make_model(
+        HyperNetworkClassifier,
+        context_column=None,
+        continuous_context="temperature",
+        context_attributes=attributes,
+    )
+    with pytest.raises(ValueError, match=r"name that column in context_column"):
+        model.fit(X, y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+def test_an_extreme_attribute_of_a_listed_only_value_gives_finite_outputs(cls):
+    # Standardised and clipped as X's own numbers are: 1e30 used to turn the
+    # listed-only value's generated layer into NaN.
+    X, y, attributes = store_table(n=200)
+    attributes.loc["huge"] = [1e30, "east"]
+    model = make_model(cls, context_column="store", context_attributes=attributes)
+    model.fit(X, target(cls, y))
+    assert np.isfinite(outputs(model, X.assign(store="huge").head(5))).all()
+
+
+def test_attributes_near_the_float_limit_still_fit():
+    X, y, attributes = store_table(n=200)
+    attributes["size"] = 1.5e308 * np.sign(attributes["size"])
+    model = make_model(
+        HyperNetworkClassifier, context_column="store", context_attributes=attributes
+    ).fit(X, y)
+    assert np.isfinite(model.encoder_.attribute_tables_[0].matrix_).all()
+    assert np.isfinite(model.predict_proba(X)).all()
+
+
+def test_an_object_column_of_numbers_is_a_numeric_attribute():
+    # As X's own object columns of numbers are read: one-hot levels would
+    # give a listed-only value's size a level no training value had.
+    table = pd.DataFrame(
+        {"size": [1.0, 3.0, 10.0], "region": ["e", "w", "e"]}, index=["a", "b", "z"]
+    )
+    seen = np.array(["a", "b"], dtype=object)
+    as_floats = AttributeTable(table, "The context column 'c'").fit(seen)
+    as_objects = AttributeTable(
+        table.astype({"size": object}), "The context column 'c'"
+    ).fit(seen)
+    assert as_objects.numeric_ == ["size"]
+    np.testing.assert_array_equal(as_objects.matrix_, as_floats.matrix_)
+
+
+def test_round_trips_keep_the_attribute_tables_dtypes():
+    X, y, attributes = store_table(n=200)
+    attributes = attributes.assign(
+        region=pd.Categorical(
+            attributes["region"], categories=["west", "east", "north"], ordered=True
+        )
+    ).set_axis(pd.CategoricalIndex(attributes.index, name="store"))
+    model = make_model(
+        HyperNetworkClassifier, context_column="store", context_attributes=attributes
+    ).fit(X, y)
+    buffer = io.BytesIO()
+    skhyper.dump(model, buffer)
+    for other in (
+        skhyper.load(io.BytesIO(buffer.getvalue())),
+        pickle.loads(pickle.dumps(model)),
+    ):
+        pd.testing.assert_frame_equal(
+            other.get_params()["context_attributes"], attributes
+        )
 
 
 def test_attribute_table_encodes_over_the_seen_values():
@@ -617,8 +736,8 @@ def test_rare_context_values_get_a_warning_naming_them():
     messages = [str(w.message) for w in caught]
     assert len(messages) == 1  # "shift" has ~100 rows per value
     assert messages[0].startswith(
-        "The context column 'ctx' has 2 values with fewer than 10 training "
-        "rows: 'small' (6), 'tiny' (3)."
+        "The context column 'ctx' has 2 values with fewer than 10 rows in "
+        "fit: 'small' (6), 'tiny' (3)."
     )
     assert model.predict(X).shape == (n,)
 

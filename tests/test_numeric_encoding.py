@@ -80,6 +80,26 @@ def test_constant_column_gives_zeros(encoding):
     assert np.isfinite(encoder.transform(raw + 1.0)).all()
 
 
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_a_constant_that_floats_cannot_hold_exactly_keeps_a_scale_of_one(encoding):
+    # The standard deviation of 50 copies of 0.1 is 2.8e-17, not 0: dividing
+    # by it sent 0.2 at predict to the clip bound.
+    encoder = NumericEncoder(encoding).fit(np.full((50, 1), 0.1))
+    assert encoder.scale_[0] == 1.0
+    encoded = encoder.transform(np.array([[0.1], [0.2]]))
+    assert encoded[0, 0] == 0
+    assert np.abs(encoded).max() <= 0.1 + 1e-6
+
+
+def test_quantile_encoding_gives_a_constant_column_no_information():
+    # Also with many rows (the quantiles of a constant are all equal): another
+    # value at predict is not sent to an extreme score.
+    encoder = NumericEncoder("quantile").fit(np.full((50, 1), 30.0))
+    np.testing.assert_array_equal(
+        encoder.transform(np.array([[30.0], [80.0], [-5.0]])), 0.0
+    )
+
+
 # -- NumericEncoder: "quantile" --------------------------------------------
 
 

@@ -234,7 +234,12 @@ class _ContextEstimator(
             Target values.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each row in the loss (the batch loss is
-            the weighted mean of the rows' losses).
+            the weighted mean of the rows' losses). ``context_shrinkage``
+            counts each context's training-split rows in rows of average
+            weight; the ``RareContextWarning`` counts every row of ``X``,
+            whatever its weight. With early stopping, both the training
+            and the validation split need rows of positive weight (else a
+            ``ValueError``).
 
         Returns
         -------
@@ -289,10 +294,11 @@ class _ContextEstimator(
         return None
 
     def _fit_shrinkage(self, net: NeuralNet, train: TensorTable, valid) -> None:
-        """Count the training rows of each context and shrink the fitted
-        updates by ``context_shrinkage`` (``"auto"``: chosen on the
-        validation split, none without one); see ``_pooling.py``. With a
-        continuous context every row is a context of its own: none to count."""
+        """Count the training rows of each context (0 for one seen only in
+        the validation split) and shrink the fitted updates by
+        ``context_shrinkage`` (``"auto"``: chosen on the validation split,
+        none without one); see ``_pooling.py``. With a continuous context
+        every row is a context of its own: none to count."""
         setting = self._shrinkage_setting()
         if setting is None:
             return
@@ -300,7 +306,10 @@ class _ContextEstimator(
         if train.context.shape[1] == 0 or module.context_embedding.per_row:
             self._set_shrinkage(module, None, None, 0.0)
             return
-        ids, rows = context_rows(module, train.context, train.weight)
+        # Contexts seen only in the validation split are listed with 0 rows:
+        # their embeddings never trained, so they take the mean update.
+        seen = None if valid is None else valid.context
+        ids, rows = context_rows(module, train.context, train.weight, seen)
         if setting != "auto":
             prior_rows = float(setting)
         elif valid is None:
@@ -400,7 +409,26 @@ class _ContextEstimator(
             stratify=self._stratify(target),
             random_state=seed,
         )
-        return data.subset(train_rows), data.subset(valid_rows)
+        train, valid = data.subset(train_rows), data.subset(valid_rows)
+        self._check_split_weights(train, "training")
+        self._check_split_weights(valid, "validation")
+        return train, valid
+
+    def _check_split_weights(self, split: TensorTable, name: str) -> None:
+        """Raise if the rows of an early-stopping split all have weight 0:
+        its weighted mean loss would be 0 / 0, NaN in every epoch, and early
+        stopping, the decay path and ``context_shrinkage="auto"`` would
+        compare NaNs without a word."""
+        if float(split.weight.sum()) > 0:
+            return
+        raise ValueError(
+            f"The {name} split's sample weights (times any class weights) "
+            f"sum to zero: its {len(split)} rows, drawn with "
+            f"validation_fraction={self.validation_fraction}, all have weight "
+            "0, so its loss is undefined. Drop the zero-weight rows before "
+            "fit, pass a validation_fraction that leaves both splits rows "
+            "of positive weight, or pass early_stopping=False."
+        )
 
     def _train(
         self,

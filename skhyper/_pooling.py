@@ -8,11 +8,16 @@ Gaussian prior that holds back every context's update while it trains.
 afterwards, as a mixed-effects model's estimate of a group's effect is
 shrunk towards the population's: a context with ``n_c`` training rows keeps
 the share ``n_c / (n_c + k)`` of its own generated update and takes the rest
-from the mean update over the training rows (not the update of a hidden or
-average embedding: with ``handle_unknown="error"`` the unknown embedding
-never trains, and the generator is not linear, so the layer of a mean
-embedding is not a mean layer). ``k``, the prior's weight in rows,
-is a number or chosen on the early-stopping validation split
+from the mean update over the training rows. ``n_c`` counts the rows of the
+training split (not the early-stopping validation split), in rows of average
+sample weight: a context seen in fit only in the validation split, or only
+with weight zero, has ``n_c = 0`` and takes the mean update whole, since its
+embedding never trained (the ``RareContextWarning``, by contrast, counts
+every row passed to fit, whatever its weight). The mean update is not the
+update of a hidden or average embedding: with ``handle_unknown="error"``
+the unknown embedding never trains, and the generator is not linear, so the
+layer of a mean embedding is not a mean layer. ``k``, the prior's weight in
+rows, is a number or chosen on the early-stopping validation split
 (:func:`choose_shrinkage`): the empirical-Bayes choice, made on rows the
 network did not train on.
 """
@@ -51,14 +56,28 @@ def pooling_coefficients(
 
 
 def context_rows(
-    module: torch.nn.Module, context: torch.Tensor, weight: torch.Tensor
+    module: torch.nn.Module,
+    context: torch.Tensor,
+    weight: torch.Tensor,
+    seen: torch.Tensor | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The context combinations of the training rows (sorted ids, see
     :meth:`ContextEmbedding.combination_ids`) and each one's rows, counted
-    in rows of average weight."""
-    ids = module.context_embedding.combination_ids(context)
-    unique, group = torch.unique(ids, return_inverse=True)
+    in rows of average weight.
+
+    ``seen`` holds the context codes of rows that fit saw but did not train
+    on (the validation split): their combinations are listed too, with the
+    training rows they have, 0 where they have none. Listed with 0 rows, a
+    combination takes the mean update whole; left out, it would keep its
+    own update, generated from an embedding that never trained.
+    """
+    embedding = module.context_embedding
+    ids = embedding.combination_ids(context)
     share = (weight / weight.mean()).double()
+    if seen is not None:
+        ids = torch.cat([ids, embedding.combination_ids(seen)])
+        share = torch.cat([share, share.new_zeros(len(seen))])
+    unique, group = torch.unique(ids, return_inverse=True)
     rows = torch.zeros(len(unique), dtype=torch.float64, device=share.device)
     rows.index_add_(0, group, share)
     return unique.cpu().numpy(), rows.cpu().numpy()

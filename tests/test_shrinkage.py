@@ -1,10 +1,10 @@
 """``context_shrinkage``: partial pooling after training.
 
 A context with ``n_c`` training rows keeps ``n_c / (n_c + k)`` of its
-generated update and takes the rest from the update of its codes with the
-value ids hidden. What is checked: the blend of low-rank factors is the
-blend of the updates exactly; kept shares of 1 and 0 give the unpooled and
-the id-hidden network; training is untouched (the same weights with and
+generated update and takes the rest from the mean update of the training
+rows. What is checked: the blend of low-rank factors is the blend of the
+updates exactly; kept shares of 1 and 0 give the unpooled network and the
+mean update; training is untouched (the same weights with and
 without it); the rows are counted per context combination in rows of
 average weight, from the training split only; ``"auto"`` keeps a weight only
 where the validation split prefers it, and none without a validation split;
@@ -365,3 +365,118 @@ def test_both_hypernetworks_shrink_by_default():
     # Round 12 of docs/defaults.md made "auto" the regressor's default too.
     for cls in (HyperNetworkClassifier, HyperNetworkRegressor):
         assert cls().get_params()["context_shrinkage"] == "auto"
+
+
+# -- contexts without training rows, and splits without weight -----------------
+
+
+@pytest.mark.parametrize("cls", HYPERNETWORKS)
+def test_a_context_seen_only_in_the_validation_split_takes_the_mean_update(cls):
+    """Sixty one-row contexts beside three large ones: a tenth of them fall
+    in the validation split, so their embeddings never train. They count 0
+    rows and keep none of their own update, as a context whose rows all
+    weigh 0 does, instead of being left out (and keeping all of it)."""
+    X, value = _shared_rule(n=300, n_contexts=3)
+    rng = np.random.default_rng(1)
+    singles = pd.DataFrame(
+        {
+            "x1": rng.normal(size=60),
+            "x2": rng.normal(size=60),
+            "ctx": [f"s{i}" for i in range(60)],
+        }
+    )
+    X = pd.concat([X, singles], ignore_index=True)
+    value = np.concatenate([value, singles["x1"].to_numpy()])
+    model = _fit(cls, X, value, context_shrinkage=8.0)
+    module = model.net_.module_
+    codes = torch.as_tensor(model.encoder_.transform(X).context)
+    seen = np.unique(module.context_embedding.combination_ids(codes).numpy())
+    np.testing.assert_array_equal(model._pooled_ids, seen)  # every one listed
+    untrained = torch.as_tensor(model._pooled_ids[model._pooled_rows == 0])
+    assert len(untrained) > 0
+    layer = module.context_layer
+    assert layer.kept_share(untrained).eq(0).all()
+    with torch.no_grad():
+        weight, bias = layer.generate(module.context_embedding.codes_of(untrained))
+    torch.testing.assert_close(
+        weight, (layer.base_weight + layer.mean_weight).expand_as(weight)
+    )
+    torch.testing.assert_close(
+        bias, (layer.base_bias + layer.mean_bias).expand_as(bias)
+    )
+
+
+def _split_rows(cls, y: np.ndarray) -> np.ndarray:
+    """The rows of fit's validation split with random_state=0 and the
+    default validation_fraction (stratified for a classifier)."""
+    from sklearn.model_selection import train_test_split
+
+    from skhyper._runtime import draw_seed
+
+    _, valid_rows = train_test_split(
+        np.arange(len(y)),
+        test_size=0.1,
+        stratify=y if cls is HyperNetworkClassifier else None,
+        random_state=draw_seed(0),
+    )
+    return valid_rows
+
+
+@pytest.mark.parametrize("split", ["validation", "training"])
+@pytest.mark.parametrize("cls", HYPERNETWORKS)
+def test_a_split_whose_weights_sum_to_zero_is_an_error(cls, split):
+    """Its weighted mean loss would be 0 / 0: NaN in every epoch, compared
+    by early stopping, the decay path and context_shrinkage="auto"."""
+    X, value = _shared_rule(n=200, n_contexts=3)
+    y = target(cls, value if cls is HyperNetworkRegressor else (value > 0) * 1)
+    in_valid = np.isin(np.arange(len(X)), _split_rows(cls, np.asarray(y)))
+    weight = (in_valid if split == "training" else ~in_valid).astype(float)
+    model = cls("ctx", max_epochs=2, random_state=0, **TINY[cls])
+    message = (
+        rf"The {split} split's sample weights .* sum to zero: its "
+        rf"{in_valid.sum() if split == 'validation' else (~in_valid).sum()} rows"
+        r".*validation_fraction=0.1.*early_stopping=False"
+    )
+    with pytest.raises(ValueError, match=message):
+        model.fit(X, y, sample_weight=weight)
+    # A warm-start fit holds out a split too, and checks it the same way.
+    model.set_params(early_stopping=False).fit(X, y, sample_weight=~in_valid * 1.0)
+    model.set_params(warm_start=True, early_stopping=True)
+    with pytest.raises(ValueError, match=message):
+        model.fit(X, y, sample_weight=weight)
+
+
+def test_the_rare_context_warning_counts_rows_whatever_their_weight():
+    """As documented (fewer than 10 rows of fit), unlike the shrinkage,
+    which counts rows of average weight: a 3-row context weighted 100 times
+    is warned about, a 40-row context of weight 0 is not."""
+    from skhyper import RareContextWarning
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {
+            "ctx": ["a"] * 60 + ["b"] * 40 + ["c"] * 3,
+            "x1": rng.normal(size=103),
+        }
+    )
+    weight = np.r_[np.ones(60), np.zeros(40), np.full(3, 100.0)]
+    model = HyperNetworkRegressor(
+        "ctx", max_epochs=1, random_state=0, **TINY[HyperNetworkRegressor]
+    )
+    with pytest.warns(RareContextWarning) as caught:
+        model.fit(X, X["x1"].to_numpy(), sample_weight=weight)
+    messages = [str(w.message) for w in caught if w.category is RareContextWarning]
+    assert len(messages) == 1
+    assert "1 value with fewer than 10 rows in fit: 'c' (3)." in messages[0]
+
+
+def test_combinations_seen_outside_the_training_rows_are_listed_with_zero():
+    module = HyperNetworkModule(2, [], [3, 2], 2, 8, 4, 8)
+    context = torch.tensor([[0, 1], [0, 1]])
+    seen = torch.tensor([[2, 0], [0, 1]])  # one new combination, one known
+    ids, rows = context_rows(module, context, torch.ones(2), seen)
+    expected_ids = module.context_embedding.combination_ids(
+        torch.tensor([[0, 1], [2, 0]])
+    )
+    np.testing.assert_array_equal(ids, expected_ids.numpy())
+    np.testing.assert_allclose(rows, [2.0, 0.0])

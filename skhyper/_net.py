@@ -30,7 +30,10 @@ class WeightedLossNet(NeuralNet):
         losses = self.criterion_(y_pred, to_tensor(target, device=self.device))
         if losses.dim() > 1:
             losses = losses.mean(dim=tuple(range(1, losses.dim())))
+        # A batch whose rows all have weight 0 contributes nothing (0, not
+        # 0/0 = NaN, which would stop the fit as diverged).
         total_weight = weight.sum()
+        total_weight = torch.where(total_weight > 0, total_weight, 1.0)
         loss = torch.dot(losses, weight) / total_weight
         if penalty is None:
             return loss

@@ -98,6 +98,19 @@ def test_zero_sample_weight_rows_are_ignored():
         HyperNetworkRegressor("ctx").fit(X, y, sample_weight=-weight)
 
 
+def test_a_batch_of_only_zero_weight_rows_is_skipped_not_diverged():
+    # 20 weighted rows of 400 in batches of 16: most batches weigh 0, and
+    # their loss is 0 (it was 0/0 = NaN, which stopped the fit as diverged).
+    X, y = _flip_regression()
+    weight = np.zeros(len(y))
+    weight[::20] = 1.0
+    model = HyperNetworkRegressor(
+        "ctx", max_epochs=3, batch_size=16, early_stopping=False, **SMALL
+    ).fit(X, y, sample_weight=weight)
+    assert np.isfinite(model.history_["train_loss"]).all()
+    assert np.isfinite(model.predict(X)).all()
+
+
 def test_sample_weight_through_metadata_routing():
     X, y = _sensor()
     weight = np.where(y == 1, 10.0, 1.0)

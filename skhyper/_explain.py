@@ -56,6 +56,17 @@ def explain_rows(
 ) -> pd.DataFrame:
     """What :meth:`_ContextEstimator.explain` returns; documented there."""
     _check_n_steps(n_steps)
+    # Gradients need autograd, which torch.inference_mode() switches off
+    # (and enable_grad does not switch back on): leave it for the whole
+    # computation, so that the network's copy and the encoded inputs are
+    # ordinary tensors that autograd may record.
+    with torch.inference_mode(False):
+        return _explain_rows(estimator, X, baseline, n_steps, target)
+
+
+def _explain_rows(estimator, X, baseline, n_steps: int, target) -> pd.DataFrame:
+    """:func:`explain_rows` once ``n_steps`` is checked, outside inference
+    mode."""
     # The predict path's checks (fitted, same columns) and the output that
     # predict itself computes, against which completeness is measured.
     predicted = estimator._forward(X, then=torch.Tensor.double)
@@ -66,7 +77,7 @@ def explain_rows(
     inputs = _inputs(estimator, table)
     with torch_session(estimator.n_threads), torch.enable_grad():
         encoded = features.encode(network, inputs)
-        reference = _baseline_vector(estimator, network, features, baseline)
+        reference = _baseline_vector(estimator, network, features, baseline, table)
         contributions, at_baseline = _integrated_gradients(
             network,
             inputs,
@@ -304,12 +315,15 @@ def _inputs(estimator, table: pd.DataFrame) -> dict[str, torch.Tensor]:
     }
 
 
-def _baseline_vector(estimator, network, features, baseline) -> torch.Tensor:
+def _baseline_vector(
+    estimator, network, features, baseline, table: pd.DataFrame
+) -> torch.Tensor:
     """The encoded baseline row: for ``"mean"``, numeric inputs at 0 (the
     training mean of each standardised column, the median's score under
     quantile encoding) with no value missing, and each categorical column
     at the mean of its categories' embeddings; for a one-row table, that
-    row encoded."""
+    row encoded, its context ignored (each row of ``table``, the rows
+    explained, keeps its own)."""
     if isinstance(baseline, str) and baseline == "mean":
         return _mean_baseline(estimator, network, features)
     if isinstance(baseline, str) or not hasattr(baseline, "__len__"):
@@ -317,14 +331,33 @@ def _baseline_vector(estimator, network, features, baseline) -> torch.Tensor:
             f'baseline must be "mean" or a table with one row and the columns '
             f"of X (e.g. X.iloc[[0]]); got {baseline!r}."
         )
-    table = as_table(baseline, type(estimator).__name__)
-    if len(table) != 1:
+    row = as_table(baseline, type(estimator).__name__)
+    if len(row) != 1:
         raise ValueError(
-            f"baseline has {len(table)} rows; pass exactly one (e.g. "
+            f"baseline has {len(row)} rows; pass exactly one (e.g. "
             'X.iloc[[0]]), or baseline="mean".'
         )
-    estimator._forward(table)  # the same column checks as X
-    return features.encode(network, _inputs(estimator, table))[0]
+    row = _without_own_context(estimator, row, table)
+    try:
+        estimator._forward(row)  # the same checks as X
+    except ValueError as error:  # say which argument is at fault
+        raise ValueError(f"baseline: {error}") from None
+    return features.encode(network, _inputs(estimator, row))[0]
+
+
+def _without_own_context(estimator, row: pd.DataFrame, table: pd.DataFrame):
+    """The baseline ``row`` with its context columns set to the first
+    explained row's: the baseline's context is ignored (no encoded input
+    reads it), so a value unseen at fit, or missing, must not be rejected
+    there; the explained rows' context values have passed the checks."""
+    encoder = estimator.encoder_
+    positions = list(encoder.context_positions_) + list(encoder.continuous_positions_)
+    if row.shape[1] != table.shape[1]:
+        return row  # the column checks of _forward say what differs
+    row = row.copy()
+    for position in positions:
+        row.isetitem(position, table.iloc[:1, position].to_numpy())
+    return row
 
 
 def _mean_baseline(estimator, network, features) -> torch.Tensor:
@@ -422,10 +455,20 @@ def _kink_weights(values: torch.Tensor, slopes: torch.Tensor) -> torch.Tensor:
     ``change = h * (theta * left + (1 - theta) * right)``, and the left
     point's gradient gets weight ``h * theta``, the right one's
     ``h * (1 - theta)``. With at most one kink per cell this is the exact
-    integral; with more, the weights still reproduce each cell's change,
-    so the contributions still add up to the output exactly, and only
-    their split between features is approximate. A cell without a change
-    of slope gets the trapezoid's halves.
+    integral. A cell without a change of slope gets the trapezoid's
+    halves.
+
+    A cell with several kinks shows as a ``theta`` outside [0, 1], or as a
+    change that the trapezoid misses. The gradients between its kinks are
+    never seen, so how its change splits between features can only be
+    approximated: ``theta`` is clipped to [0, 1] (unclipped, it can be
+    huge, giving a feature's two gradients large weights of opposite
+    sign), and the cell's two weights are then moved by the least amount
+    that makes them reproduce the cell's change
+    (:func:`_restore_change`). The contributions then still add up to the
+    output exactly; the one exception is a cell whose output is flat at
+    both ends (both slopes zero) and changes in between, which no
+    weighting of the two end gradients can reproduce.
     """
     h = 1.0 / (len(values) - 1)
     left, right = slopes[:-1], slopes[1:]
@@ -436,10 +479,39 @@ def _kink_weights(values: torch.Tensor, slopes: torch.Tensor) -> torch.Tensor:
     theta = torch.where(
         kinked, (change - right) / torch.where(kinked, jump, 1.0), 0.5
     ).clamp(0.0, 1.0)
+    # The change is a difference of two values: rounding error scales with
+    # them as well as with the slopes.
+    size = h * scale + values[1:].abs() + values[:-1].abs()
+    on_left, on_right = _restore_change(
+        h * theta, h * (1.0 - theta), left, right, h * change, KINK_TOLERANCE * size
+    )
     weights = torch.zeros_like(values)
-    weights[:-1] += h * theta
-    weights[1:] += h * (1.0 - theta)
+    weights[:-1] += on_left
+    weights[1:] += on_right
     return weights
+
+
+def _restore_change(
+    on_left: torch.Tensor,
+    on_right: torch.Tensor,
+    left: torch.Tensor,
+    right: torch.Tensor,
+    change: torch.Tensor,
+    tolerance: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each cell's weights ``(on_left, on_right)`` moved by the least
+    amount (in the Euclidean norm) that makes
+    ``on_left * left + on_right * right`` equal the cell's ``change``.
+
+    Only a miss beyond ``tolerance`` (rounding) is corrected: a correction
+    divides by the slopes' size, and in a cell without a second kink it
+    would only spread rounding noise between features. A cell with both
+    slopes zero is left as it is (nothing reproduces its change)."""
+    miss = change - (on_left * left + on_right * right)
+    size = left * left + right * right
+    correct = (miss.abs() > tolerance) & (size > 0)
+    step = torch.where(correct, miss / torch.where(correct, size, 1.0), 0.0)
+    return on_left + step * left, on_right + step * right
 
 
 def _is_piecewise_linear(estimator, output: _Output) -> bool:
@@ -490,7 +562,9 @@ def plot_context_effects(
     max_contexts : int, default=6
         Draw the contexts with the most rows in ``X``, at most this many;
         the title says how many were left out. A purely continuous context
-        is cut into this many quantile groups instead.
+        is cut into this many quantile groups instead (fewer where values
+        repeat, one for a single value); rows without a value form a group
+        of their own, one of the ``max_contexts``.
     target : object, default=None
         Passed to ``explain``: the class (or target column) explained.
     baseline : "mean" or DataFrame, default="mean"
@@ -548,8 +622,7 @@ def plot_context_effects(
         )
     features = _features_to_show(explanation, features)
     contexts = _context_labels(estimator, table, max_contexts)
-    shown = _contexts_to_show(contexts, max_contexts)
-    left_out = contexts.nunique() - len(shown)
+    shown, left_out = _contexts_to_show(contexts, max_contexts)
     draw = _draw_heatmap if kind == "heatmap" else _draw_dependence
     figure = draw(plt, table, explanation, features, contexts, shown, figsize)
     figure.suptitle(
@@ -571,6 +644,11 @@ def _features_to_show(explanation: pd.DataFrame, features) -> list:
         return explained
     if isinstance(features, (str, Integral)):
         features = [features]
+    if len(features) == 0:
+        raise ValueError(
+            f"features is empty; pass at least one of {explained!r}, or "
+            "features=None for all of them."
+        )
     unknown = [f for f in features if f not in explained]
     if unknown:
         raise ValueError(
@@ -583,26 +661,56 @@ def _features_to_show(explanation: pd.DataFrame, features) -> list:
 def _context_labels(estimator, table: pd.DataFrame, n_groups: int) -> pd.Series:
     """Each row's context as a label: its categorical context value(s),
     joined by " / " with several columns; for a purely continuous context,
-    its quantile group of the first continuous column."""
+    its quantile group of the first continuous column (see
+    :func:`_continuous_groups`)."""
     encoder = estimator.encoder_
     positions = list(encoder.context_positions_)
     if positions:
         values = table.iloc[:, positions].astype(str)
         return values.agg(" / ".join, axis=1)
-    position = list(getattr(encoder, "continuous_positions_", []))[0]
+    position = list(encoder.continuous_positions_)[0]
     column = pd.to_numeric(table.iloc[:, position], errors="coerce")
-    groups = pd.qcut(column, q=n_groups, duplicates="drop")
-    name = table.columns[position]
-    return groups.cat.rename_categories(lambda group: f"{name} in {group}")
+    return _continuous_groups(column, n_groups, str(table.columns[position]))
 
 
-def _contexts_to_show(contexts: pd.Series, max_contexts: int) -> list:
+def _continuous_groups(column: pd.Series, n_groups: int, name: str) -> pd.Series:
+    """``column`` cut into at most ``n_groups`` quantile groups, labelled
+    "name in (low, high]", in the order of the values; a column with one
+    value is one group, "name = value"; missing values are a group of
+    their own, "name missing", which takes one of the ``n_groups`` (so
+    that all can be drawn), and comes last."""
+    missing = column.isna()
+    n_quantiles = max(1, n_groups - int(missing.any()))
+    values = column.dropna().unique()
+    if len(values) > 1:
+        groups = pd.qcut(column, q=n_quantiles, duplicates="drop")
+        groups = groups.cat.rename_categories(lambda group: f"{name} in {group}")
+    else:
+        # qcut finds no group in a single value: its edges all coincide.
+        labels = [f"{name} = {value:.4g}" for value in values]  # none if all missing
+        codes = np.where(missing, -1, 0)
+        groups = pd.Series(
+            pd.Categorical.from_codes(codes, categories=labels), index=column.index
+        )
+    if missing.any():
+        label = f"{name} missing"
+        groups = groups.cat.add_categories([label]).fillna(label)
+    return groups
+
+
+def _contexts_to_show(contexts: pd.Series, max_contexts: int) -> tuple[list, int]:
     """The contexts with the most rows, at most ``max_contexts``, in their
-    natural order: quantile groups by value, labels alphabetically."""
-    most = contexts.value_counts(sort=True).index[:max_contexts]
+    natural order (quantile groups by value, labels alphabetically), and
+    how many other contexts have rows. Only contexts with rows count: a
+    quantile group can be empty."""
+    counts = contexts.value_counts(sort=True)
+    observed = counts[counts > 0]
+    most = set(observed.index[:max_contexts])
     if isinstance(contexts.dtype, pd.CategoricalDtype):
-        return [c for c in contexts.cat.categories if c in set(most)]
-    return sorted(most, key=str)
+        shown = [c for c in contexts.cat.categories if c in most]
+    else:
+        shown = sorted(most, key=str)
+    return shown, len(observed) - len(shown)
 
 
 def _draw_dependence(plt, table, explanation, features, contexts, shown, figsize):

@@ -28,6 +28,7 @@ from skhyper import (
     HyperNetworkRegressor,
     plot_context_effects,
 )
+from skhyper._explain import _kink_weights
 
 matplotlib.use("Agg")
 
@@ -514,3 +515,137 @@ def test_several_context_columns_and_a_saved_model(tmp_path):
     skhyper.dump(model, tmp_path / "model.skops")
     loaded = skhyper.load(tmp_path / "model.skops")
     pd.testing.assert_frame_equal(loaded.explain(X), explanation)
+
+
+# -- edge cases of the plot, inference mode, baselines and kinks ------------------
+
+
+@pytest.fixture(scope="module")
+def continuous_model():
+    """A regressor whose only context is the continuous column "temp"."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"temp": rng.normal(size=120), "x1": rng.normal(size=120)})
+    model = HyperNetworkRegressor(
+        continuous_context="temp",
+        max_epochs=2,
+        random_state=0,
+        **TINY[HyperNetworkRegressor],
+    ).fit(X, X["x1"] * X["temp"])
+    return model, X
+
+
+def _legend(figure) -> list[str]:
+    return [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+
+
+def test_a_continuous_context_of_few_rows_is_plotted_in_its_observed_groups(
+    continuous_model,
+):
+    """Three rows cut into six quantile groups leave three groups empty:
+    only the three with a row are drawn, and none is said to be left out
+    (it said "-3 more"). One row, or one value, is one group (qcut finds
+    none: nothing was drawn, and the heatmap failed in NumPy)."""
+    model, X = continuous_model
+    figure = plot_context_effects(model, X.head(3), n_steps=2)
+    assert "not shown" not in figure._suptitle.get_text()
+    assert len(_legend(figure)) == 3
+    figure = plot_context_effects(model, X.head(1), n_steps=2)
+    assert sum(len(c.get_offsets()) for c in figure.axes[0].collections) == 1
+    assert _legend(figure) == [f"temp = {X['temp'].iloc[0]:.4g}"]
+    figure = plot_context_effects(model, X.head(1), kind="heatmap", n_steps=2)
+    assert figure.axes[0].get_images()[0].get_array().shape == (1, 1)
+    constant = X.head(5).assign(temp=0.25)
+    figure = plot_context_effects(model, constant, kind="heatmap", n_steps=2)
+    assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == ["temp = 0.25"]
+
+
+def test_rows_without_a_continuous_context_are_a_group_that_is_counted(
+    continuous_model,
+):
+    """They were dropped from the plot without a word."""
+    model, X = continuous_model
+    rows = X.head(20).copy()
+    rows.loc[rows.index[:4], "temp"] = np.nan
+    figure = plot_context_effects(model, rows, max_contexts=3, n_steps=2)
+    legend = _legend(figure)
+    assert len(legend) == 3 and legend[-1] == "temp missing"
+    assert sum(len(c.get_offsets()) for c in figure.axes[0].collections) == 20
+    figure = plot_context_effects(model, rows, max_contexts=1, n_steps=2)
+    assert "(1 more contexts not shown)" in figure._suptitle.get_text()
+
+
+def test_an_empty_list_of_features_asks_for_one(switching_model):
+    model, X, _ = switching_model
+    with pytest.raises(ValueError, match="features is empty; pass at least one"):
+        plot_context_effects(model, X.head(10), n_steps=2, features=[])
+
+
+def test_explain_works_inside_torch_inference_mode(switching_model, tmp_path):
+    """Inference mode switches autograd off (enable_grad does not switch it
+    back on): explain failed there with "does not require grad"."""
+    model, X, _ = switching_model
+    expected = model.explain(X.head(5), baseline=X.iloc[[7]], n_steps=8)
+    skhyper.dump(model, tmp_path / "model.skops")
+    with torch.inference_mode():
+        rows, baseline = X.head(5), X.iloc[[7]]
+        # A model loaded, and predictions made, inside inference mode too.
+        loaded = skhyper.load(tmp_path / "model.skops")
+        loaded.predict_proba(rows)
+        for estimator in (model, loaded):
+            explanation = estimator.explain(rows, baseline=baseline, n_steps=8)
+            pd.testing.assert_frame_equal(explanation, expected)
+
+
+def test_the_baselines_context_is_ignored(switching_model):
+    """As explain's docstring says: an unseen or missing context value in
+    the baseline changes nothing (it was rejected as if X held it); the
+    baseline's other columns are checked, with errors that name it."""
+    model, X, _ = switching_model
+    rows = X.head(6)
+    expected = model.explain(rows, baseline=X.iloc[[0]], n_steps=8)
+    for context in ("unseen", np.nan, "b" if X["ctx"].iloc[0] == "a" else "a"):
+        baseline = X.iloc[[0]].assign(ctx=context)
+        explanation = model.explain(rows, baseline=baseline, n_steps=8)
+        pd.testing.assert_frame_equal(explanation, expected)
+    with pytest.raises(ValueError, match=r"(?s)^baseline: .*same columns"):
+        model.explain(rows, baseline=X.iloc[[0]].rename(columns={"x1": "z"}))
+
+
+def test_the_baseline_of_a_continuous_context_is_ignored_too(continuous_model):
+    model, X = continuous_model
+    expected = model.explain(X.head(4), baseline=X.iloc[[9]], n_steps=4)
+    for temp in (np.nan, 1e6, "hot"):
+        baseline = X.iloc[[9]].astype(object).assign(temp=temp)
+        explanation = model.explain(X.head(4), baseline=baseline, n_steps=4)
+        pd.testing.assert_frame_equal(explanation, expected)
+
+
+def _kink_weights_sum(values, slopes) -> torch.Tensor:
+    """What the weights integrate the slopes to, cell by cell summed."""
+    return (_kink_weights(values, slopes) * slopes).sum(dim=0)
+
+
+def test_a_cell_with_two_kinks_still_reproduces_its_change():
+    """One cell of [0, 1], slope 1 up to 0.3, -2 to 0.5, 1 after: its end
+    slopes are equal (the trapezoid gave 1), and a cell with slopes 1, -6,
+    3 places its "kink" outside the cell (the clip gave 1); each
+    integrates to the change of the output all the same. Flat at both
+    ends, nothing can: it is left as the trapezoid."""
+    values = torch.tensor([[0.0, 0.0, 0.0], [0.4, 0.6, 0.7]], dtype=torch.float64)
+    slopes = torch.tensor([[1.0, 1.0, 0.0], [1.0, 3.0, 0.0]], dtype=torch.float64)
+    total = _kink_weights_sum(values, slopes)
+    np.testing.assert_allclose(total.numpy(), [0.4, 0.6, 0.0], rtol=0, atol=1e-12)
+    # One kink in a cell is still located exactly (and the sum is right).
+    weights = _kink_weights(
+        torch.tensor([[0.0], [0.25 + 0.75 * 3]], dtype=torch.float64),
+        torch.tensor([[1.0], [3.0]], dtype=torch.float64),
+    )
+    np.testing.assert_allclose(weights[:, 0].numpy(), [0.25, 0.75], rtol=0, atol=1e-12)
+
+
+def test_a_relu_network_adds_up_exactly_with_few_steps(switching_model):
+    """Four cells hold several kinks on some rows: the clip of theta alone
+    left gaps of 0.07; the corrected weights leave float32 rounding."""
+    model, X, _ = switching_model
+    explanation = model.explain(X, n_steps=4)
+    assert explanation.attrs["max_completeness_gap"] < 1e-4

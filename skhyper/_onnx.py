@@ -205,14 +205,14 @@ def _check_estimator(estimator, X) -> None:
             f"{type(estimator).__name__}."
         )
     check_is_fitted(estimator, "net_")
-    for option in ("continuous_context", "context_attributes"):
-        if getattr(estimator, option, None) is not None:
-            raise ValueError(
-                f"to_onnx cannot export a model fitted with {option} yet: the "
-                "graph generates the layers of the categorical context values "
-                "seen at fit only. Serve it with skhyper.dump/load (skops) or "
-                "pickle instead."
-            )
+    option = _unsupported_fitted_option(estimator.encoder_)
+    if option is not None:
+        raise ValueError(
+            f"to_onnx cannot export a model fitted with {option} yet: the "
+            "graph generates the layers of the categorical context values "
+            "seen at fit only. Serve it with skhyper.dump/load (skops) or "
+            "pickle instead."
+        )
     if X is not None:
         try:
             validate_data(estimator, X, skip_check_array=True, reset=False)
@@ -220,6 +220,20 @@ def _check_estimator(estimator, X) -> None:
             raise ValueError(
                 f"{error}\nPass to_onnx the same columns, in the same order, as at fit."
             ) from None
+
+
+def _unsupported_fitted_option(encoder) -> str | None:
+    """The option the fitted encoder uses that the graph cannot reproduce
+    (``"continuous_context"`` or ``"context_attributes"``), or None.
+
+    Read from the fitted state, not the parameters: ``set_params`` after
+    fit changes a parameter but not the model that ``predict`` runs.
+    """
+    if encoder.continuous_positions_:
+        return "continuous_context"
+    if any(table is not None for table in getattr(encoder, "attribute_tables_", [])):
+        return "context_attributes"
+    return None
 
 
 def _columns_for(table: pd.DataFrame, names: list[str]) -> list[pd.Series]:

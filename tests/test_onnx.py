@@ -378,3 +378,46 @@ def test_inverse_normal_is_within_its_stated_error():
     expected = ndtri(p)
     relative = np.abs(got - expected) / np.maximum(np.abs(expected), 1e-300)
     assert relative.max() < 1.2e-9
+
+
+# -- what the graph cannot reproduce, read from the fitted model ----------------
+
+
+@pytest.mark.parametrize("option", ["context_attributes", "continuous_context"])
+def test_an_unsupported_fitted_option_is_refused_after_set_params(option):
+    """Whether the model uses continuous_context or context_attributes is
+    read from the fitted encoder: clearing the parameter with set_params
+    after fit changes nothing that predict runs, so the export is still
+    refused (it used to export a graph that differed from predict, or fail
+    with a TypeError from torch)."""
+    X, y = table()
+    if option == "context_attributes":
+        attributes = pd.DataFrame(
+            {"size": [1.0, -1.0, 0.5, 2.0]}, index=["a", "b", "c", "listed only"]
+        )
+        params = {
+            "context_column": "sensor",
+            "context_attributes": attributes,
+            "handle_unknown": "learned",
+        }
+    else:
+        params = {"context_column": "sensor", "continuous_context": "level"}
+        X = X.assign(level=X["level"].fillna(0.0))
+    estimator = fit(HyperNetworkClassifier, X, y, **params)
+    message = f"cannot export a model fitted with {option}"
+    with pytest.raises(ValueError, match=message):
+        to_onnx(estimator, X)
+    estimator.set_params(**{option: None})
+    with pytest.raises(ValueError, match=message):
+        to_onnx(estimator, X)
+
+
+def test_a_parameter_set_after_fit_does_not_block_the_export():
+    """The reverse: a model fitted without context_attributes exports even
+    when the parameter was set afterwards (it only takes effect at the next
+    fit)."""
+    X, y = table()
+    estimator = fit(HyperNetworkClassifier, X, y, context_column="sensor")
+    attributes = pd.DataFrame({"size": [1.0, -1.0, 0.5]}, index=["a", "b", "c"])
+    estimator.set_params(context_attributes=attributes)
+    assert_matches(estimator, to_onnx(estimator, X), X)

@@ -57,14 +57,19 @@ from ._incremental import continue_fit, new_encoder, partial_fit
 from ._modules import ACTIVATIONS
 from ._numeric import NUMERIC_ENCODINGS
 from ._optim import adamw_class
-from ._persistence import net_state, restore_net
+from ._persistence import (
+    categories_from_plain,
+    categories_to_plain,
+    net_state,
+    restore_net,
+)
 from ._pooling import (
     choose_shrinkage,
     context_rows,
     pooling_coefficients,
     set_shrinkage,
 )
-from ._runtime import draw_seed, torch_session
+from ._runtime import check_device, draw_seed, torch_session
 
 # With handle_unknown="learned", this fraction of training rows sees the
 # unknown context each epoch, which trains its embedding.
@@ -246,6 +251,7 @@ class _ContextEstimator(
         self : object
             The fitted estimator.
         """
+        check_device(self.device)  # a ValueError now, not torch's later
         if self.warm_start and hasattr(self, "net_"):
             return continue_fit(self, X, y, sample_weight)
         module_params = self._module_params()  # validates what constraints cannot
@@ -377,6 +383,7 @@ class _ContextEstimator(
         self : object
             The estimator, trained one more pass.
         """
+        check_device(self.device)
         return partial_fit(self, X, y, classes, sample_weight)
 
     def _combined_weights(self, table, target, sample_weight) -> np.ndarray:
@@ -763,6 +770,7 @@ class _ContextEstimator(
         state["context_attributes"] = attributes_to_plain(
             state.get("context_attributes")
         )
+        state["categories"] = categories_to_plain(state.get("categories"))
         if "net_" in state:
             state["net_"] = net_state(state["net_"])
             for derived in _DERIVED_ON_LOAD:
@@ -777,6 +785,7 @@ class _ContextEstimator(
         state["context_attributes"] = attributes_from_plain(
             state.get("context_attributes")
         )
+        state["categories"] = categories_from_plain(state.get("categories"))
         net = state.pop("net_", None)
         super().__setstate__(state)
         if isinstance(net, dict):  # saved by __getstate__ above

@@ -582,6 +582,11 @@ def _plain(value):
         return {"frame": _digest([hashes]), "columns": columns, "dtypes": dtypes}
     if isinstance(value, np.ndarray):
         return {"array": _digest([value])}
+    if isinstance(value, (pd.Index, pd.Series, pd.api.extensions.ExtensionArray)):
+        # Declared categories (X[c].cat.categories, X[c].unique()): by
+        # value, as repr would shorten a long one to its ends.
+        values = np.asarray(value, dtype=object)
+        return {"pandas": _digest([values]), "dtype": str(value.dtype)}
     if isinstance(value, np.random.RandomState):
         # Its seed is drawn once; a resumed fit takes the saved one.
         return "RandomState"
@@ -589,6 +594,8 @@ def _plain(value):
 
 
 def _digest(arrays) -> str:
+    """A SHA-256 hash of the arrays' dtypes, shapes and values, the same in
+    every process (object arrays included)."""
     digest = hashlib.sha256()
     for array in arrays:
         if array is None:
@@ -596,8 +603,25 @@ def _digest(arrays) -> str:
             continue
         array = np.ascontiguousarray(array)
         digest.update(f"{array.dtype.str}{array.shape};".encode())
-        digest.update(array.view(np.uint8).reshape(-1) if array.size else b"")
+        if array.dtype.hasobject:
+            digest.update(_object_bytes(array))
+        elif array.size:
+            digest.update(array.view(np.uint8).reshape(-1))
     return digest.hexdigest()
+
+
+def _object_bytes(array: np.ndarray) -> bytes:
+    """The values of an object array as bytes: each one's type and repr.
+
+    An object array holds references, whose bytes are memory addresses
+    (NumPy refuses to view them as bytes). The type is part of the hash so
+    that ``1`` and ``"1"``, or ``1`` and ``1.0``, differ as categories do.
+    """
+    items = (
+        f"{type(item).__module__}.{type(item).__qualname__}:{item!r}"
+        for item in array.reshape(-1)
+    )
+    return "\x1f".join(items).encode("utf-8", "surrogatepass")
 
 
 def _differences(saved: dict, current: dict) -> str:

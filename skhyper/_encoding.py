@@ -42,10 +42,11 @@ class RareContextWarning(UserWarning):
     ``RARE_CONTEXT_ROWS`` sets the number. The rows counted are those given
     to ``fit`` (or to one ``partial_fit`` call), before the early-stopping
     split and whatever their ``sample_weight``; ``context_shrinkage``
-    counts the training split's rows in units of average weight. Such a value's generated layer
-    rests on a handful of rows. ``context_pooling`` (off by default) holds
-    it back towards the layer all contexts share while it trains, and
-    ``context_shrinkage`` (``"auto"`` by default) shrinks it
+    counts the training split's rows in units of average weight. Such a
+    value's generated layer rests on a handful of rows.
+    ``context_pooling`` (off by default) holds it back towards the layer
+    all contexts share while it trains, and ``context_shrinkage``
+    (``"auto"`` by default) shrinks it
     afterwards towards the training rows' mean layer; without them, it is
     held back only by the weight decay and may fit those rows' noise. The
     fit goes on; the warning names the values so that you can decide (merge
@@ -488,10 +489,12 @@ class TableEncoder:
         )
 
     def __getstate__(self) -> dict:
-        # The attribute tables are encoded in attribute_tables_ at fit; the
-        # user's DataFrames (pandas, which skops does not store) stay with
-        # the estimator's parameter.
-        return {**self.__dict__, "context_attributes": None}
+        # The attribute tables are encoded in attribute_tables_ at fit, and
+        # the declared categories in the category encoders (only fit reads
+        # ``categories``); the user's values (pandas objects, which skops
+        # does not store, or trusts only with extra types) stay with the
+        # estimator's parameters, which its __getstate__ makes plain.
+        return {**self.__dict__, "context_attributes": None, "categories": None}
 
     @property
     def continuous_positions_(self) -> list[int]:

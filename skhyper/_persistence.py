@@ -13,10 +13,18 @@ NumPy arrays, and its training history as a JSON string. The
 ``__setstate__`` builds the net again with :func:`restore_net`. Pickle,
 ``copy.deepcopy`` and joblib go through the same hooks.
 
-What is not saved: the optimizer's moments and the training callbacks.
-skhyper has no ``warm_start`` or ``partial_fit``, so ``fit`` always trains a
-new network and never reads them; a loaded model predicts, transforms and
-refits exactly as the saved one.
+The optimizer's state (Adam's moment estimates and the groups' options) is
+saved too, as plain arrays (:func:`optimizer_state`), so that ``partial_fit``
+and ``fit`` with ``warm_start=True`` go on after a round trip exactly where
+the saved model stopped (``_incremental.py``). What is not saved: the
+training callbacks, which each ``fit`` builds afresh. A loaded model
+predicts, transforms, refits and trains on exactly as the saved one.
+
+The estimators' pandas parameters are saved as plain data as well:
+``context_attributes`` by ``_attributes.attributes_to_plain``, pandas
+values in ``categories`` (``X[c].cat.categories``, ``X[c].unique()``) by
+:func:`categories_to_plain`, so that :func:`load` needs no pandas or pyarrow
+type trusted.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from os import PathLike
 from typing import IO, Any
 
 import numpy as np
+import pandas as pd
 import torch
 from skorch.history import History
 from skorch.utils import get_map_location
@@ -96,7 +105,50 @@ def dump(estimator: Any, file: str | PathLike | IO[bytes]) -> None:
     >>> bool((loaded.predict_proba(X) == clf.predict_proba(X)).all())
     True
     """
-    import_skops_io().dump(estimator, file)
+    skops_io = import_skops_io()  # first: without skops, say how to install it
+    _check_attribute_column_names(estimator)
+    skops_io.dump(estimator, file)
+
+
+# Dict keys that skops can write: it stores a dict's keys as JSON object keys.
+_JSON_KEY_TYPES = (str, int, float, bool, type(None))
+
+
+def _check_attribute_column_names(obj) -> None:
+    """Refuse, with the fix, a fitted attribute table whose categorical
+    column is named by a tuple (a MultiIndex) or another non-JSON key.
+
+    The fitted table keeps each categorical column's levels in a dict by
+    column name, and skops would fail inside ``json`` with a TypeError that
+    names neither the column nor the fix.
+    """
+    for estimator in _skhyper_estimators(obj):
+        encoder = getattr(estimator, "encoder_", None)
+        for table in getattr(encoder, "attribute_tables_", None) or []:
+            names = getattr(table, "levels_", {}) if table is not None else {}
+            for name in names:
+                if not isinstance(name, _JSON_KEY_TYPES):
+                    raise ValueError(
+                        f"skhyper.dump cannot save context_attributes whose "
+                        f"column is named {name!r} ({type(name).__name__}): "
+                        "skops stores column names as JSON keys. Name the "
+                        "attribute columns with strings (for a MultiIndex: "
+                        "table.columns = ['_'.join(map(str, c)) for c in "
+                        "table.columns]) and refit, or save with pickle or "
+                        "joblib if only you will load the file."
+                    )
+
+
+def _skhyper_estimators(obj) -> list:
+    """The skhyper estimators in ``obj``: itself, the steps of a Pipeline
+    (any nested estimator parameter) and a search's ``best_estimator_``."""
+    # Imported here: _base imports this module.
+    from ._base import _ContextEstimator
+
+    candidates = [obj, getattr(obj, "best_estimator_", None)]
+    if hasattr(obj, "get_params") and not isinstance(obj, type):
+        candidates += list(obj.get_params(deep=True).values())
+    return [c for c in candidates if isinstance(c, _ContextEstimator)]
 
 
 def load(file: str | PathLike | IO[bytes], *, extra_trusted: Iterable[str] = ()) -> Any:
@@ -139,6 +191,107 @@ def load(file: str | PathLike | IO[bytes], *, extra_trusted: Iterable[str] = ())
     """
     trusted = TRUSTED_TYPES + list(extra_trusted)
     return import_skops_io().load(file, trusted=trusted)
+
+
+# -- the categories parameter as plain data --------------------------------------
+
+# Marks a ``categories`` dict that __getstate__ made plain, so that
+# __setstate__ rebuilds only what it wrote (a user's dict is never a list).
+_CATEGORIES_MARK = "skhyper.categories"
+
+# The pandas containers a column's declared values come in, by how they are
+# rebuilt: X[c].cat.categories (an Index), X[c].unique() (an ExtensionArray
+# such as ArrowStringArray under pandas 3, or a Categorical), a Series.
+_PANDAS_KINDS = {
+    "index": pd.Index,
+    "series": pd.Series,
+    "array": pd.api.extensions.ExtensionArray,
+}
+
+
+def categories_to_plain(categories):
+    """The ``categories`` parameter with its pandas values as plain lists.
+
+    skops stores no pandas object (a ``pd.Index`` fails at dump), and one it
+    does store (an ``ArrowStringArray``) would need pandas and pyarrow types
+    trusted at load. Each pandas value becomes its kind, dtype, name and
+    values as a list; :func:`categories_from_plain` rebuilds it. Lists,
+    tuples and NumPy arrays stay as they are, as does a ``categories``
+    without pandas values.
+
+    Parameters
+    ----------
+    categories : dict or None
+        The estimator's ``categories`` parameter.
+
+    Returns
+    -------
+    plain : dict or None
+        ``categories`` itself, or a marked dict of builtins.
+    """
+    if not isinstance(categories, dict) or not any(
+        _pandas_kind(values) for values in categories.values()
+    ):
+        return categories
+    return {
+        _CATEGORIES_MARK: [
+            [key, *_values_to_plain(values)] for key, values in categories.items()
+        ]
+    }
+
+
+def categories_from_plain(plain):
+    """The ``categories`` that :func:`categories_to_plain` made plain, with
+    its pandas values rebuilt (anything else is returned as it is)."""
+    if not (isinstance(plain, dict) and _CATEGORIES_MARK in plain):
+        return plain
+    return {
+        key: _values_from_plain(kind, dtype, name, values)
+        for key, kind, dtype, name, values in plain[_CATEGORIES_MARK]
+    }
+
+
+def _pandas_kind(values) -> str | None:
+    for kind, container in _PANDAS_KINDS.items():
+        if isinstance(values, container):
+            return kind
+    return None
+
+
+def _values_to_plain(values) -> list:
+    """``[kind, dtype, name, values]`` of one column's declared values."""
+    kind = _pandas_kind(values)
+    if kind is None:
+        return [None, None, None, values]
+    items = [_plain_item(item) for item in values.tolist()]
+    return [kind, str(values.dtype), getattr(values, "name", None), items]
+
+
+def _plain_item(item):
+    """NumPy scalars (``tolist`` keeps some) as Python numbers, and
+    ``pd.NA``, which skops does not store, as None."""
+    if item is pd.NA:
+        return None
+    return _json_scalar(item) if isinstance(item, np.generic) else item
+
+
+def _values_from_plain(kind, dtype, name, values):
+    if kind is None:
+        return values
+    try:
+        return _rebuilt(kind, values, dtype, name)
+    except (TypeError, ValueError):
+        # A dtype this pandas cannot build from its name (from another
+        # pandas version): the same values, with the dtype pandas infers.
+        return _rebuilt(kind, values, None, name)
+
+
+def _rebuilt(kind: str, values: list, dtype: str | None, name):
+    if kind == "index":
+        return pd.Index(values, dtype=dtype, name=name)
+    if kind == "series":
+        return pd.Series(values, dtype=dtype, name=name)
+    return pd.array(values, dtype=dtype)
 
 
 # -- the fitted network as plain data -------------------------------------------

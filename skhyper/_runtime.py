@@ -51,6 +51,64 @@ def _torch_threads(n_threads: int | None) -> Iterator[None]:
                 torch.set_num_threads(_saved_num_threads)
 
 
+def check_device(device) -> None:
+    """Raise a ValueError, before any work, if torch cannot use ``device``.
+
+    Torch's own errors come late and say little about the fix: an
+    AssertionError ("Torch not compiled with CUDA enabled") for
+    ``device="cuda"`` on a CPU-only build, a RuntimeError listing torch's
+    device types for a name like ``"gpu"``. A model trained on a GPU and
+    loaded on a CPU machine keeps ``device="cuda"`` (its network is moved
+    to the CPU on load), so ``partial_fit`` and ``warm_start`` hit them too.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        The estimator's ``device`` parameter.
+
+    Raises
+    ------
+    ValueError
+        If ``device`` is not a torch device name, or names one that this
+        machine or this build of torch does not have.
+    """
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(
+            f"device={device!r} is not a torch device; pass device='cpu', "
+            "'cuda' or 'cuda:0' (say), or set_params(device='cpu') on a "
+            "loaded model."
+        ) from None
+    if parsed.type == "cpu":
+        return
+    problem = _device_problem(parsed)
+    if problem is not None:
+        raise ValueError(
+            f"device={device!r} is unavailable: {problem}. Train on the CPU "
+            "with device='cpu' (on a loaded model trained elsewhere: "
+            "model.set_params(device='cpu'))."
+        )
+
+
+def _device_problem(device: torch.device) -> str | None:
+    """Why torch cannot put a tensor on ``device``, or None if it can."""
+    if device.type == "cuda" and not torch.cuda.is_available():
+        if torch.version.cuda is None:
+            return "this build of torch has no CUDA support"
+        return "torch finds no CUDA device on this machine"
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        return f"this machine has {torch.cuda.device_count()} CUDA device(s)"
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        return "torch finds no MPS (Apple GPU) device on this machine"
+    try:  # other types (xpu, ...): only a tensor there tells
+        torch.empty(0, device=device)
+    except (AssertionError, RuntimeError, ImportError, NotImplementedError) as error:
+        # The first sentence: torch appends a long list of backends.
+        return str(error).split("\n")[0].split(". ")[0].rstrip(".")
+    return None
+
+
 def draw_seed(random_state) -> int:
     """Turn a scikit-learn ``random_state`` into a torch seed.
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from _helpers import ESTIMATORS, SMALL, TINY, outputs, target
 
@@ -386,3 +387,33 @@ def test_the_directory_is_created_and_must_not_be_a_file(tmp_path):
     assert sorted(os.listdir(nested)) == ["fit1.npz"]
     with pytest.raises(ValueError, match="is a file; pass a directory"):
         tiny_fit(HyperNetworkClassifier, nested / "fit1.npz")
+
+
+def test_object_array_categories_resume_from_the_checkpoint(tmp_path):
+    """An object array of declared categories (what Series.unique() gives
+    for an object column) is hashed by value: the checkpoint is written and
+    a second fit resumes it (it used to fail in NumPy's byte view)."""
+    types = make_sensor_data(n_per_type=40, seed=1)["sensor_type"]
+    declared = np.array(sorted(types.unique()), dtype=object)
+    params = {"categories": {"sensor_type": declared}}
+    first, X, _ = tiny_fit(HyperNetworkClassifier, tmp_path, **params)
+    again, _, _ = tiny_fit(HyperNetworkClassifier, tmp_path, **params)
+    assert again.resumed_from_epoch_ == 4
+    assert np.array_equal(outputs(again, X), outputs(first, X))
+
+
+def test_the_fingerprint_hashes_object_and_pandas_values_by_value():
+    from skhyper._checkpoint import _digest, _plain
+
+    def digest(values):
+        return _digest([np.array(values, dtype=object)])
+
+    assert digest(["a", "b"]) == digest(["a", "b"])  # the same in every call
+    assert digest(["a", "b"]) != digest(["a", "c"])
+    assert digest([1, 2]) != digest(["1", "2"])  # the type counts
+    assert digest([1, 2]) != digest([1.0, 2.0])
+    long = [f"s{i}" for i in range(1000)]
+    changed = long[:500] + ["other"] + long[501:]  # where repr shows "..."
+    for kind in (pd.Index, lambda v: pd.array(v, dtype="string")):
+        assert _plain(kind(long)) == _plain(kind(list(long)))
+        assert _plain(kind(long)) != _plain(kind(changed))

@@ -342,3 +342,105 @@ def test_missing_skops_says_how_to_install_it(monkeypatch):
         skhyper.dump(HyperNetworkClassifier(), io.BytesIO())
     with pytest.raises(ImportError, match="skops"):
         skhyper.load(io.BytesIO(b""))
+
+
+# -- pandas values in categories, names skops cannot store, devices -------------
+
+
+def string_array(values):
+    return pd.array(values, dtype="string")
+
+
+@pytest.mark.filterwarnings("ignore:.*fewer than 10 rows in fit")  # "d", 3: none
+@pytest.mark.parametrize(
+    "declare", [pd.Index, string_array], ids=["cat.categories", "string-array"]
+)
+def test_pandas_categories_round_trip_with_only_the_trusted_types(declare):
+    """``categories`` holding pandas values (``X[c].cat.categories``, a
+    pd.Index; ``X[c].unique()``, an ArrowStringArray under pandas 3) is
+    saved as plain lists and given back as what was passed: the dump used
+    to fail (Index) or the load to refuse pandas and pyarrow types."""
+    declared = declare(["a", "b", "c", "d"])
+    model, X = fit_model(
+        HyperNetworkClassifier, categories={"ctx": declared, "site": [1, 2, 3]}
+    )
+    loaded, data = skops_round_trip(model)
+    assert set(sio.get_untrusted_types(data=data)) <= set(TRUSTED_TYPES)
+    for back in (loaded, pickle.loads(pickle.dumps(model))):
+        again = back.categories["ctx"]
+        assert type(again) is type(declared)
+        assert again.dtype == declared.dtype
+        assert list(again) == list(declared)
+        assert back.categories["site"] == [1, 2, 3]
+        assert np.array_equal(back.predict_proba(X), model.predict_proba(X))
+    # The caller's parameter is left as it was.
+    assert model.categories["ctx"] is declared
+
+
+def test_categories_without_pandas_values_are_saved_as_they_are():
+    from skhyper._persistence import categories_from_plain, categories_to_plain
+
+    plain = {"ctx": ["a", "b"], "site": np.array([1, 2])}
+    assert categories_to_plain(plain) is plain
+    assert categories_to_plain(None) is None
+    series = pd.Series(["b", "a"], name="ctx")
+    back = categories_from_plain(categories_to_plain({0: series, 1: (1, 2)}))
+    pd.testing.assert_series_equal(back[0], series)
+    assert back[1] == (1, 2)
+
+
+def test_attribute_columns_named_by_tuples_are_a_clear_error_at_dump():
+    """A MultiIndex column of context_attributes: skops would fail inside
+    json with a TypeError; dump says which column and what to do."""
+    attributes = ATTRIBUTES.set_axis(
+        pd.MultiIndex.from_tuples([("num", "area"), ("cat", "zone")]), axis=1
+    )
+    model, _ = fit_model(
+        HyperNetworkClassifier,
+        context_column="ctx",
+        context_attributes=attributes,
+    )
+    message = r"column is named \('cat', 'zone'\).*table.columns = "
+    for obj in (model, make_pipeline(FunctionTransformer(), model)):
+        with pytest.raises(ValueError, match=message):
+            skhyper.dump(obj, io.BytesIO())
+    # An unfitted model holds the parameter only, as plain lists: it saves.
+    unfitted, _ = skops_round_trip(clone(model))
+    pd.testing.assert_frame_equal(unfitted.context_attributes, attributes)
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize(
+    ("device", "says"),
+    [
+        ("gpu", "device='gpu' is not a torch device"),
+        # Unavailable on any machine: no CUDA, or fewer than 100 GPUs.
+        ("cuda:99", "device='cuda:99' is unavailable"),
+    ],
+)
+def test_an_unavailable_device_is_a_value_error_that_says_what_to_do(
+    method, device, says
+):
+    X, y = make_table()
+    model = HyperNetworkClassifier("ctx", **TINY[HyperNetworkClassifier])
+    model.set_params(device=device, max_epochs=1)
+    kwargs = {"classes": [0, 1]} if method == "partial_fit" else {}
+    with pytest.raises(ValueError, match=f"{says}.*device='cpu'"):
+        getattr(model, method)(X, y, **kwargs)
+    assert not hasattr(model, "net_")
+
+
+def test_a_model_loaded_from_another_device_trains_on_after_set_params():
+    """A model trained on a GPU keeps its device parameter when loaded on a
+    machine without it (its net is moved to the CPU): training on says to
+    set device='cpu', and then does."""
+    model, X = fit_model(HyperNetworkClassifier)
+    state = model.__getstate__()
+    state["device"] = "cuda:99"
+    loaded = HyperNetworkClassifier.__new__(HyperNetworkClassifier)
+    loaded.__setstate__(state)
+    _, y = make_table()
+    with pytest.raises(ValueError, match=r"set_params\(device='cpu'\)"):
+        loaded.partial_fit(X, y)
+    loaded.set_params(device="cpu").partial_fit(X, y)
+    assert loaded.net_.history[-1]["epoch"] == model.net_.history[-1]["epoch"] + 1

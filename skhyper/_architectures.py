@@ -68,7 +68,8 @@ default=CONTINUOUS_ENCODING_DEFAULT
         Known attributes of the categorical context's values: a DataFrame
         indexed by the values of the (single) context column, with numeric
         and/or categorical columns (size, region, unit, ...), or a dict
-        ``{context column: DataFrame}`` with several context columns. Every
+        ``{context column: DataFrame}`` with several context columns (by
+        name, or by position as in ``categories``). Every
         value seen at fit needs a row; no missing values. The generator
         reads the row's attributes (numeric ones standardised over the
         values seen at fit, categorical ones one-hot) next to its value's

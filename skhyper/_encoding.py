@@ -321,6 +321,19 @@ def _object_column_to_float(values: np.ndarray, label: str, name) -> np.ndarray:
     return np.array([np.nan if v is None else float(v) for v in values])
 
 
+def _column_key(table: pd.DataFrame, key):
+    """The name of the column that ``key`` names or, if it is an integer
+    position of ``table`` rather than a name, of the one at that position;
+    ``key`` itself if neither (the caller says it is not a column)."""
+    if key in table.columns:
+        return key
+    n_columns = table.shape[1]
+    if isinstance(key, Integral) and not isinstance(key, bool):
+        if -n_columns <= key < n_columns:
+            return table.columns[key]
+    return key
+
+
 def _check_some_values(
     raw: np.ndarray, table: pd.DataFrame, positions: list[int]
 ) -> None:
@@ -563,6 +576,8 @@ class TableEncoder:
                     "DataFrame} instead."
                 )
             given = {keys[0]: given}
+        # Keyed by name, or by position as categories may be.
+        given = {_column_key(table, key): tables for key, tables in given.items()}
         unknown = [key for key in given if key not in keys]
         if unknown:
             raise ValueError(

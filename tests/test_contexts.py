@@ -569,6 +569,25 @@ def test_bad_attributes_are_a_clear_error(edit, context_column, error, message):
         model.fit(X, y)
 
 
+def test_attribute_tables_may_be_keyed_by_position_as_categories_are():
+    X, y, attributes = store_table(n=200)
+    by_name = make_model(
+        HyperNetworkClassifier,
+        context_column="store",
+        context_attributes={"store": attributes},
+    ).fit(X, y)
+    position = list(X.columns).index("store")
+    for key in (position, position - X.shape[1]):
+        by_position = make_model(
+            HyperNetworkClassifier,
+            context_column="store",
+            context_attributes={key: attributes},
+        ).fit(X, y)
+        np.testing.assert_array_equal(
+            by_position.predict_proba(X), by_name.predict_proba(X)
+        )
+
+
 def test_attributes_without_a_categorical_context_say_to_name_one():
     X, y, attributes = store_table(n=200)
     X["temperature"] = np.linspace(-5, 30, len(X))

@@ -410,11 +410,8 @@ class _ContextEstimator(
         """``(train, valid)``; ``valid`` is None without early stopping."""
         if not self._uses_validation(len(data)):
             return data, None
-        train_rows, valid_rows = train_test_split(
-            np.arange(len(data)),
-            test_size=self.validation_fraction,
-            stratify=self._stratify(target),
-            random_state=seed,
+        train_rows, valid_rows = _validation_split(
+            len(data), self.validation_fraction, self._stratify(target), seed
         )
         train, valid = data.subset(train_rows), data.subset(valid_rows)
         self._check_split_weights(train, "training")
@@ -802,6 +799,39 @@ class _ContextEstimator(
             self.context_embeddings_ = self._context_embeddings()
         elif net is not None:  # a pickle from before the plain-data form
             self.net_ = net
+
+
+def _validation_split(
+    n_rows: int, fraction: float, labels: np.ndarray | None, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation rows, stratified by ``labels`` (if any) as
+    far as the labels allow.
+
+    A stratified split needs two rows of every class and at least as many
+    validation rows as classes; scikit-learn's error for either names a
+    parameter the user never set (``test_size``) and classes by their
+    codes. So the rows of a class seen once stay in training (the only
+    place it can be learned), and when the validation rows cannot hold one
+    row of each remaining class the split is drawn without stratification.
+    Otherwise the split is the plain stratified one.
+    """
+    rows = np.arange(n_rows)
+    if labels is None:
+        return train_test_split(rows, test_size=fraction, random_state=seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    once = np.isin(labels, classes[counts < 2])
+    n_valid = math.ceil(fraction * n_rows)
+    if n_rows - int(once.sum()) <= n_valid:  # hardly a class seen twice
+        return train_test_split(rows, test_size=fraction, random_state=seed)
+    stratify = labels[~once] if n_valid >= int((counts >= 2).sum()) else None
+    if stratify is not None and not once.any():
+        return train_test_split(
+            rows, test_size=fraction, stratify=labels, random_state=seed
+        )
+    train, valid = train_test_split(
+        rows[~once], test_size=n_valid, stratify=stratify, random_state=seed
+    )
+    return np.sort(np.concatenate([train, rows[once]])), valid
 
 
 def auto_batch_size(n_train: int, device_type: str = "cpu") -> int:

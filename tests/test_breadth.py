@@ -111,6 +111,51 @@ def test_a_batch_of_only_zero_weight_rows_is_skipped_not_diverged():
     assert np.isfinite(model.predict(X)).all()
 
 
+def test_the_validation_split_is_the_stratified_one_when_it_can_be():
+    from sklearn.model_selection import train_test_split
+
+    from skhyper._base import _validation_split
+
+    labels = np.repeat(["a", "b", "c"], [50, 30, 20])
+    train, valid = _validation_split(100, 0.1, labels, seed=3)
+    expected = train_test_split(
+        np.arange(100), test_size=0.1, stratify=labels, random_state=3
+    )
+    np.testing.assert_array_equal(train, expected[0])
+    np.testing.assert_array_equal(valid, expected[1])
+
+
+def test_a_class_seen_once_stays_in_training():
+    from skhyper._base import _validation_split
+
+    labels = np.array([f"c{i % 12}" for i in range(300)])
+    labels[0] = "solo"
+    train, valid = _validation_split(300, 0.1, labels, seed=0)
+    assert 0 in train and 0 not in valid
+    assert len(valid) == 30 and len(np.unique(labels[valid])) == 12
+    assert sorted(np.r_[train, valid]) == list(range(300))
+
+
+@pytest.mark.parametrize(
+    "make_labels",
+    [
+        lambda n: np.r_[["solo"], [f"c{i % 12}" for i in range(n - 1)]],
+        lambda n: np.array([f"c{i % 40}" for i in range(n)]),  # 40 > 30 rows
+        lambda n: np.array([f"c{i}" for i in range(n)]),  # every class once
+    ],
+    ids=["a-class-once", "more-classes-than-validation-rows", "all-once"],
+)
+def test_early_stopping_fits_labels_a_stratified_split_cannot_hold(make_labels):
+    # scikit-learn's stratified split raised for these ("The least populated
+    # classes in y have only 1 member", "test_size = 30 should be greater or
+    # equal to the number of classes = 40"), under the default early stopping.
+    X, _ = _flip_regression(n=300)
+    labels = make_labels(300)
+    model = HyperNetworkClassifier("ctx", max_epochs=2, **SMALL, **SMALL_HYPER)
+    model.fit(X, labels)
+    assert model.predict_proba(X).shape == (300, len(np.unique(labels)))
+
+
 def test_sample_weight_through_metadata_routing():
     X, y = _sensor()
     weight = np.where(y == 1, 10.0, 1.0)

@@ -223,14 +223,20 @@ def _column_statistics(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     finite input.
 
     Sums of values near the float64 limit (about 1.8e308) overflow to inf,
-    and inf statistics would turn every standardised value into NaN. Such
-    columns are divided by their largest magnitude first; other columns get
-    the plain (bit-for-bit unchanged) computation.
+    and inf statistics would turn every standardised value into NaN; the
+    squares of values near 1e-170 underflow to 0. Such columns are divided
+    by their largest magnitude first; other columns get the plain
+    (bit-for-bit unchanged) computation.
     """
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         mean = raw.mean(axis=0)
         std = raw.std(axis=0)
     overflowed = ~(np.isfinite(mean) & np.isfinite(std))
+    # Squares of values near 1e-170 underflow to 0: a zero deviation of a
+    # column that varies is a rounding artefact, and a scale of 1 would
+    # leave the column at about 0.
+    if len(raw):
+        overflowed |= (std == 0) & ~_is_constant(raw)
     if overflowed.any():
         columns = raw[:, overflowed]
         peak = np.abs(columns).max(axis=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.base import RegressorMixin
-from sklearn.utils.validation import check_array
+from sklearn.utils.validation import check_array, column_or_1d
 
 from ._architectures import (
     CONCAT_DESCRIPTION,
@@ -41,6 +41,9 @@ class _ContextRegressor(RegressorMixin, _ContextEstimator):
                 f"X has {n_samples} rows but y has {len(y)} values; they must "
                 "have the same length."
             )
+        if y.ndim == 2 and y.shape[1] == 1:
+            # As MLPRegressor: predict gives 1-D outputs for it, so say so.
+            y = column_or_1d(y, warn=True)
         return y.reshape(len(y), -1)
 
     def _declare_targets(self, classes) -> None:
@@ -64,9 +67,7 @@ class _ContextRegressor(RegressorMixin, _ContextEstimator):
 
     def _scale_target(self, target: np.ndarray, weight: np.ndarray) -> np.ndarray:
         # Weighted statistics: a row of weight 0 must not move the scale.
-        self.target_mean_ = np.average(target, axis=0, weights=weight)
-        variance = np.average((target - self.target_mean_) ** 2, axis=0, weights=weight)
-        scale = np.sqrt(variance)
+        self.target_mean_, scale = _weighted_statistics(target, weight)
         self.target_scale_ = np.where(scale > 0, scale, 1.0)
         return ((target - self.target_mean_) / self.target_scale_).astype(np.float32)
 
@@ -333,3 +334,29 @@ for _estimator, _description, _architecture in (
         task_parameters="",
         task_attributes=REGRESSOR_ATTRIBUTES_DOC,
     )
+
+
+def _weighted_statistics(
+    target: np.ndarray, weight: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean and standard deviation of each target column, finite
+    and (for a column that varies) nonzero for any finite target.
+
+    The plain computation where it works; else, for a column near the
+    float64 limits (values near 1e155 square to inf, near 1e-170 to 0),
+    the same on the column divided by its largest magnitude. An inf scale
+    made every prediction -inf; a zero one left the target unscaled.
+    """
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        mean = np.average(target, axis=0, weights=weight)
+        std = np.sqrt(np.average((target - mean) ** 2, axis=0, weights=weight))
+    varies = target.min(axis=0) < target.max(axis=0)
+    redo = ~(np.isfinite(mean) & np.isfinite(std)) | ((std == 0) & varies)
+    if redo.any():
+        peak = np.abs(target[:, redo]).max(axis=0)
+        scaled = target[:, redo] / peak
+        scaled_mean = np.average(scaled, axis=0, weights=weight)
+        deviation = np.average((scaled - scaled_mean) ** 2, axis=0, weights=weight)
+        mean[redo] = scaled_mean * peak
+        std[redo] = np.sqrt(deviation) * peak
+    return mean, std

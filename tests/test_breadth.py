@@ -156,6 +156,32 @@ def test_early_stopping_fits_labels_a_stratified_split_cannot_hold(make_labels):
     assert model.predict_proba(X).shape == (300, len(np.unique(labels)))
 
 
+@pytest.mark.parametrize("size", [1e155, 1e-170])
+def test_regressor_targets_near_the_float_limits_keep_a_finite_scale(size):
+    # The variance of 1e155 overflowed (every prediction -inf); that of
+    # 1e-170 underflowed to 0 (a scale of 1 left the target unscaled).
+    X, y = _flip_regression(n=300)
+    target = (y - y.mean()) / y.std() * size
+    model = HyperNetworkRegressor("ctx", max_epochs=5, **SMALL).fit(X, target)
+    assert 0 < model.target_scale_[0] < np.inf
+    np.testing.assert_allclose(
+        model.target_scale_[0] / size, (target / size).std(), rtol=1e-6
+    )
+    predicted = model.predict(X)
+    assert np.isfinite(predicted).all()
+    assert r2_score(target / size, predicted / size) > 0.5
+
+
+def test_a_column_vector_target_warns_as_mlp_regressor_does():
+    from sklearn.exceptions import DataConversionWarning
+
+    X, y = _flip_regression(n=300)
+    model = HyperNetworkRegressor("ctx", max_epochs=2, **SMALL)
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        model.fit(X, y[:, None])
+    assert model.predict(X).shape == (300,)
+
+
 def test_sample_weight_through_metadata_routing():
     X, y = _sensor()
     weight = np.where(y == 1, 10.0, 1.0)

@@ -91,6 +91,14 @@ def test_a_constant_that_floats_cannot_hold_exactly_keeps_a_scale_of_one(encodin
     assert np.abs(encoded).max() <= 0.1 + 1e-6
 
 
+def test_a_column_of_tiny_values_is_standardised_not_left_at_zero():
+    # The squares of values near 1e-170 underflow: a std of 0 kept a scale
+    # of 1, and the column reached the network as zeros.
+    raw = rng().normal(size=(50, 1)) * 1e-170
+    encoded = NumericEncoder("standard").fit(raw).transform(raw)
+    np.testing.assert_allclose(encoded.std(), 1.0, rtol=1e-5)
+
+
 def test_quantile_encoding_gives_a_constant_column_no_information():
     # Also with many rows (the quantiles of a constant are all equal): another
     # value at predict is not sent to an extreme score.

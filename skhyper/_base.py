@@ -398,7 +398,7 @@ class _ContextEstimator(
                 "The sample weights (times any class weights) sum to zero; at "
                 "least one row must have a positive weight."
             )
-        return weight
+        return _within_float32(weight)
 
     def _uses_validation(self, n_samples: int) -> bool:
         """Whether this fit holds out a validation split (``early_stopping``)."""
@@ -799,6 +799,20 @@ class _ContextEstimator(
             self.context_embeddings_ = self._context_embeddings()
         elif net is not None:  # a pickle from before the plain-data form
             self.net_ = net
+
+
+def _within_float32(weight: np.ndarray) -> np.ndarray:
+    """``weight``, divided by its mean where float32 (the network's type)
+    could not hold it or its sums.
+
+    Only the weights' ratios matter: every loss is a weighted mean. Uniform
+    weights of 1e38 overflowed and ones of 1e-46 became 0, so those fits
+    diverged or failed; weights in a normal range are left as they are.
+    """
+    positive = weight[weight > 0]
+    if positive.max() * len(weight) < 1e30 and positive.min() > 1e-30:
+        return weight
+    return weight / weight.mean()
 
 
 def _validation_split(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from numbers import Number, Real
+
 import numpy as np
 import pandas as pd
 import torch
@@ -109,6 +111,7 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
                 f"at row {int(np.flatnonzero(missing)[0])}); drop those rows or "
                 "fill them with a class label."
             )
+        _check_one_kind_of_label(y)
         check_classification_targets(y)
         return y
 
@@ -116,6 +119,7 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
         if self.class_weight is None:
             return None
         if isinstance(self.class_weight, dict):
+            _check_class_weight_values(self.class_weight)
             unknown = set(self.class_weight) - set(self.classes_.tolist())
             if unknown:
                 raise ValueError(
@@ -189,6 +193,44 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
         """
         most_probable = self._forward(X, then=_most_probable)  # checks fitted
         return self.classes_[most_probable]
+
+
+def _check_one_kind_of_label(y: np.ndarray) -> None:
+    """Labels must be all strings or all numbers: mixed, NumPy cannot sort
+    them (a raw ``TypeError``) or scikit-learn calls them "unknown"."""
+    if y.dtype != object:
+        return
+    kinds = {_label_kind(label) for label in y}
+    if len(kinds) > 1:
+        raise ValueError(
+            f"y mixes labels of different kinds ({', '.join(sorted(kinds))}); "
+            "use one kind, e.g. y.astype(str)."
+        )
+
+
+def _label_kind(label) -> str:
+    if isinstance(label, (str, bytes)):
+        return "strings"
+    if isinstance(label, (bool, np.bool_)):
+        return "booleans"
+    if isinstance(label, Number):
+        return "numbers"
+    return type(label).__name__
+
+
+def _check_class_weight_values(class_weight: dict) -> None:
+    """A class weight multiplies the loss of its rows: a negative, NaN or
+    infinite one would train on a wrong sign or diverge."""
+    bad = {
+        label: weight
+        for label, weight in class_weight.items()
+        if not (isinstance(weight, Real) and np.isfinite(weight) and weight >= 0)
+    }
+    if bad:
+        raise ValueError(
+            f"class_weight must map each label to a finite, non-negative number; "
+            f"got {bad!r}."
+        )
 
 
 class HyperNetworkClassifier(HyperNetworkArchitecture, _ContextClassifier):

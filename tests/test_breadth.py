@@ -182,6 +182,34 @@ def test_a_column_vector_target_warns_as_mlp_regressor_does():
     assert model.predict(X).shape == (300,)
 
 
+@pytest.mark.parametrize("bad", [-0.1, np.nan, np.inf])
+def test_class_weight_values_must_be_finite_and_non_negative(bad):
+    X, labels = _sensor()
+    model = ConcatClassifier("sensor_type", max_epochs=1, class_weight={"fault": bad})
+    with pytest.raises(ValueError, match="finite, non-negative number"):
+        model.fit(X, labels)
+
+
+@pytest.mark.parametrize("first", ["a", 1])
+def test_labels_of_mixed_kinds_are_a_clear_error(first):
+    X, y = _flip_regression(n=60)
+    labels = np.array([first] + ["a", 1] * 29 + [2], dtype=object)
+    model = ConcatClassifier("ctx", max_epochs=1, **SMALL)
+    with pytest.raises(ValueError, match=r"mixes labels of different kinds"):
+        model.fit(X, labels)
+
+
+@pytest.mark.parametrize("scale", [1e38, 1e-46])
+def test_uniform_sample_weights_of_any_scale_fit_as_no_weights(scale):
+    # Only the weights' ratios matter; float32 could not hold these.
+    X, y = _flip_regression(n=300)
+    params = {"max_epochs": 2, "early_stopping": False, **SMALL}
+    plain = HyperNetworkRegressor("ctx", **params).fit(X, y)
+    weighted = HyperNetworkRegressor("ctx", **params)
+    weighted.fit(X, y, sample_weight=np.full(len(y), scale))
+    np.testing.assert_array_equal(weighted.predict(X), plain.predict(X))
+
+
 def test_sample_weight_through_metadata_routing():
     X, y = _sensor()
     weight = np.where(y == 1, 10.0, 1.0)

@@ -21,7 +21,9 @@ unfinished one trains on from its last completed epoch. On a CPU with an
 integer ``random_state`` the result is bit-identical to a fit that was never
 interrupted (the tests check it). A checkpoint of another fit (other
 parameters, other data) is never resumed: ``fit`` warns, says what differs,
-and starts afresh, replacing it. A file that cannot be read is an error.
+and starts afresh, replacing it. A file that cannot be read is an error,
+and so are an empty path and a directory that cannot be created or
+written (tried with a file before training).
 
 The files are NumPy ``.npz`` archives of plain arrays and one JSON document
 (read with ``allow_pickle=False``), so opening a checkpoint runs no code. A
@@ -238,8 +240,11 @@ def open_checkpoint(estimator, encoded, target, weight, seed: int):
             "would write the same files. Pass checkpoint=None for a "
             "data-parallel fit."
         )
-    directory = Path(estimator.checkpoint)
+    directory = _checkpoint_directory(estimator.checkpoint)
     _make_directory(directory)
+    # Before training: a directory that cannot take the files would
+    # otherwise fail only at the end of the first epoch.
+    _check_writable(directory)
     _remove_temporary_files(directory)
     fingerprint = fit_fingerprint(estimator, encoded, target, weight)
     saved = read_saved_fits(directory)
@@ -507,6 +512,18 @@ def _unpack(index: dict, blobs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _checkpoint_directory(checkpoint) -> Path:
+    """The ``checkpoint`` parameter as a directory path."""
+    # Path("") is the working directory: an empty string (an unset
+    # environment variable, say) would write and delete fit*.npz there.
+    if os.fspath(checkpoint) == "":
+        raise ValueError(
+            "checkpoint='' is an empty path; pass a directory path (it is "
+            "created if missing), or checkpoint=None for no checkpoint."
+        )
+    return Path(checkpoint)
+
+
 def _make_directory(directory: Path) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -515,6 +532,38 @@ def _make_directory(directory: Path) -> None:
             f"checkpoint={str(directory)!r} is a file; pass a directory (it is "
             "created if missing)."
         ) from error
+    except OSError as error:  # no permission, a read-only file system, ...
+        raise ValueError(
+            f"checkpoint={str(directory)!r} cannot be created ({_reason(error)}); "
+            "pass a writable directory, or checkpoint=None for no checkpoint."
+        ) from error
+
+
+def _check_writable(directory: Path) -> None:
+    """Create and remove a file in ``directory``, the way each save does.
+
+    Permission bits do not tell (root ignores them, ``chattr +i`` and
+    read-only mounts are not in them), so only trying tells. The file's
+    name matches what ``_remove_temporary_files`` removes, should the
+    process die in between.
+    """
+    try:
+        handle, probe = tempfile.mkstemp(
+            dir=directory, prefix=".fit0.npz.", suffix=".tmp"
+        )
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise ValueError(
+            f"checkpoint={str(directory)!r} is not writable ({_reason(error)}); "
+            "pass a writable directory, or checkpoint=None for no checkpoint."
+        ) from error
+
+
+def _reason(error: OSError) -> str:
+    """What the operating system said, without the path (the message
+    names it already)."""
+    return error.strerror or f"{type(error).__name__}: {error}"
 
 
 def _remove_temporary_files(directory: Path) -> None:

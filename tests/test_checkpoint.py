@@ -10,7 +10,10 @@ import io
 import multiprocessing
 import os
 import re
+import shutil
 import signal
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -417,3 +420,86 @@ def test_the_fingerprint_hashes_object_and_pandas_values_by_value():
     for kind in (pd.Index, lambda v: pd.array(v, dtype="string")):
         assert _plain(kind(long)) == _plain(kind(list(long)))
         assert _plain(kind(long)) != _plain(kind(changed))
+
+
+def test_an_empty_checkpoint_path_is_an_error(tmp_path, monkeypatch):
+    """checkpoint="" (an unset environment variable, say) would mean the
+    working directory, whose fit*.npz files a fit rewrites and deletes."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"checkpoint='' is an empty path.*=None"):
+        tiny_fit(HyperNetworkClassifier, "")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _not_trained(*args, **kwargs):
+    raise AssertionError("the fit trained before checking the directory")
+
+
+@pytest.mark.parametrize("where", ["directory", "subdirectory"])
+def test_an_unwritable_directory_is_an_error_before_training(
+    where, tmp_path, monkeypatch
+):
+    """The directory is tried with a file, as a save writes one; the fit
+    fails before training, naming the path and the system's reason."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    denied = PermissionError(13, "Permission denied")
+    real_mkstemp, real_mkdir = tempfile.mkstemp, Path.mkdir
+
+    def mkstemp(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir) == locked:
+            raise denied
+        return real_mkstemp(*args, dir=dir, **kwargs)
+
+    def mkdir(self, *args, **kwargs):
+        if self.parent == locked:
+            raise denied
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    monkeypatch.setattr(CheckpointRun, "fit", _not_trained)
+    checkpoint = locked if where == "directory" else locked / "run"
+    says = "is not writable" if where == "directory" else "cannot be created"
+    with pytest.raises(ValueError) as raised:
+        tiny_fit(HyperNetworkClassifier, checkpoint)
+    message = str(raised.value)
+    assert message.startswith(f"checkpoint={str(checkpoint)!r} {says}")
+    assert "(Permission denied); pass a writable directory" in message
+
+
+@pytest.fixture
+def read_only_directory(tmp_path):
+    """A directory that the file system refuses to write into: by its
+    mode for a user, or immutable (chattr +i) for root, who ignores
+    modes; skipped where neither is possible."""
+    directory = tmp_path / "read_only"
+    directory.mkdir()
+    if os.geteuid() != 0:
+        directory.chmod(0o500)
+        try:
+            yield directory
+        finally:
+            directory.chmod(0o700)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None:
+        pytest.skip("root ignores file modes, and chattr is missing")
+    done = subprocess.run([chattr, "+i", directory], capture_output=True)
+    if done.returncode:
+        pytest.skip(f"chattr +i failed: {done.stderr.decode().strip()}")
+    try:
+        yield directory
+    finally:  # else pytest cannot remove it
+        subprocess.run([chattr, "-i", directory], check=True)
+
+
+def test_a_read_only_directory_is_an_error_before_training(
+    read_only_directory, monkeypatch
+):
+    monkeypatch.setattr(CheckpointRun, "fit", _not_trained)
+    with pytest.raises(ValueError, match=r"read_only' is not writable \(.+\); pass a"):
+        tiny_fit(HyperNetworkClassifier, read_only_directory)
+    with pytest.raises(ValueError, match=r"run' cannot be created \(.+\); pass a"):
+        tiny_fit(HyperNetworkClassifier, read_only_directory / "run")
+    assert list(read_only_directory.iterdir()) == []

@@ -53,7 +53,7 @@ from ._encoding import (
     warn_rare_contexts,
 )
 from ._explain import explain_rows
-from ._incremental import continue_fit, new_encoder, partial_fit
+from ._incremental import continue_fit, forget_stream, new_encoder, partial_fit
 from ._modules import ACTIVATIONS
 from ._numeric import NUMERIC_ENCODINGS
 from ._optim import adamw_class
@@ -266,6 +266,7 @@ class _ContextEstimator(
         weight = self._combined_weights(table, target, sample_weight)
         target = self._scale_target(target, weight)
 
+        forget_stream(self)
         self.encoder_ = new_encoder(self)
         encoded = self.encoder_.fit_transform(table)
         self.context_categories_ = self.encoder_.categories_

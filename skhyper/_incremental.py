@@ -19,29 +19,54 @@ training net is rebuilt around it (:func:`training_net`).
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import torch
+from sklearn.base import is_classifier
 from sklearn.utils.validation import validate_data
 
+from ._continuation_checks import (
+    check_classes,
+    check_known_labels,
+    check_no_balanced_weights,
+    check_seen_values,
+    check_unchanged,
+)
 from ._encoding import TableEncoder, as_table
 from ._persistence import optimizer_state_from_plain
 from ._runtime import draw_seed, torch_session
 
 
 def partial_fit(estimator, X, y, classes=None, sample_weight=None):
-    """One pass over the rows of ``X`` (see the estimators' ``partial_fit``)."""
+    """One pass over the rows of ``X`` (see the estimators' ``partial_fit``).
+
+    All or nothing: a call that raises leaves the estimator as it was."""
     if getattr(estimator, "accelerator", None) is not None:
         # Each process would bring its own chunk; nothing would agree.
         raise ValueError(
             "partial_fit does not support accelerator; train on several "
             "processes with fit, or stream chunks with accelerator=None."
         )
+    check_no_balanced_weights(estimator)
     first = not hasattr(estimator, "net_")
     module_params = estimator._module_params()
+    if not first:
+        check_unchanged(estimator, module_params, "partial_fit")
+    with _all_or_nothing(estimator):
+        _partial_fit(estimator, X, y, classes, sample_weight, first, module_params)
+    return estimator
+
+
+def _partial_fit(estimator, X, y, classes, sample_weight, first, module_params):
     _check_y_given(estimator, y)
     table = as_table(X, type(estimator).__name__)
     _validate_columns(estimator, X, reset=first)
     if first:
+        if classes is not None and is_classifier(estimator):
+            check_classes(classes)
         estimator._declare_targets(classes)
     elif classes is not None:
         _check_same_classes(estimator, classes)
@@ -53,16 +78,15 @@ def partial_fit(estimator, X, y, classes=None, sample_weight=None):
         encoded = estimator.encoder_.fit_transform(table)
         estimator.context_categories_ = estimator.encoder_.categories_
         estimator.batch_size_ = estimator._batch_size(len(table))
-        estimator._partial_seed = draw_seed(estimator.random_state)
-        estimator._partial_calls = 0
-        for name in ("_pooling_keys", "_pooling_counts"):
-            estimator.__dict__.pop(name, None)
     else:
         target = estimator._apply_target_scale(target)
+        check_seen_values(estimator.encoder_, table)
         encoded = estimator.encoder_.transform(table)
-        if not hasattr(estimator, "_partial_seed"):  # fitted by fit: go on
-            estimator._partial_seed = draw_seed(estimator.random_state)
-            estimator._partial_calls = 0
+    if not hasattr(estimator, "_partial_seed"):  # a new stream
+        estimator._partial_seed = draw_seed(estimator.random_state)
+        estimator._partial_calls = 0
+        if not first:  # fitted by fit: count its training rows too
+            _counts_from_fit(estimator)
     from ._data import TensorTable
 
     pooling = _cumulative_pooling(estimator, encoded.context, weight)
@@ -81,17 +105,27 @@ def partial_fit(estimator, X, y, classes=None, sample_weight=None):
         net.partial_fit(data, None, epochs=1)
     _stream_shrinkage(estimator, net)
     estimator._partial_calls += 1
-    return estimator._keep(net)
+    estimator._keep(net)
 
 
 def continue_fit(estimator, X, y, sample_weight=None):
     """``fit`` with ``warm_start=True`` on a fitted estimator: train the
     current network on ``X`` with the usual stopping rule (early stopping
-    on a validation split, else convergence), at the kept weight decay."""
+    on a validation split, else convergence), at the kept weight decay.
+
+    All or nothing: a call that raises leaves the estimator as it was."""
     module_params = estimator._module_params()
+    check_unchanged(estimator, module_params, "warm_start")
+    with _all_or_nothing(estimator):
+        _continue_fit(estimator, X, y, sample_weight, module_params)
+    return estimator
+
+
+def _continue_fit(estimator, X, y, sample_weight, module_params):
     _check_y_given(estimator, y)
     table = as_table(X, type(estimator).__name__)
     _validate_columns(estimator, X, reset=False)
+    check_known_labels(estimator, y, len(table))
     target = estimator._encode_known_target(y, len(table))
     weight = estimator._combined_weights(table, target, sample_weight)
     target = estimator._apply_target_scale(target)
@@ -108,7 +142,30 @@ def continue_fit(estimator, X, y, sample_weight=None):
         net.warm_start = True  # skorch: fit continues, without initialising
         net.fit(train, None)
         estimator._fit_shrinkage(net, train, valid)
-    return estimator._keep(net)
+    estimator._keep(net)
+
+
+@contextmanager
+def _all_or_nothing(estimator) -> Iterator[None]:
+    """Undo whatever a failed call changed in ``estimator``.
+
+    The fitted net is never changed in place (:func:`training_net` trains a
+    copy), so the estimator's attributes as they were, and the state of a
+    ``RandomState`` it draws seeds from, restore it exactly: a retry then
+    trains as if the failed call had never been made."""
+    saved = dict(estimator.__dict__)
+    generator = estimator.random_state
+    drawn = (
+        generator.get_state() if isinstance(generator, np.random.RandomState) else None
+    )
+    try:
+        yield
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(saved)
+        if drawn is not None:
+            generator.set_state(drawn)
+        raise
 
 
 def new_encoder(estimator, declare_dtypes: bool = False) -> TableEncoder:
@@ -142,7 +199,11 @@ def training_net(estimator, encoded, module_params, seed, valid=None, budget=())
     )
     net.initialize()
     net.module_.load_state_dict(fitted.module_.state_dict())
-    optimizer = _fitted_optimizer_state(fitted)
+    # Copies of the fitted net's optimizer state and history: the fitted
+    # net must stay as it is until training has succeeded (torch's
+    # load_state_dict keeps the given tensors, and Adam updates them in
+    # place).
+    optimizer = copy.deepcopy(_fitted_optimizer_state(fitted))
     if optimizer is not None:
         net.optimizer_.load_state_dict(optimizer)
         # The moments go on; the step size is the configured one, not the
@@ -150,7 +211,7 @@ def training_net(estimator, encoded, module_params, seed, valid=None, budget=())
         for group in net.optimizer_.param_groups:
             group["lr"] = net.lr
     # The epochs so far stay in the history; new ones are appended.
-    net.history = fitted.history
+    net.history = copy.deepcopy(fitted.history)
     return net
 
 
@@ -229,6 +290,7 @@ def _validate_columns(estimator, X, reset: bool) -> None:
 
 
 def _check_same_classes(estimator, classes) -> None:
+    check_classes(classes)
     given = np.unique(np.asarray(classes))
     if not np.array_equal(given, estimator.classes_):
         raise ValueError(
@@ -236,3 +298,32 @@ def _check_same_classes(estimator, classes) -> None:
             f"call to partial_fit, {estimator.classes_.tolist()!r}; pass the "
             "same classes (or none) on later calls."
         )
+
+
+# -- the stream's state ------------------------------------------------------
+
+# What partial_fit keeps from call to call: the seed and the number of calls
+# (each call's dropout masks), and each context's rows so far.
+_STREAM_STATE = ("_partial_seed", "_partial_calls", "_pooling_keys", "_pooling_counts")
+
+
+def forget_stream(estimator) -> None:
+    """Drop what earlier ``partial_fit`` calls kept: a new ``fit`` starts a
+    new model, and ``partial_fit`` after it goes on from that fit alone."""
+    for name in _STREAM_STATE:
+        estimator.__dict__.pop(name, None)
+
+
+def _counts_from_fit(estimator) -> None:
+    """Start the stream's row counts from those of the training rows of the
+    ``fit`` it goes on from (``_pooled_ids``/``_pooled_rows``, by context
+    combination), so that a numeric ``context_shrinkage`` counts them too."""
+    ids = getattr(estimator, "_pooled_ids", None)
+    if ids is None:  # no categorical context, or nothing counted
+        return
+    embedding = estimator.net_.module_.context_embedding
+    ids = torch.as_tensor(ids, device=embedding.radix.device)
+    # _cumulative_pooling keys its counts by rows of codes, not by ids.
+    codes = ids[:, None] if len(embedding.columns) == 1 else embedding.codes_of(ids)
+    estimator._pooling_keys = codes.cpu().numpy().astype(np.int64)
+    estimator._pooling_counts = np.asarray(estimator._pooled_rows, dtype=np.float64)

@@ -2,6 +2,7 @@
 a time, with categories declared up front and the optimizer's state carried
 from call to call (also through pickling and skops), and ``warm_start``."""
 
+import copy
 import io
 import pickle
 
@@ -303,3 +304,282 @@ def test_partial_fit_refuses_an_accelerator():
     model = make_model(HyperNetworkClassifier, accelerator=object())
     with pytest.raises(ValueError, match=r"partial_fit does not support accelerator"):
         model.partial_fit(X, y, classes=[0, 1])
+
+
+# -- failed calls change nothing ---------------------------------------------------
+
+
+def _snapshot(model, X) -> dict:
+    """What training on depends on, copied: Adam's state, the history, the
+    epoch count, the stream's state, and the predictions."""
+    state = model.net_.optimizer_.state_dict()["state"]
+    return {
+        "optimizer": {
+            (position, key): value.detach().cpu().numpy().copy()
+            for position, entry in state.items()
+            for key, value in entry.items()
+        },
+        "history": copy.deepcopy(model.net_.history.to_list()),
+        "n_iter_": model.n_iter_,
+        "stream": {
+            name: copy.deepcopy(getattr(model, name, None))
+            for name in (
+                "_partial_seed",
+                "_partial_calls",
+                "_pooling_keys",
+                "_pooling_counts",
+            )
+        },
+        "predictions": model.predict(X),
+    }
+
+
+def _assert_same_snapshot(after: dict, before: dict) -> None:
+    assert after["optimizer"].keys() == before["optimizer"].keys()
+    for key, value in before["optimizer"].items():
+        assert np.array_equal(after["optimizer"][key], value)
+    assert after["history"] == before["history"]
+    assert after["n_iter_"] == before["n_iter_"]
+    for name, value in before["stream"].items():
+        assert np.array_equal(after["stream"][name], value), name
+    assert np.array_equal(after["predictions"], before["predictions"])
+
+
+def test_a_failed_partial_fit_changes_nothing():
+    # The training net shared Adam's state and the history with the fitted
+    # net, and the row counts were updated before training: the failed
+    # epoch stayed in the model.
+    X, y = chunked_table()
+    value = X["x"].to_numpy()
+    model = make_model(HyperNetworkRegressor, context_shrinkage=5.0)
+    model.partial_fit(X.iloc[:300], value[:300])
+    before = _snapshot(model, X)
+    with pytest.raises(skhyper.TrainingDivergedError):
+        model.partial_fit(X.iloc[300:600], value[300:600] * 1e12)
+    _assert_same_snapshot(_snapshot(model, X), before)
+    model.partial_fit(X.iloc[300:600], value[300:600])
+    never_failed = make_model(HyperNetworkRegressor, context_shrinkage=5.0)
+    never_failed.partial_fit(X.iloc[:300], value[:300])
+    never_failed.partial_fit(X.iloc[300:600], value[300:600])
+    assert np.array_equal(model.predict(X), never_failed.predict(X))
+    assert np.array_equal(model._pooling_counts, never_failed._pooling_counts)
+
+
+def test_a_failed_warm_start_fit_changes_nothing():
+    X, y = chunked_table()
+    value = X["x"].to_numpy()
+    model = make_model(
+        HyperNetworkRegressor, warm_start=True, max_epochs=2, early_stopping=False
+    )
+    model.fit(X.iloc[:300], value[:300])
+    before = _snapshot(model, X)
+    never_failed = copy.deepcopy(model)  # through pickling: a restored net
+    with pytest.raises(skhyper.TrainingDivergedError):
+        model.fit(X.iloc[300:600], value[300:600] * 1e12)
+    _assert_same_snapshot(_snapshot(model, X), before)
+    model.fit(X.iloc[300:600], value[300:600])
+    never_failed.fit(X.iloc[300:600], value[300:600])
+    assert np.array_equal(model.predict(X), never_failed.predict(X))
+
+
+def test_a_failed_first_partial_fit_leaves_the_estimator_unfitted():
+    X, y = chunked_table()
+    model = make_model(HyperNetworkClassifier)
+    with pytest.raises(ValueError, match=r"label\(s\) \[7\]"):
+        model.partial_fit(X.iloc[:3], np.array([0, 1, 7]), classes=[0, 1])
+    assert not any(name.endswith("_") for name in vars(model))
+    assert not hasattr(model, "_partial_seed")
+
+
+# -- parameters changed between calls ----------------------------------------------
+
+
+def _fitted(model, mode, X, y):
+    if mode == "partial_fit":
+        return model.partial_fit(X.iloc[:300], y[:300], classes=[0, 1])
+    return model.set_params(warm_start=True, max_epochs=2).fit(X, y)
+
+
+def _go_on(model, mode, X, y):
+    if mode == "partial_fit":
+        return model.partial_fit(X.iloc[300:600], y[300:600])
+    return model.fit(X, y)
+
+
+@pytest.mark.parametrize("mode", ["partial_fit", "warm_start"])
+@pytest.mark.parametrize(
+    "cls, change, message",
+    [
+        (
+            HyperNetworkClassifier,
+            {"hidden_size": 16},
+            "hidden_size was 8 at fit and is 16",
+        ),
+        (HyperNetworkClassifier, {"embedding_size": 4}, "embedding_size was 16 at fit"),
+        (HyperNetworkClassifier, {"generator_rank": 2}, "generator_rank was 8 at fit"),
+        (HyperNetworkClassifier, {"linear_readout": False}, "linear_readout was True"),
+        (
+            skhyper.ConcatClassifier,
+            {"hidden_layer_sizes": (8, 8)},
+            r"hidden_layer_sizes was \(8,\) at fit and is \(8, 8\) now",
+        ),
+    ],
+)
+def test_changing_the_architecture_between_calls_is_an_error(
+    cls, change, message, mode
+):
+    # torch's "size mismatch ... loading state_dict" came instead.
+    X, y = chunked_table()
+    model = _fitted(make_model(cls), mode, X, y)
+    before = outputs(model, X)
+    model.set_params(**change)
+    fresh = "warm_start=False" if mode == "warm_start" else "a new estimator"
+    with pytest.raises(ValueError, match=rf"(?s){message}.*Set them back.*{fresh}"):
+        _go_on(model, mode, X, y)
+    assert np.array_equal(outputs(model, X), before)
+
+
+@pytest.mark.parametrize("mode", ["partial_fit", "warm_start"])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"handle_unknown": "learned"}, "handle_unknown was 'error' at fit"),
+        ({"context_column": "z"}, "context_column was 'ctx' at fit and is 'z'"),
+        ({"numeric_encoding": "quantile"}, "numeric_encoding was 'standard'"),
+        ({"n_bins": 4}, "n_bins was 16 at fit and is 4"),
+        ({"continuous_encoding": "standard"}, "continuous_encoding was"),
+        ({"continuous_context": "z"}, "continuous_context was None"),
+        ({"categories": {"ctx": ["a", "b", "c", "d"]}}, "categories was None"),
+        (
+            {
+                "context_attributes": pd.DataFrame(
+                    {"size": [1.0, 2, 3]}, index=list("abc")
+                )
+            },
+            r"context_attributes was None at fit and is <a DataFrame of shape",
+        ),
+    ],
+)
+def test_changing_the_encoding_between_calls_is_an_error(change, message, mode):
+    # The fitted encoder was kept without a word: the estimator reported the
+    # new value while the model used the old one.
+    X, y = chunked_table(categorical=False)
+    model = _fitted(make_model(HyperNetworkClassifier), mode, X, y)
+    model.set_params(**change)
+    with pytest.raises(ValueError, match=message):
+        _go_on(model, mode, X, y)
+
+
+@pytest.mark.parametrize("round_trip", [None, pickled], ids=["memory", "pickle"])
+def test_changed_declared_categories_are_an_error(round_trip):
+    X, y = chunked_table(categorical=False)
+    declared = {"ctx": ["a", "b", "c", "d"]}
+    model = make_model(HyperNetworkClassifier, categories=declared)
+    model.partial_fit(X.iloc[:300], y[:300], classes=[0, 1])
+    model = model if round_trip is None else round_trip(model)
+    # The same values, in another order and keyed by position: no change.
+    model.set_params(categories={0: ["d", "c", "b", "a"]})
+    model.partial_fit(X.iloc[300:600], y[300:600])
+    model.set_params(categories={"ctx": ["a", "b", "c", "d", "e"]})
+    with pytest.raises(ValueError, match=r"categories was \{'ctx': \['a', 'b'"):
+        model.partial_fit(X.iloc[300:600], y[300:600])
+
+
+def test_context_attributes_compared_by_value():
+    X, y = chunked_table(categorical=False)
+    table = pd.DataFrame({"size": [1.0, 2, 3]}, index=list("abc"))
+    model = make_model(HyperNetworkClassifier, context_attributes=table)
+    model.partial_fit(X.iloc[:300], y[:300], classes=[0, 1])
+    model.set_params(context_attributes=table.copy())
+    model.partial_fit(X.iloc[300:600], y[300:600])
+    model.set_params(context_attributes=table * 2)
+    with pytest.raises(ValueError, match=r"context_attributes was <a DataFrame"):
+        model.partial_fit(X.iloc[300:600], y[300:600])
+
+
+@pytest.mark.parametrize("mode", ["partial_fit", "warm_start"])
+def test_training_parameters_may_change_between_calls(mode):
+    X, y = chunked_table()
+    model = _fitted(make_model(HyperNetworkClassifier), mode, X, y)
+    model.set_params(lr=1e-2, dropout=0.3, batch_size=64, max_epochs=1, weight_decay=1)
+    _go_on(model, mode, X, y)
+
+
+# -- the stream's row counts and state after fit --------------------------------------
+
+
+def test_partial_fit_after_fit_counts_the_rows_of_fit():
+    # Only the new chunk's rows were counted: a numeric context_shrinkage
+    # then shrank every context as if it had a handful of rows.
+    X, y = chunked_table()
+    model = make_model(HyperNetworkClassifier, context_shrinkage=20.0, max_epochs=2)
+    model.fit(X, y)
+    fitted_rows = model._pooled_rows.copy()
+    model.partial_fit(X.iloc[:6], y[:6])
+    added = np.bincount(X["ctx"].cat.codes.to_numpy()[:6], minlength=3)
+    assert np.array_equal(model._pooled_rows, fitted_rows + added)
+
+
+def test_fit_forgets_the_earlier_stream():
+    X, y = chunked_table()
+    params = {"context_shrinkage": 20.0, "max_epochs": 2}
+    streamed = make_model(HyperNetworkClassifier, **params)
+    streamed.partial_fit(X.iloc[:300], y[:300], classes=[0, 1])
+    streamed.fit(X, y)
+    fresh = make_model(HyperNetworkClassifier, **params).fit(X, y)
+    for model in (streamed, fresh):
+        model.partial_fit(X.iloc[300:600], y[300:600])
+    assert np.array_equal(streamed.predict_proba(X), fresh.predict_proba(X))
+    assert np.array_equal(streamed._pooling_counts, fresh._pooling_counts)
+
+
+# -- class weights, classes and messages ---------------------------------------------
+
+
+def test_balanced_class_weight_is_refused_by_partial_fit():
+    # It was computed within each chunk: a chunk of one class got weight 1.
+    X, y = chunked_table()
+    model = make_model(HyperNetworkClassifier, class_weight="balanced")
+    with pytest.raises(ValueError, match=r"(?s)whole target.*compute_class_weight"):
+        model.partial_fit(X.iloc[:300], y[:300], classes=[0, 1])
+    assert not hasattr(model, "net_")
+    model.set_params(class_weight={0: 1.0, 1: 2.0})
+    model.partial_fit(X.iloc[:300], y[:300], classes=[0, 1])
+
+
+@pytest.mark.parametrize(
+    "classes, message",
+    [
+        ([0.0, 1.0, np.nan], r"holds the missing value\(s\) nan"),
+        (["no", "yes", None], r"holds the missing value\(s\) None"),
+        (["no", "yes", 3], r"mixes labels of different kinds \(numbers, strings\)"),
+        (["yes", "yes"], "fewer than 2 labels"),
+    ],
+)
+def test_partial_fit_checks_classes(classes, message):
+    # NaN became a class, 3 silently became "3", None gave a raw TypeError.
+    X, y = chunked_table()
+    labels = np.where(y == 1, "yes", "no") if isinstance(classes[0], str) else y
+    with pytest.raises(ValueError, match=message):
+        make_model(HyperNetworkClassifier).partial_fit(X, labels, classes=classes)
+
+
+def test_a_new_class_in_a_warm_start_fit_says_to_refit():
+    X, y = chunked_table()
+    model = make_model(HyperNetworkClassifier, warm_start=True, max_epochs=2)
+    model.fit(X, y)
+    with pytest.raises(
+        ValueError, match=r"(?s)\[2\].*refit from scratch with warm_start=False"
+    ):
+        model.fit(X, np.where(np.arange(len(y)) % 7 == 0, 2, y))
+
+
+def test_an_undeclared_value_in_a_later_chunk_says_to_declare_it():
+    X, y = chunked_table(categorical=False)
+    model = make_model(HyperNetworkClassifier)
+    model.partial_fit(X.iloc[:300], y[:300], classes=[0, 1])
+    with pytest.raises(
+        ValueError, match=r"(?s)'d'.*categories=\{'ctx'.*pandas Categorical"
+    ) as caught:
+        model.partial_fit(X.iloc[300:600].assign(ctx="d"), y[300:600])
+    assert "Refit" not in str(caught.value)

@@ -208,8 +208,11 @@ default=NUMERIC_ENCODING_DEFAULT
         When the estimator is fitted, ``fit`` continues training the
         current network (its weights, its optimizer's state, its encoders)
         on the given rows, with the usual stopping rule and the kept weight
-        decay, instead of starting a new one. The columns must be those of
-        the first fit; values it did not see follow ``handle_unknown``.
+        decay, instead of starting a new one. The columns, the classes and
+        the parameters of the architecture and the encoding must be those
+        of the first fit (a ``ValueError`` names any that changed); values
+        it did not see follow ``handle_unknown``. A continued fit that
+        raises leaves the model as it was.
     checkpoint : str, path-like or None, default=None
         A directory (created if missing) where ``fit`` saves, after every
         epoch, what it needs to go on: the weights, the optimizer's state,

@@ -365,6 +365,10 @@ class _ContextEstimator(
         the chunk in ``batch_size`` steps, the optimizer's state carried
         from call to call (also through pickling or skops, as when Dask
         moves the model between workers); there is no early stopping.
+        Parameters of the architecture and the encoding must stay those of
+        the first call (a ``ValueError`` names any changed since), and
+        ``class_weight="balanced"`` is refused (one chunk's class counts
+        are not the table's). A call that raises leaves the model as it was.
 
         Parameters
         ----------

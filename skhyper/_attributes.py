@@ -121,11 +121,10 @@ class AttributeTable:
             raise ValueError(
                 f"context_attributes for {self._named} has no attribute columns."
             )
-        repeated = table.columns[table.columns.duplicated()]
-        if len(repeated):
+        if _repeated(table.columns):
             raise ValueError(
                 f"context_attributes for {self._named} has the column(s) "
-                f"{preview(list(pd.unique(repeated)))} more than once; give each "
+                f"{preview(_repeated(table.columns))} more than once; give each "
                 "attribute one column (rename or drop the repeats)."
             )
         table = _numbers_as_floats(table)
@@ -134,11 +133,10 @@ class AttributeTable:
                 f"context_attributes for {self._named} has a missing value in "
                 "its index; every row must be indexed by a context value."
             )
-        duplicated = table.index[table.index.duplicated()]
-        if len(duplicated):
+        if _repeated(table.index):
             raise ValueError(
                 f"context_attributes for {self._named} lists "
-                f"{preview(list(pd.unique(duplicated)))} more than once; give "
+                f"{preview(_repeated(table.index))} more than once; give "
                 "each context value one row."
             )
         for column in table.columns:
@@ -169,6 +167,11 @@ class AttributeTable:
         state = dict(self.__dict__)
         state.pop("table", None)
         return state
+
+
+def _repeated(labels: pd.Index) -> list:
+    """The labels that occur more than once, each once, in order."""
+    return list(pd.unique(labels[labels.duplicated()]))
 
 
 def _numbers_as_floats(table: pd.DataFrame) -> pd.DataFrame:

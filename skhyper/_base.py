@@ -685,7 +685,10 @@ class _ContextEstimator(
         with the kink in each cell located from the output's values, which
         is exact when no cell holds two kinks (and always exact for a path
         without kinks). Otherwise it is an ``n_steps``-point Gauss-Legendre
-        sum, which converges fast for smooth activations. Either way,
+        sum, which converges fast for smooth activations but slowly where
+        the path crosses kinks: with three or more classes and ReLU-type
+        activations (layers piecewise linear, log-odds not), expect to
+        need many more steps for the same gap. Either way,
         ``attrs["max_completeness_gap"]`` of the result is the largest gap,
         over the rows, between the sum and the output that
         ``predict_proba``/``predict`` gives; raise ``n_steps`` if it is too

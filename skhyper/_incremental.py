@@ -20,6 +20,7 @@ training net is rebuilt around it (:func:`training_net`).
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -73,6 +74,7 @@ def _partial_fit(estimator, X, y, classes, sample_weight, first, module_params):
     target = estimator._encode_known_target(y, len(table))
     weight = estimator._combined_weights(table, target, sample_weight)
     if first:
+        _warn_if_constant_target(estimator, target, weight)
         target = estimator._scale_target(target, weight)
         estimator.encoder_ = new_encoder(estimator, declare_dtypes=True)
         encoded = estimator.encoder_.fit_transform(table)
@@ -166,6 +168,25 @@ def _all_or_nothing(estimator) -> Iterator[None]:
         if drawn is not None:
             generator.set_state(drawn)
         raise
+
+
+def _warn_if_constant_target(estimator, target: np.ndarray, weight) -> None:
+    """A regressor's target scale comes from the first chunk; where that
+    chunk's target is constant the scale is 1, and a later chunk of
+    ordinary spread can then train badly or diverge."""
+    if is_classifier(estimator):
+        return
+    rows = target[weight > 0]
+    constant = np.flatnonzero(rows.min(axis=0) == rows.max(axis=0))
+    if len(constant):
+        warnings.warn(
+            f"The first partial_fit chunk's target is constant (column(s) "
+            f"{constant.tolist()}), so the target scale that every later chunk "
+            "is trained on is 1. Make the first chunk a fair sample of the "
+            "target (shuffle the rows or the partitions).",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def new_encoder(estimator, declare_dtypes: bool = False) -> TableEncoder:

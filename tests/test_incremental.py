@@ -5,6 +5,7 @@ from call to call (also through pickling and skops), and ``warm_start``."""
 import copy
 import io
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -583,3 +584,19 @@ def test_an_undeclared_value_in_a_later_chunk_says_to_declare_it():
     ) as caught:
         model.partial_fit(X.iloc[300:600].assign(ctx="d"), y[300:600])
     assert "Refit" not in str(caught.value)
+
+
+def test_a_constant_first_chunk_target_warns_that_it_sets_the_scale():
+    X, y = (
+        pd.DataFrame({"ctx": np.repeat(["a", "b"], 20), "x": np.linspace(-1, 1, 40)}),
+        np.full(40, 3.0),
+    )
+    model = HyperNetworkRegressor("ctx", random_state=0, hidden_size=8)
+    with pytest.warns(
+        UserWarning, match="first partial_fit chunk's target is constant"
+    ):
+        model.partial_fit(X, y)
+    assert model.target_scale_.tolist() == [1.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        model.partial_fit(X, np.linspace(0, 1, 40))  # later chunks: no warning

@@ -87,6 +87,13 @@ class CategoryEncoder:
         return codes
 
     def _declare(self, declared, column: pd.Series) -> np.ndarray:
+        if isinstance(declared, (str, bytes)):
+            # list("abc") would declare 'a', 'b' and 'c'.
+            raise TypeError(
+                f"The categories declared for {mid_sentence(self.what)} must be "
+                f"a list of values, not the string {declared!r}; e.g. "
+                f"[{declared!r}] for a single value."
+            )
         values = pd.Series(list(declared), dtype=object)
         if values.isna().any() or not len(values):
             raise ValueError(

@@ -132,6 +132,7 @@ def as_table(X, estimator_name: str) -> pd.DataFrame:
                 f"Found array with 0 feature(s) (shape={X.shape}) while a minimum "
                 f"of 1 is required by {estimator_name}."
             )
+        _check_column_labels(X.columns)
         return X
     if isinstance(X, (list, tuple)):
         _check_rows(X, estimator_name)
@@ -145,6 +146,23 @@ def as_table(X, estimator_name: str) -> pd.DataFrame:
         estimator=estimator_name,
     )
     return pd.DataFrame(array)
+
+
+def _check_column_labels(columns: pd.Index) -> None:
+    """One flat label per column: a column is found by its label, and a
+    MultiIndex label or a repeated one names no single column."""
+    if isinstance(columns, pd.MultiIndex):
+        raise ValueError(
+            f"X has MultiIndex columns ({preview(list(columns), limit=3)}); "
+            "flatten them first, e.g. X.columns = ['_'.join(map(str, c)) for c "
+            "in X.columns]."
+        )
+    repeated = list(pd.unique(columns[columns.duplicated()]))
+    if repeated:
+        raise ValueError(
+            f"X has the column name(s) {preview(repeated)} more than once; "
+            "rename or drop the repeats."
+        )
 
 
 def _check_rows(rows, estimator_name: str) -> None:
@@ -266,13 +284,37 @@ def resolve_context_position(
                 f"{parameter}={context_column!r} is not a column of X; {available}."
             )
         return int(table.columns.get_loc(context_column))
+    labelled = _integer_label_position(table, context_column)
     if not -n_columns <= context_column < n_columns:
         raise ValueError(
             f"{parameter}={context_column} is out of range: X has "
             f"{n_columns} feature(s), so the position must be in "
-            f"[0, {n_columns - 1}]."
+            f"[0, {n_columns - 1}]{labelled}."
         )
-    return int(context_column) % n_columns
+    position = int(context_column) % n_columns
+    if labelled and table.columns[position] != context_column:
+        # The label names another column than the position: either reading
+        # would be a guess, and the wrong one fits a silently wrong model.
+        at_position = table.columns[position]
+        shown = repr(at_position) if isinstance(at_position, str) else at_position
+        raise ValueError(
+            f"{parameter}={context_column} is read as a position, the column "
+            f"labelled {shown}{labelled}. Integer labels that are not their "
+            "positions are ambiguous: give X string column names, e.g. "
+            "X.columns = X.columns.astype(str), and name the column."
+        )
+    return position
+
+
+def _integer_label_position(table: pd.DataFrame, label) -> str:
+    """'', or where ``table`` has a column labelled with the integer
+    ``label`` (integers are positions, as in ColumnTransformer)."""
+    matches = [
+        i for i, c in enumerate(table.columns) if type(c) is not bool and c == label
+    ]
+    if len(matches) != 1:
+        return ""
+    return f"; X has a column labelled {label} at position {matches[0]}"
 
 
 def _numeric_column(table: pd.DataFrame, position: int) -> np.ndarray:

@@ -69,7 +69,9 @@ def to_onnx(estimator, X=None):
     in the model, as ``predict`` caches them. The quantile encoding's normal
     scores use an approximation with relative error below 1.2e-9 before the
     float32 rounding. Outputs agree with ``predict_proba`` / ``predict`` to
-    about 1e-6 (``tests/test_onnx.py`` requires 1e-5).
+    about 1e-6 (``tests/test_onnx.py`` requires 1e-5); a regressor's in
+    units of its standardised target, so in the target's own units the
+    gap scales with ``target_scale_`` (float32 rounding, multiplied back).
 
     **Missing categories** (as :func:`onnx_inputs` feeds them: NaN for
     float categories, else a value no category may take) are treated as

@@ -210,6 +210,69 @@ def test_uniform_sample_weights_of_any_scale_fit_as_no_weights(scale):
     np.testing.assert_array_equal(weighted.predict(X), plain.predict(X))
 
 
+def _frame_of_four(seed=0, n=60):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["x0", "x1", "x2"])
+    X["ctx"] = rng.choice(["a", "b"], size=n)
+    return X, (X["x0"] > 0).astype(int).to_numpy()
+
+
+@pytest.mark.parametrize(
+    "relabel, context_column, message",
+    [
+        (
+            lambda X: X.set_axis(
+                pd.MultiIndex.from_tuples([("num", c) for c in X.columns]), axis=1
+            ),
+            3,
+            r"MultiIndex columns .* flatten them",
+        ),
+        (
+            lambda X: X.set_axis(["x0", "x0", "x2", "ctx"], axis=1),
+            "ctx",
+            r"column name\(s\) 'x0' more than once",
+        ),
+        (
+            lambda X: X.set_axis([10, 11, 12, 13], axis=1),
+            13,
+            r"out of range.*X has a column labelled 13 at position 3",
+        ),
+        (
+            lambda X: X.set_axis([1, 2, 3, 0], axis=1),
+            0,
+            r"context_column=0 is read as a position, the column labelled 1; X "
+            r"has a column labelled 0 at position 3",
+        ),
+    ],
+    ids=["multiindex", "repeated-names", "label-out-of-range", "label-elsewhere"],
+)
+def test_column_labels_that_name_no_single_column_are_clear_errors(
+    relabel, context_column, message
+):
+    X, y = _frame_of_four()
+    model = ConcatClassifier(context_column, max_epochs=1, **SMALL)
+    with pytest.raises(ValueError, match=message):
+        model.fit(relabel(X), y)
+
+
+def test_integer_labels_equal_to_their_positions_stay_positions():
+    X, y = _frame_of_four()
+    by_name = ConcatClassifier("ctx", max_epochs=1, **SMALL).fit(X, y)
+    by_position = ConcatClassifier(3, max_epochs=1, **SMALL)
+    by_position.fit(X.set_axis(range(4), axis=1), y)
+    np.testing.assert_array_equal(
+        by_position.predict_proba(X.set_axis(range(4), axis=1)),
+        by_name.predict_proba(X),
+    )
+
+
+def test_a_string_as_declared_categories_is_a_type_error():
+    X, y = _frame_of_four()
+    model = ConcatClassifier("ctx", max_epochs=1, categories={"ctx": "ab"}, **SMALL)
+    with pytest.raises(TypeError, match=r"a list of values, not the string 'ab'"):
+        model.fit(X, y)
+
+
 def test_sample_weight_through_metadata_routing():
     X, y = _sensor()
     weight = np.where(y == 1, 10.0, 1.0)

@@ -61,12 +61,16 @@ class CategoryEncoder:
     name : object
         The column's key in ``X``, for the suggested fix.
     handle_unknown : {"error", "learned"}
+    streamed : bool, default=False
+        Fitted by a first ``partial_fit`` call: an unseen value's message
+        then says to declare every value up front, not to refit.
     """
 
-    def __init__(self, what: str, name, handle_unknown: str):
+    def __init__(self, what: str, name, handle_unknown: str, streamed: bool = False):
         self.what = what
         self.name = name
         self.handle_unknown = handle_unknown
+        self.streamed = streamed
 
     def fit(self, column: pd.Series, declared=None) -> np.ndarray:
         """Learn the categories of ``column`` and return its codes; with
@@ -149,15 +153,32 @@ class CategoryEncoder:
                     "representation."
                 )
             if self.handle_unknown == "error":
-                raise ValueError(
-                    f"{self.what} holds value(s) not seen during fit: "
-                    f"{preview(pd.unique(column[unseen]))}. Known values are "
-                    f"{preview(self.categories_)}. Refit with these values, or "
-                    'pass handle_unknown="learned" to predict them with a '
-                    "learned unknown-category representation."
-                )
+                raise ValueError(self._unseen_message(pd.unique(column[unseen])))
         codes[codes < 0] = self.unknown_code
         return codes
+
+    def _unseen_message(self, unseen) -> str:
+        known = f"Known values are {preview(self.categories_)}."
+        learned = (
+            'handle_unknown="learned" to predict them with a learned '
+            "unknown-category representation."
+        )
+        # getattr: encoders pickled before streamed existed.
+        if not getattr(self, "streamed", False):
+            return (
+                f"{self.what} holds value(s) not seen during fit: "
+                f"{preview(unseen)}. {known} Refit with these values, or pass "
+                f"{learned}"
+            )
+        # A stream's first call fixed the categories; a refit of the same
+        # stream would fix them the same way.
+        return (
+            f"{self.what} holds value(s) not seen when the model was first "
+            f"fitted: {preview(unseen)}. {known} The first fit or partial_fit "
+            "call fixes the categories: declare every value up front in a new "
+            f"estimator, with categories={{{self.name!r}: [...all values...]}} "
+            f"or a pandas Categorical column with all categories, or give it {learned}"
+        )
 
     def _hashed(self, column: pd.Series, operation):
         """``operation(column)``, which hashes the values; an unhashable

@@ -85,8 +85,10 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
             raise ValueError(
                 f"y holds label(s) {sorted(set(y[~known].tolist()), key=str)!r} "
                 f"that are not among the classes {self.classes_.tolist()!r} of "
-                "the first fit or partial_fit call; pass every label in "
-                "classes on the first call."
+                "the first fit or partial_fit call, which fixes them. For "
+                "partial_fit, pass every label in classes on the first call; "
+                "to train on new classes after a fit, refit from scratch with "
+                "warm_start=False."
             )
         return codes.astype(np.int64)
 

@@ -4,16 +4,15 @@ its first call, and ``fit`` with ``warm_start=True``.
 A continued fit keeps the fitted network and encoders, so a parameter
 changed with ``set_params`` since could not take effect: the architecture's
 (the weights would not fit) and the encoding's (the encoders are kept). It
-is an error that names the parameter, as are inputs that only the first
-call could have declared: new classes, undeclared context values,
-``class_weight="balanced"`` computed per chunk, and malformed ``classes``.
+is an error that names the parameter, as are ``class_weight="balanced"``
+computed per chunk and malformed ``classes``. (New classes and undeclared
+values are refused by the target and category encoders themselves.)
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.base import is_classifier
 
 from ._categories import _sorted_categories, preview
 from ._encoding import TableEncoder
@@ -225,55 +224,3 @@ def check_classes(classes) -> None:
             f"classes={values.tolist()!r} lists fewer than 2 labels; a "
             "classifier needs every label of the whole target, at least 2."
         )
-
-
-def check_known_labels(estimator, y, n_samples: int) -> None:
-    """A warm-start fit has no ``classes`` argument: a new label needs a
-    new fit, and the error must say so."""
-    if not is_classifier(estimator):
-        return
-    labels = estimator._checked_labels(y, n_samples)
-    known = set(estimator.classes_.tolist())
-    new = sorted({label for label in labels.tolist() if label not in known}, key=str)
-    if new:
-        raise ValueError(
-            f"y holds label(s) {new!r} that are not among the classes "
-            f"{estimator.classes_.tolist()!r} of the fit that this warm-start "
-            "fit continues; a warm-start fit keeps the classes of the first "
-            "fit. To train on new classes, refit from scratch with "
-            "warm_start=False."
-        )
-
-
-def check_seen_values(encoder: TableEncoder, table: pd.DataFrame) -> None:
-    """A later chunk's value that the first call did not see (nor declare)
-    with ``handle_unknown="error"``: say how to declare it up front, since
-    the categories are fixed by the first call (the encoder's own message
-    would say to refit)."""
-    coders = zip(
-        encoder.context_positions_ + encoder.categorical_positions_,
-        encoder.context_encoders_ + encoder.categorical_encoders_,
-        strict=True,
-    )
-    for position, coder in coders:
-        if coder.handle_unknown != "error" or getattr(coder, "declared_", False):
-            continue  # learned, or the encoder's message says to declare
-        column = table.iloc[:, position]
-        column = column[~column.isna().to_numpy()]
-        listed = list(getattr(coder, "listed_only_", []))
-        index = pd.Index(list(coder.categories_) + listed)
-        try:
-            unseen = pd.unique(column[index.get_indexer(column) < 0])
-        except TypeError:  # an unhashable value: the encoder names it
-            return
-        if len(unseen):
-            raise ValueError(
-                f"{coder.what} holds value(s) not seen when the model was "
-                f"first fitted: {preview(unseen)}. Known values are "
-                f"{preview(coder.categories_)}. The first fit or partial_fit "
-                "call fixes the categories: declare every value up front "
-                f"in a new estimator, with categories={{{coder.name!r}: "
-                "[...all values...]} or a pandas Categorical column with all "
-                'categories, or pass handle_unknown="learned" to it to '
-                "predict them with a learned unknown-category representation."
-            )

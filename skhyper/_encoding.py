@@ -701,7 +701,13 @@ class TableEncoder:
 
     def _category_encoder(self, table, position, role: str) -> CategoryEncoder:
         what = f"{role} {column_label(table, position)}"
-        return CategoryEncoder(what, table.columns[position], self.handle_unknown)
+        return CategoryEncoder(
+            what,
+            table.columns[position],
+            self.handle_unknown,
+            # Only partial_fit declares categories by dtype: a stream.
+            streamed=self.declare_dtypes,
+        )
 
     @staticmethod
     def _codes(table, positions, encoders) -> np.ndarray:

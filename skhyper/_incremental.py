@@ -31,9 +31,7 @@ from sklearn.utils.validation import validate_data
 
 from ._continuation_checks import (
     check_classes,
-    check_known_labels,
     check_no_balanced_weights,
-    check_seen_values,
     check_unchanged,
 )
 from ._encoding import TableEncoder, as_table
@@ -82,7 +80,6 @@ def _partial_fit(estimator, X, y, classes, sample_weight, first, module_params):
         estimator.batch_size_ = estimator._batch_size(len(table))
     else:
         target = estimator._apply_target_scale(target)
-        check_seen_values(estimator.encoder_, table)
         encoded = estimator.encoder_.transform(table)
     if not hasattr(estimator, "_partial_seed"):  # a new stream
         estimator._partial_seed = draw_seed(estimator.random_state)
@@ -127,7 +124,6 @@ def _continue_fit(estimator, X, y, sample_weight, module_params):
     _check_y_given(estimator, y)
     table = as_table(X, type(estimator).__name__)
     _validate_columns(estimator, X, reset=False)
-    check_known_labels(estimator, y, len(table))
     target = estimator._encode_known_target(y, len(table))
     weight = estimator._combined_weights(table, target, sample_weight)
     target = estimator._apply_target_scale(target)

@@ -22,6 +22,7 @@ from ._architectures import (
     fill_docstring,
 )
 from ._base import _ContextEstimator
+from ._categories import preview
 from ._compat import StrOptions
 from ._distributed import predict_rows
 from ._metrics import log_loss, roc_auc
@@ -73,8 +74,38 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
                 "chunk may lack some of them. Pass every class label, e.g. "
                 "classes=np.unique(y_all)."
             )
-        self.classes_ = np.unique(np.asarray(classes))
+        self.classes_ = self._checked_classes(classes)
         self._check_two_classes()
+
+    @staticmethod
+    def _checked_classes(classes) -> np.ndarray:
+        """``partial_fit``'s ``classes``, sorted: every label, each of one
+        kind, none missing, at least two."""
+        values = np.asarray(classes, dtype=object)
+        if values.ndim != 1:
+            raise ValueError(
+                "classes must be a 1-D list of class labels; got an array of "
+                f"shape {values.shape}."
+            )
+        missing = [v for v in values if pd.api.types.is_scalar(v) and pd.isna(v)]
+        if missing:
+            raise ValueError(
+                f"classes={values.tolist()!r} holds the missing value(s) "
+                f"{preview(missing)}; a class label must be a value. List only "
+                "the labels of the target (drop or fill the target's missing "
+                "values first)."
+            )
+        _check_one_kind_of_label(
+            values,
+            f"classes={values.tolist()!r}",
+            "use one kind, as the target holds, e.g. all strings.",
+        )
+        if len(set(values.tolist())) < 2:
+            raise ValueError(
+                f"classes={values.tolist()!r} lists fewer than 2 labels; a "
+                "classifier needs every label of the whole target, at least 2."
+            )
+        return np.unique(np.asarray(classes))
 
     def _encode_known_target(self, y, n_samples: int) -> np.ndarray:
         y = self._checked_labels(y, n_samples)
@@ -197,16 +228,20 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
         return self.classes_[most_probable]
 
 
-def _check_one_kind_of_label(y: np.ndarray) -> None:
+def _check_one_kind_of_label(
+    labels: np.ndarray,
+    named: str = "y",
+    fix: str = "use one kind, e.g. y.astype(str).",
+) -> None:
     """Labels must be all strings or all numbers: mixed, NumPy cannot sort
     them (a raw ``TypeError``) or scikit-learn calls them "unknown"."""
-    if y.dtype != object:
+    if labels.dtype != object:
         return
-    kinds = {_label_kind(label) for label in y}
+    kinds = {_label_kind(label) for label in labels}
     if len(kinds) > 1:
         raise ValueError(
-            f"y mixes labels of different kinds ({', '.join(sorted(kinds))}); "
-            "use one kind, e.g. y.astype(str)."
+            f"{named} mixes labels of different kinds "
+            f"({', '.join(sorted(kinds))}); {fix}"
         )
 
 

@@ -5,16 +5,15 @@ A continued fit keeps the fitted network and encoders, so a parameter
 changed with ``set_params`` since could not take effect: the architecture's
 (the weights would not fit) and the encoding's (the encoders are kept). It
 is an error that names the parameter, as are ``class_weight="balanced"``
-computed per chunk and malformed ``classes``. (New classes and undeclared
-values are refused by the target and category encoders themselves.)
+computed per chunk. (Malformed ``classes``, new classes and undeclared
+values are refused by the classifier and the category encoders themselves.)
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from ._categories import _sorted_categories, preview
+from ._categories import _sorted_categories
 from ._encoding import TableEncoder
 
 # Module parameters that may change between calls: dropout is applied in
@@ -191,36 +190,3 @@ def check_no_balanced_weights(estimator) -> None:
         "sklearn.utils.class_weight.compute_class_weight and a fair sample of "
         "the target."
     )
-
-
-def check_classes(classes) -> None:
-    """``partial_fit``'s ``classes``: every label, each of one kind, none
-    missing, at least two."""
-    from ._classifiers import _label_kind  # _classifiers imports this module
-
-    values = np.asarray(classes, dtype=object)
-    if values.ndim != 1:
-        raise ValueError(
-            f"classes must be a 1-D list of class labels; got an array of shape "
-            f"{values.shape}."
-        )
-    missing = [v for v in values if pd.api.types.is_scalar(v) and pd.isna(v)]
-    if missing:
-        raise ValueError(
-            f"classes={values.tolist()!r} holds the missing value(s) "
-            f"{preview(missing)}; a class label must be a value. List only "
-            "the labels of the target (drop or fill the target's missing "
-            "values first)."
-        )
-    kinds = sorted({_label_kind(v) for v in values})
-    if len(kinds) > 1:
-        raise ValueError(
-            f"classes={values.tolist()!r} mixes labels of different kinds "
-            f"({', '.join(kinds)}); use one kind, as the target holds, e.g. "
-            "all strings."
-        )
-    if len(set(values.tolist())) < 2:
-        raise ValueError(
-            f"classes={values.tolist()!r} lists fewer than 2 labels; a "
-            "classifier needs every label of the whole target, at least 2."
-        )

@@ -30,7 +30,6 @@ from sklearn.base import is_classifier
 from sklearn.utils.validation import validate_data
 
 from ._continuation_checks import (
-    check_classes,
     check_no_balanced_weights,
     check_unchanged,
 )
@@ -64,8 +63,6 @@ def _partial_fit(estimator, X, y, classes, sample_weight, first, module_params):
     table = as_table(X, type(estimator).__name__)
     _validate_columns(estimator, X, reset=first)
     if first:
-        if classes is not None and is_classifier(estimator):
-            check_classes(classes)
         estimator._declare_targets(classes)
     elif classes is not None:
         _check_same_classes(estimator, classes)
@@ -307,8 +304,7 @@ def _validate_columns(estimator, X, reset: bool) -> None:
 
 
 def _check_same_classes(estimator, classes) -> None:
-    check_classes(classes)
-    given = np.unique(np.asarray(classes))
+    given = estimator._checked_classes(classes)
     if not np.array_equal(given, estimator.classes_):
         raise ValueError(
             f"classes={given.tolist()!r} differs from the classes of the first "

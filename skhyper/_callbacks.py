@@ -17,7 +17,8 @@ class TrainingDivergedError(FloatingPointError):
 
     ``fit`` raises it when the training loss becomes NaN or infinite, or
     ends more than ten times above the loss of a model that knows nothing
-    (uniform probabilities for a classifier). The message gives the loss and
+    (uniform probabilities for a classifier) after more than one training
+    step. The message gives the loss and
     the learning rate; lowering ``lr`` is the usual cure. It is a
     ``FloatingPointError``, so code that catches those catches it too.
 
@@ -54,10 +55,25 @@ class RaiseOnDivergence(Callback):
         data (without the partial-pooling penalty) exceeds
         ``DIVERGENCE_FACTOR`` times this; a NaN or infinite loss stops the fit
         at once.
+
+    Notes
+    -----
+    An epoch's loss is the mean, over its steps, of the loss *before* each
+    step. So a fit of a single step (one epoch of one batch) records only
+    the loss of the network it started from, which says nothing about
+    training: on inputs that reach a few units (quantile encoding of two
+    rows gives +-5.2) an untrained network's squared error can exceed ten
+    times the reference. Such a fit is not judged by its final loss; a NaN
+    or infinite loss still stops it.
     """
 
     def __init__(self, reference_loss: float):
         self.reference_loss = reference_loss
+
+    def on_train_begin(self, net, **kwargs) -> None:
+        # partial_fit and warm starts append to the history: judge this
+        # call's epochs only.
+        self.first_epoch_ = len(net.history)
 
     def on_epoch_end(self, net, **kwargs) -> None:
         loss = net.history[-1, "train_loss"]
@@ -65,6 +81,8 @@ class RaiseOnDivergence(Callback):
             self._fail(net, f"became {loss}")
 
     def on_train_end(self, net, **kwargs) -> None:
+        if self._training_steps(net) < 2:
+            return  # the loss is the starting network's (see Notes)
         # The reference is a loss of the data, so the partial-pooling
         # penalty (which can briefly be large on tiny contexts) is left out.
         last = net.history[-1]
@@ -76,6 +94,10 @@ class RaiseOnDivergence(Callback):
                 f"ended at {loss:.4g}, more than {DIVERGENCE_FACTOR:g} times the "
                 f"{self.reference_loss:.3g} of an uninformed model",
             )
+
+    def _training_steps(self, net) -> int:
+        epochs = net.history[self.first_epoch_ :]
+        return sum(epoch.get("train_batch_count", 0) for epoch in epochs)
 
     @staticmethod
     def _fail(net, what: str) -> None:

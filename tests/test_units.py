@@ -573,19 +573,80 @@ def test_raise_on_divergence_stops_at_a_non_finite_loss(loss):
     assert issubclass(TrainingDivergedError, FloatingPointError)
 
 
+def one_step_epochs(*values):
+    return [{"train_loss": value, "train_batch_count": 1} for value in values]
+
+
 def test_raise_on_divergence_judges_the_final_loss_against_the_reference():
     callback = RaiseOnDivergence(reference_loss=0.5)
     limit = DIVERGENCE_FACTOR * 0.5
     net = fake_net(lr=1.0)
     # Large finite losses during training are not an error by themselves...
-    assert run_epochs(callback, net, losses(100.0, limit)) is None
+    assert run_epochs(callback, net, one_step_epochs(100.0, limit)) is None
     # ...and a final loss at the limit is accepted,
     callback.on_train_end(net)
     # but one above it is not.
     net = fake_net(lr=1.0)
-    run_epochs(callback, net, losses(0.1, limit * 1.01))
+    run_epochs(callback, net, one_step_epochs(0.1, limit * 1.01))
     with pytest.raises(TrainingDivergedError, match=r"ended at 5\.05.*epoch 2"):
         callback.on_train_end(net)
+
+
+def test_raise_on_divergence_does_not_judge_a_single_step():
+    # One epoch of one batch records only the loss before that step: the
+    # starting network's, which is no sign of divergence.
+    callback = RaiseOnDivergence(reference_loss=0.5)
+    net = fake_net(lr=1.0)
+    run_epochs(callback, net, one_step_epochs(100.0))
+    callback.on_train_end(net)
+    # Two steps, in one epoch or in two, are judged.
+    for records in (
+        one_step_epochs(0.1, 100.0),
+        [{"train_loss": 100.0, "train_batch_count": 2}],
+    ):
+        net = fake_net(lr=1.0)
+        run_epochs(callback, net, records)
+        with pytest.raises(TrainingDivergedError, match=r"ended at 100"):
+            callback.on_train_end(net)
+
+
+def test_raise_on_divergence_counts_only_this_calls_steps():
+    # partial_fit appends to the history: a later call of one step is not
+    # judged by the steps of the calls before it.
+    callback = RaiseOnDivergence(reference_loss=0.5)
+    net = fake_net(lr=1.0)
+    run_epochs(callback, net, one_step_epochs(0.3, 0.2))
+    callback.on_train_end(net)
+    callback.on_train_begin(net)
+    net.history.new_epoch()
+    net.history.record("train_loss", 100.0)
+    net.history.record("train_batch_count", 1)
+    callback.on_train_end(net)
+
+
+def test_a_one_step_fit_on_wide_encoded_inputs_is_not_called_divergent():
+    # Hypothesis found this in CI: quantile encoding of two rows puts the
+    # inputs at +-5.2, the untrained network's squared error was 10.3 times
+    # the reference, and a fit of one step (the only loss recorded is the
+    # one before it) raised TrainingDivergedError.
+    from skhyper import HyperNetworkRegressor
+
+    X = pd.DataFrame(
+        {"c0": [-1.0, 0.0], "c1": [1.0, 0.0], "c2": [0.0, 0.0], "ctx": ["a", "aa"]}
+    )
+    model = HyperNetworkRegressor(
+        context_column="ctx",
+        numeric_encoding="quantile",
+        max_epochs=1,
+        batch_size=32,
+        random_state=0,
+        hidden_size=8,
+        hyper_hidden_size=4,
+        output_size=8,
+    )
+    model.fit(X, [0.0, 1.0])
+    assert model.history_["train_loss"].iloc[-1] > DIVERGENCE_FACTOR
+    assert np.isfinite(model.predict(X)).all()
 
 
 # -- divergence check and the partial-pooling penalty ------------------------

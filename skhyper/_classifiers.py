@@ -77,6 +77,16 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
         self.classes_ = self._checked_classes(classes)
         self._check_two_classes()
 
+    def _check_same_classes(self, classes) -> None:
+        """A later ``partial_fit`` call's ``classes``: those of the first."""
+        given = self._checked_classes(classes)
+        if not np.array_equal(given, self.classes_):
+            raise ValueError(
+                f"classes={given.tolist()!r} differs from the classes of the "
+                f"first call to partial_fit, {self.classes_.tolist()!r}; pass "
+                "the same classes (or none) on later calls."
+            )
+
     @staticmethod
     def _checked_classes(classes) -> np.ndarray:
         """``partial_fit``'s ``classes``, sorted: every label, each of one

@@ -65,7 +65,7 @@ def _partial_fit(estimator, X, y, classes, sample_weight, first, module_params):
     if first:
         estimator._declare_targets(classes)
     elif classes is not None:
-        _check_same_classes(estimator, classes)
+        estimator._check_same_classes(classes)
     target = estimator._encode_known_target(y, len(table))
     weight = estimator._combined_weights(table, target, sample_weight)
     if first:
@@ -301,16 +301,6 @@ def _validate_columns(estimator, X, reset: bool) -> None:
             f"{error}\nEvery call must pass the same columns, in the same "
             "order, as the first."
         ) from None
-
-
-def _check_same_classes(estimator, classes) -> None:
-    given = estimator._checked_classes(classes)
-    if not np.array_equal(given, estimator.classes_):
-        raise ValueError(
-            f"classes={given.tolist()!r} differs from the classes of the first "
-            f"call to partial_fit, {estimator.classes_.tolist()!r}; pass the "
-            "same classes (or none) on later calls."
-        )
 
 
 # -- the stream's state ------------------------------------------------------

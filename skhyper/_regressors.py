@@ -53,6 +53,9 @@ class _ContextRegressor(RegressorMixin, _ContextEstimator):
                 "takes none."
             )
 
+    # On later calls too (an AttributeError for a missing classes_ before).
+    _check_same_classes = _declare_targets
+
     def _encode_known_target(self, y, n_samples: int) -> np.ndarray:
         target = self._encode_target(y, n_samples)
         if hasattr(self, "target_mean_") and target.shape[1] != len(self.target_mean_):

@@ -201,6 +201,9 @@ def test_regressor_keeps_the_first_chunks_target_scale():
     assert np.array_equal(model.target_scale_, scale)
     with pytest.raises(ValueError, match=r"classes is for classifiers"):
         make_model(HyperNetworkRegressor).partial_fit(X, value, classes=[0, 1])
+    # On a later call as well (an AttributeError for classes_ before).
+    with pytest.raises(ValueError, match=r"classes is for classifiers"):
+        model.partial_fit(X.iloc[:10], value[:10], classes=[0, 1])
     with pytest.raises(ValueError, match=r"y has 2 column\(s\); the model was first"):
         model.partial_fit(X.iloc[:10], np.ones((10, 2)))
 

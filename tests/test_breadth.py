@@ -546,3 +546,26 @@ def test_weight_averaging_out_of_range_names_the_parameter():
     X, y = _flip_regression(n=50)
     with pytest.raises(ValueError, match="'weight_averaging' parameter"):
         ConcatRegressor("ctx", weight_averaging=1.5, **SMALL).fit(X, y)
+
+
+@pytest.mark.parametrize("num_fc_layers", [0, 2])
+def test_num_fc_layers_sets_the_layers_after_the_generated_one(num_fc_layers):
+    # 0 is allowed by the parameter's constraint: the output layer then
+    # reads the generated layer (after its activation) directly.
+    X, y = _sensor()
+    clf = HyperNetworkClassifier(
+        "sensor_type", num_fc_layers=num_fc_layers, max_epochs=3, **SMALL, **SMALL_HYPER
+    ).fit(X[:400], y[:400])
+    fc = clf.net_.module_.fc
+    assert sum(isinstance(layer, torch.nn.Linear) for layer in fc) == num_fc_layers
+    proba = clf.predict_proba(X[:400])
+    assert np.isfinite(proba).all()
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    # The exported graph builds the same layers (none, or two).
+    onnxruntime = pytest.importorskip("onnxruntime")
+    from skhyper import onnx_inputs, to_onnx
+
+    model = to_onnx(clf, X[:400])
+    session = onnxruntime.InferenceSession(model.SerializeToString())
+    _, onnx_proba = session.run(None, onnx_inputs(model, X[:400]))
+    np.testing.assert_allclose(onnx_proba, proba, atol=1e-5)

@@ -218,32 +218,41 @@ def _nanmedian(raw: np.ndarray) -> np.ndarray:
     return median
 
 
-def _column_statistics(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column mean and standard deviation that stay finite for any
-    finite input.
+def _column_statistics(
+    values: np.ndarray, weight: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and standard deviation (weighted by ``weight`` if
+    given: a regressor's target) that stay finite, and nonzero for a column
+    that varies, for any finite input.
 
     Sums of values near the float64 limit (about 1.8e308) overflow to inf,
-    and inf statistics would turn every standardised value into NaN; the
-    squares of values near 1e-170 underflow to 0. Such columns are divided
-    by their largest magnitude first; other columns get the plain
-    (bit-for-bit unchanged) computation.
+    and inf statistics would turn every standardised value into NaN (a
+    regressor's inf scale made every prediction -inf); the squares of
+    values near 1e-170 underflow to 0, and a scale of 1 would then leave the
+    column at about 0. Such columns are divided by their largest magnitude
+    first; other columns get the plain (bit-for-bit unchanged) computation.
     """
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        mean = raw.mean(axis=0)
-        std = raw.std(axis=0)
-    overflowed = ~(np.isfinite(mean) & np.isfinite(std))
-    # Squares of values near 1e-170 underflow to 0: a zero deviation of a
-    # column that varies is a rounding artefact, and a scale of 1 would
-    # leave the column at about 0.
-    if len(raw):
-        overflowed |= (std == 0) & ~_is_constant(raw)
-    if overflowed.any():
-        columns = raw[:, overflowed]
-        peak = np.abs(columns).max(axis=0)
-        scaled = columns / peak
-        mean[overflowed] = scaled.mean(axis=0) * peak
-        std[overflowed] = scaled.std(axis=0) * peak
+        mean, std = _moments(values, weight)
+    redo = ~(np.isfinite(mean) & np.isfinite(std))
+    if len(values):
+        redo |= (std == 0) & ~_is_constant(values)
+    if redo.any():
+        peak = np.abs(values[:, redo]).max(axis=0)
+        scaled_mean, scaled_std = _moments(values[:, redo] / peak, weight)
+        mean[redo] = scaled_mean * peak
+        std[redo] = scaled_std * peak
     return mean, std
+
+
+def _moments(
+    values: np.ndarray, weight: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    if weight is None:
+        return values.mean(axis=0), values.std(axis=0)
+    mean = np.average(values, axis=0, weights=weight)
+    deviation = np.average((values - mean) ** 2, axis=0, weights=weight)
+    return mean, np.sqrt(deviation)
 
 
 def _is_constant(values: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from ._architectures import (
     fill_docstring,
 )
 from ._base import _ContextEstimator, as_float64_array
+from ._numeric import _column_statistics
 
 REGRESSOR_ATTRIBUTES_DOC = """\
 target_mean_ : ndarray of shape (n_outputs,)
@@ -70,7 +71,7 @@ class _ContextRegressor(RegressorMixin, _ContextEstimator):
 
     def _scale_target(self, target: np.ndarray, weight: np.ndarray) -> np.ndarray:
         # Weighted statistics: a row of weight 0 must not move the scale.
-        self.target_mean_, scale = _weighted_statistics(target, weight)
+        self.target_mean_, scale = _column_statistics(target, weight)
         self.target_scale_ = np.where(scale > 0, scale, 1.0)
         return ((target - self.target_mean_) / self.target_scale_).astype(np.float32)
 
@@ -337,29 +338,3 @@ for _estimator, _description, _architecture in (
         task_parameters="",
         task_attributes=REGRESSOR_ATTRIBUTES_DOC,
     )
-
-
-def _weighted_statistics(
-    target: np.ndarray, weight: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted mean and standard deviation of each target column, finite
-    and (for a column that varies) nonzero for any finite target.
-
-    The plain computation where it works; else, for a column near the
-    float64 limits (values near 1e155 square to inf, near 1e-170 to 0),
-    the same on the column divided by its largest magnitude. An inf scale
-    made every prediction -inf; a zero one left the target unscaled.
-    """
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        mean = np.average(target, axis=0, weights=weight)
-        std = np.sqrt(np.average((target - mean) ** 2, axis=0, weights=weight))
-    varies = target.min(axis=0) < target.max(axis=0)
-    redo = ~(np.isfinite(mean) & np.isfinite(std)) | ((std == 0) & varies)
-    if redo.any():
-        peak = np.abs(target[:, redo]).max(axis=0)
-        scaled = target[:, redo] / peak
-        scaled_mean = np.average(scaled, axis=0, weights=weight)
-        deviation = np.average((scaled - scaled_mean) ** 2, axis=0, weights=weight)
-        mean[redo] = scaled_mean * peak
-        std[redo] = np.sqrt(deviation) * peak
-    return mean, std

@@ -175,8 +175,13 @@ class StopOnConvergence(Callback):
         loss = net.history[-1, "train_loss"]
         self.misses_ = self.misses_ + 1 if loss > self.best_loss_ - self.tol else 0
         self.best_loss_ = min(self.best_loss_, loss)
-        if self.misses_ >= self.patience:
+        if self.stopped:
             raise KeyboardInterrupt  # skorch's signal to end training cleanly
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the rule has ended training (a checkpoint asks)."""
+        return self.misses_ >= self.patience
 
 
 class DecayPath(Callback):
@@ -232,6 +237,12 @@ class DecayPath(Callback):
         """The decays, and the annealed stage if there is one."""
         return len(self.decays) + (self.anneal is not None)
 
+    @property
+    def stopped(self) -> bool:
+        """Whether the last stage has run out of patience: training ended
+        (a checkpoint asks)."""
+        return self.stage_ + 1 == self.n_stages and self.misses_ >= self.patience
+
     def on_train_begin(self, net, **kwargs) -> None:
         self.stage_, self.misses_, self.best_loss_ = 0, 0, math.inf
         self.best_weights_, self.best_decay_ = None, self.decays[0]
@@ -243,10 +254,10 @@ class DecayPath(Callback):
         if self._improved(net):
             return
         self.misses_ += 1
+        if self.stopped:
+            raise KeyboardInterrupt  # skorch's signal to end training cleanly
         if self.misses_ < self.patience:
             return
-        if self.stage_ + 1 == self.n_stages:
-            raise KeyboardInterrupt  # skorch's signal to end training cleanly
         self.stage_, self.misses_ = self.stage_ + 1, 0
         net.module_.load_state_dict(self.best_weights_)
         self._set_decay(self._stage_decay())

@@ -75,6 +75,9 @@ CALLBACK_STATE = {
     WeightAveraging: ("mean_", "n_averaged_"),
 }
 
+# The callbacks that end training early; each says whether it has.
+STOPPING_RULES = (DecayPath, StopOnConvergence)
+
 _META = "meta"
 _INDEX = "arrays"
 _BLOB = "data"
@@ -214,17 +217,8 @@ class SaveEachEpoch(Callback):
         """Whether every epoch ran, or a stopping rule ended training."""
         if self.saved_epochs_ == len(net.history) == net.max_epochs:
             return True
-        return any(_stopped_by_rule(callback) for _, callback in net.callbacks_)
-
-
-def _stopped_by_rule(callback) -> bool:
-    """Whether a stopping callback has ended training."""
-    if isinstance(callback, DecayPath):
-        last_stage = callback.stage_ == callback.n_stages - 1
-        return last_stage and callback.misses_ >= callback.patience
-    if isinstance(callback, StopOnConvergence):
-        return callback.misses_ >= callback.patience
-    return False
+        rules = (c for _, c in net.callbacks_ if isinstance(c, STOPPING_RULES))
+        return any(rule.stopped for rule in rules)
 
 
 def open_checkpoint(estimator, encoded, target, weight, seed: int):

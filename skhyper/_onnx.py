@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._categories import preview
 from ._compat import import_onnx
 from ._encoding import as_table
 
@@ -25,6 +26,12 @@ from ._encoding import as_table
 # does with handle_unknown="learned"; a missing float category is NaN.
 MISSING_STRING = "\x00missing"
 MISSING_INT64 = np.iinfo(np.int64).min
+
+# With handle_unknown="error", the graph's category lookup (an ai.onnx.ml
+# LabelEncoder) maps an unseen value to this code, out of range of every
+# embedding and weight table: onnxruntime's Gather then fails. onnx_inputs
+# tells such a lookup by this default and checks the values first.
+UNSEEN_ERROR_CODE = 2**31 - 1
 
 
 def to_onnx(estimator, X=None):
@@ -56,11 +63,14 @@ def to_onnx(estimator, X=None):
 
     **Unseen values.** With ``handle_unknown="learned"``, an unseen context
     or category gets the learned unknown code, as in ``predict``. With
-    ``handle_unknown="error"``, it gets a code outside every table, so that
-    ``InferenceSession.run`` fails with onnxruntime's ``InvalidArgument``
-    ("indices element out of data bounds") where ``predict`` raises a
-    ValueError; check values before serving if a friendlier message is
-    needed.
+    ``handle_unknown="error"``, :func:`onnx_inputs` raises a ValueError
+    naming the column and the values, as ``predict`` does; it reads the
+    known values from the graph's own category lookup. In the graph, such
+    a value gets a code outside every table, so that a feed built without
+    :func:`onnx_inputs` (a server in another language) makes
+    ``InferenceSession.run`` fail with onnxruntime's ``InvalidArgument``
+    ("indices element out of data bounds"); check values there first if a
+    friendlier message is needed.
 
     **Precision.** The network runs in float32 as ``predict`` does, or in
     float64 where ``predict`` does (a full-rank generated layer,
@@ -73,9 +83,12 @@ def to_onnx(estimator, X=None):
     units of its standardised target, so in the target's own units the
     gap scales with ``target_scale_`` (float32 rounding, multiplied back).
 
-    **Missing categories** (as :func:`onnx_inputs` feeds them: NaN for
-    float categories, else a value no category may take) are treated as
-    unseen values, under either ``handle_unknown``.
+    **Missing categories** (None, NaN or ``pd.NA``) follow ``predict``:
+    with ``handle_unknown="learned"`` they get the learned unknown code
+    (:func:`onnx_inputs` feeds NaN for float categories, else a value no
+    category may take, which the graph treats as unseen); with
+    ``handle_unknown="error"``, :func:`onnx_inputs` raises a ValueError, and
+    such a value fed to the graph directly fails like an unseen one.
 
     **Differences from predict.** The graph does not validate its input:
     an infinite numeric value is clipped like a huge one where ``predict``
@@ -144,8 +157,17 @@ def onnx_inputs(model, X) -> dict[str, np.ndarray]:
     string categories (pandas ``category`` columns included). A missing
     category becomes NaN (float categories), ``MISSING_INT64`` (the
     smallest int64) or ``MISSING_STRING`` (``"\\x00missing"``), which the
-    model treats as unseen. A DataFrame whose columns include the model's
-    input names is matched by name; anything else by position.
+    model treats as unseen: the learned unknown code, as in ``predict``.
+    For a model exported with ``handle_unknown="error"``, an unseen or
+    missing category raises a ValueError instead, as ``predict`` does; the
+    known values are read from the model's category lookup.
+
+    A DataFrame whose columns include the model's input names is matched
+    by name, in any order (other columns are ignored). A DataFrame with
+    string column names that lack one of them raises, as ``predict`` does,
+    unless the model was fitted without column names (inputs ``x0``,
+    ``x1``, ...). Arrays, lists, such models and DataFrames without string
+    column names are matched by position.
 
     Parameters
     ----------
@@ -162,9 +184,13 @@ def onnx_inputs(model, X) -> dict[str, np.ndarray]:
     Raises
     ------
     ValueError
-        If ``X`` has another number of columns than the model has inputs
-        (and not all of them by name), or a numeric or integer-category
-        input's column holds other values.
+        If ``X`` has string column names without all the model's input
+        names (and the inputs are named from fit), or, matched by position,
+        another number of columns than the model has inputs; if a numeric
+        or integer-category input's column holds other values; or, for a
+        model exported with ``handle_unknown="error"``, if a context or
+        categorical column holds a value not seen during fit or a missing
+        value, as ``predict`` raises.
 
     See Also
     --------
@@ -178,12 +204,15 @@ def onnx_inputs(model, X) -> dict[str, np.ndarray]:
     table = as_table(X, "onnx_inputs")
     names = [graph_input.name for graph_input in model.graph.input]
     columns = _columns_for(table, names)
+    categories = _error_lookups(model, onnx)
     feed = {}
     for graph_input, column in zip(model.graph.input, columns, strict=True):
+        name = graph_input.name
         kind = graph_input.type.tensor_type.elem_type
-        feed[graph_input.name] = _input_array(
-            column, kind, graph_input.name, onnx
-        ).reshape(-1, 1)
+        values = _input_array(column, kind, name, onnx)
+        if name in categories:
+            _check_categories(column, values, name, categories[name])
+        feed[name] = values.reshape(-1, 1)
     return feed
 
 
@@ -240,10 +269,18 @@ def _unsupported_fitted_option(encoder) -> str | None:
 
 def _columns_for(table: pd.DataFrame, names: list[str]) -> list[pd.Series]:
     """The column of ``table`` for each input: by name when the table has
-    all the names as columns, else by position."""
+    all the names as columns; else by position, unless the table has string
+    column names and the inputs have names from fit."""
     labels = [str(c) for c in table.columns]
     if all(name in labels for name in names):
         return [table.iloc[:, labels.index(name)] for name in names]
+    # Named columns that miss an input are the wrong columns, or misspelt:
+    # fed by position they would silently give other outputs (predict's
+    # feature-name check refuses them too). Inputs x0, x1, ... had no names
+    # at fit, so any named columns go by position, as predict takes them
+    # (a model fitted on columns named so cannot be told apart).
+    if any(isinstance(c, str) for c in table.columns) and not _unnamed(names):
+        _raise_unmatched(list(table.columns), names)
     if table.shape[1] != len(names):
         raise ValueError(
             f"X has {table.shape[1]} columns but the model has {len(names)} "
@@ -251,6 +288,26 @@ def _columns_for(table: pd.DataFrame, names: list[str]) -> list[pd.Series]:
             "their order."
         )
     return [table.iloc[:, i] for i in range(len(names))]
+
+
+def _unnamed(names: list[str]) -> bool:
+    """Whether ``names`` are the inputs of a model fitted without column
+    names (see :func:`input_names`)."""
+    return names == [f"x{i}" for i in range(len(names))]
+
+
+def _raise_unmatched(columns: list, names: list[str]) -> None:
+    labels = [str(c) for c in columns]
+    missing = [name for name in names if name not in labels]
+    unexpected = [c for c in columns if str(c) not in names]
+    listed = f" Columns of X that are not inputs: {preview(unexpected)}."
+    raise ValueError(
+        "The column names of X should match the model's inputs, the column "
+        f"names of fit. Inputs missing from X: {preview(missing)}."
+        f"{listed if unexpected else ''} Rename the columns as at fit (a "
+        "DataFrame's columns are matched by name), or, if they are in fit's "
+        "order, pass X.to_numpy() to feed them by position."
+    )
 
 
 def _input_array(column: pd.Series, kind: int, name: str, onnx) -> np.ndarray:
@@ -274,6 +331,81 @@ def _input_array(column: pd.Series, kind: int, name: str, onnx) -> np.ndarray:
             f"other values (dtype {column.dtype}); pass its values as at fit."
         )
     return integers
+
+
+def _error_lookups(model, onnx) -> dict[str, np.ndarray]:
+    """The categories of each column input that the graph looks up with
+    ``handle_unknown="error"``, by input name.
+
+    They are read from the graph itself: the keys of the LabelEncoder that
+    reads the input, when its default (the code of any other value) is
+    ``UNSEEN_ERROR_CODE``. That lookup is what decides, at run time,
+    whether a value fails, so the check cannot disagree with it. A copy in
+    the model's metadata would be a second source of truth, needing a
+    format and version of its own, and could go stale when a tool edits or
+    strips the model; read from the graph, models exported before this
+    check get it too. An input without such a lookup is not checked.
+    """
+    inputs = {graph_input.name for graph_input in model.graph.input}
+    lookups = {}
+    for node in model.graph.node:
+        if (
+            node.op_type == "LabelEncoder"
+            and node.domain == "ai.onnx.ml"
+            and node.input[0] in inputs
+        ):
+            attributes = {
+                a.name: onnx.helper.get_attribute_value(a) for a in node.attribute
+            }
+            if _lookup_default(attributes, onnx) == UNSEEN_ERROR_CODE:
+                lookups[node.input[0]] = _lookup_keys(attributes, onnx)
+    return lookups
+
+
+def _lookup_default(attributes: dict, onnx) -> int | None:
+    if "default_tensor" in attributes:
+        return onnx.numpy_helper.to_array(attributes["default_tensor"]).item()
+    return attributes.get("default_int64")
+
+
+def _lookup_keys(attributes: dict, onnx) -> np.ndarray:
+    if "keys_strings" in attributes:
+        keys = [key.decode("utf-8") for key in attributes["keys_strings"]]
+        return np.asarray(keys, dtype=object)
+    if "keys_int64s" in attributes:
+        return np.asarray(attributes["keys_int64s"], dtype=np.int64)
+    return onnx.numpy_helper.to_array(attributes["keys_tensor"])
+
+
+def _check_categories(
+    column: pd.Series, values: np.ndarray, name: str, categories: np.ndarray
+) -> None:
+    """Raise, as ``predict`` does with ``handle_unknown="error"``, if the
+    column holds missing values or values (as fed, ``values``) outside the
+    graph's ``categories``."""
+    missing = column.isna().to_numpy()
+    if missing.any():
+        raise ValueError(
+            f"Column {name!r} has {int(missing.sum())} missing value(s) "
+            "(None/NaN/NA), and the model was exported with "
+            'handle_unknown="error": missing categories are not guessed. Fill '
+            "them with a category seen at fit, drop those rows, or refit with "
+            'handle_unknown="learned" (to give them the learned '
+            "unknown-category representation) and export again."
+        )
+    # isin on a Series of the fed dtype: an Index of strings (get_indexer)
+    # would first convert 100,000 values, costing several times the feed.
+    fed = pd.Series(values, dtype=values.dtype, copy=False)
+    unseen = ~fed.isin(categories).to_numpy()  # by position: X's index may differ
+    if unseen.any():
+        raise ValueError(
+            f"Column {name!r} holds value(s) not seen during fit: "
+            f"{preview(pd.unique(column[unseen]))}. Known values are "
+            f"{preview(categories)}. The model was exported with "
+            'handle_unknown="error": drop those rows, or refit with these '
+            'values (or with handle_unknown="learned", to predict them with a '
+            "learned unknown-category representation) and export again."
+        )
 
 
 def _numeric_array(column: pd.Series, name: str) -> np.ndarray:

@@ -26,7 +26,7 @@ from ._modules import (
     PiecewiseLinearEncoding,
 )
 from ._numeric import RANK_MARGIN, STANDARDISED_CLIP
-from ._onnx import MISSING_INT64, MISSING_STRING
+from ._onnx import MISSING_INT64, MISSING_STRING, UNSEEN_ERROR_CODE
 
 # Operator sets: 20 of the default domain (ai.onnx), and 4 of ai.onnx.ml,
 # whose LabelEncoder takes float64 keys. IR version 9 is what opset 20
@@ -34,11 +34,6 @@ from ._onnx import MISSING_INT64, MISSING_STRING
 OPSET = 20
 ML_OPSET = 4
 IR_VERSION = 9
-
-# With handle_unknown="error", an unseen category gets this code, which is
-# out of range of every embedding and weight table: onnxruntime's Gather
-# then fails ("indices element out of data bounds"), as predict raises.
-UNSEEN_ERROR_CODE = 2**31 - 1
 
 # How the exported generated layer computes x dW(c): "auto" (choose_form),
 # or "grouped" or "gathered" (the benchmark sets it to compare).

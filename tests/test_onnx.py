@@ -21,6 +21,7 @@ from skhyper import (
     onnx_inputs,
     to_onnx,
 )
+from skhyper._onnx import MISSING_INT64, MISSING_STRING
 from skhyper._onnx_graph import GraphBuilder, interp, inverse_normal
 
 ort = pytest.importorskip("onnxruntime")
@@ -192,21 +193,53 @@ def test_unseen_values_get_the_learned_unknown_code(cls):
 
 @pytest.mark.parametrize("cls", [HyperNetworkClassifier, ConcatClassifier])
 @pytest.mark.parametrize("column", ["sensor", "site", "colour"])
-def test_unseen_values_fail_in_onnxruntime_with_handle_unknown_error(cls, column):
-    """predict raises; onnxruntime's run fails on the out-of-range code."""
+def test_unseen_values_raise_in_onnx_inputs_with_handle_unknown_error(cls, column):
+    """onnx_inputs raises a ValueError naming the column and the value, as
+    predict does (it used to build the feed, and onnxruntime's run failed
+    with "indices element out of data bounds"); a feed built without it
+    still fails in onnxruntime on the out-of-range code."""
     X, y = table()
     estimator = fit(cls, X, y, handle_unknown="error")
     model = to_onnx(estimator, X)
     X_new = X.head(5).copy()
     X_new["colour"] = X_new["colour"].astype(str)
-    X_new.loc[3, column] = {"sensor": "z", "site": 99, "colour": "purple"}[column]
+    unseen = {"sensor": "z", "site": 99, "colour": "purple"}[column]
+    X_new.loc[3, column] = unseen
     with pytest.raises(ValueError, match="not seen during fit"):
         estimator.predict(X_new)
+    message = (
+        f"Column '{column}' holds value\\(s\\) not seen during fit: "
+        f"{unseen!r}\\. Known values are .* refit with these values"
+    )
+    with pytest.raises(ValueError, match=message):
+        onnx_inputs(model, X_new)
+    # A feed built without the check (copied: float arrays may be views of X).
+    feed = {k: v.copy() for k, v in onnx_inputs(model, X.head(5)).items()}
+    feed[column][3, 0] = unseen
     with pytest.raises(ort.capi.onnxruntime_pybind11_state.InvalidArgument) as error:
-        run(model, X_new)
+        session(model).run(None, feed)
     assert "out of data bounds" in str(error.value)
     # Rows of known values alone run, and match.
     assert_matches(estimator, model, X.head(5))
+
+
+def test_onnx_inputs_names_the_first_unseen_float_categories():
+    """The known values come from the graph's float lookup, and the message
+    lists the first five unseen values, as predict's does (rows of another
+    index than 0, 1, ...)."""
+    X, y = table()
+    X["dial"] = np.where(X["site"] == 3, 0.25, 0.75)
+    estimator = fit(HyperNetworkClassifier, X, y, context_column="dial")
+    model = to_onnx(estimator, X)
+    X_new = X.iloc[100:108].copy()
+    X_new["dial"] = [0.25, 0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 0.75]
+    with pytest.raises(ValueError, match="not seen during fit") as error:
+        estimator.predict(X_new)
+    expected = "0.5, 1.5, 2.5, 3.5, 4.5, ... (6 in all). Known values are 0.25, 0.75."
+    assert expected in str(error.value)
+    with pytest.raises(ValueError, match="Column 'dial' holds value") as error:
+        onnx_inputs(model, X_new)
+    assert expected in str(error.value)
 
 
 # -- inputs: arrays, integer and float contexts, feeding -------------------------------
@@ -252,13 +285,58 @@ def test_onnx_inputs_matches_columns_by_name_and_checks_them():
     np.testing.assert_array_equal(feed["reading"][:, 0], X["reading"])
     with pytest.raises(ValueError, match="X has 2 columns but the model has 5"):
         onnx_inputs(model, X.to_numpy()[:, :2])
+    # Extra named columns are left out; unnamed columns go by position.
+    feed = onnx_inputs(model, shuffled.assign(extra=1.0))
+    np.testing.assert_array_equal(feed["level"][:, 0], X["level"])
+    for positional in (X.to_numpy(), X.set_axis(range(5), axis=1)):
+        feed = onnx_inputs(model, positional)
+        np.testing.assert_array_equal(feed["level"][:, 0], X["level"])
+
+
+@pytest.mark.parametrize(
+    "renamed",
+    [{"reading": "Reading"}, {"reading": "x", "level": "y"}],
+    ids=["misspelt", "two-renamed"],
+)
+def test_named_columns_that_lack_an_input_are_rejected(renamed):
+    """A DataFrame with string column names must hold every input name, as
+    predict's feature-name check requires: the same columns fed by position
+    would silently give other outputs (as they used to)."""
+    X, y = table()
+    estimator = fit(ConcatClassifier, X, y)
+    model = to_onnx(estimator, X)
+    X_new = X.rename(columns=renamed)
+    with pytest.raises(ValueError, match="feature names should match"):
+        estimator.predict(X_new)
+    missing = ", ".join(repr(name) for name in renamed)
+    unexpected = ", ".join(repr(name) for name in renamed.values())
+    message = (
+        f"Inputs missing from X: {missing}\\. Columns of X that are not "
+        f"inputs: {unexpected}\\. Rename the columns as at fit"
+    )
+    with pytest.raises(ValueError, match=message):
+        onnx_inputs(model, X_new)
+
+
+def test_named_columns_feed_a_model_fitted_without_names_by_position():
+    """Inputs x0, x1, ... had no names at fit: a DataFrame's named columns
+    go by position, as predict takes them (with scikit-learn's warning)."""
+    X, y = table()
+    X = X[["reading", "level", "site"]].fillna(0.0)
+    estimator = fit(ConcatClassifier, X.to_numpy(), y, context_column=2)
+    model = to_onnx(estimator)
+    assert [i.name for i in model.graph.input] == ["x0", "x1", "x2"]
+    assert_matches(estimator, model, X.to_numpy())
+    got = run(model, X)["probabilities"]
+    assert np.abs(got - estimator.predict_proba(X.to_numpy())).max() <= TOLERANCE
 
 
 @pytest.mark.parametrize("handle_unknown", ["learned", "error"])
 def test_missing_categories_count_as_unseen(handle_unknown):
-    """A missing string, integer or float category runs like an unseen
-    value: the unknown code, as in predict, or onnxruntime's out-of-range
-    error."""
+    """A missing string, integer or float category is treated as predict
+    treats it: the unknown code, like an unseen value, or, with
+    handle_unknown="error", a ValueError from onnx_inputs (it used to reach
+    onnxruntime, whose run failed on the out-of-range code)."""
     X, y = table()
     X["dial"] = np.where(X["site"] == 3, 0.25, 0.75)
     estimator = fit(
@@ -269,13 +347,22 @@ def test_missing_categories_count_as_unseen(handle_unknown):
         handle_unknown=handle_unknown,
     )
     model = to_onnx(estimator, X)
+    fed_missing = {"sensor": MISSING_STRING, "site": MISSING_INT64, "dial": np.nan}
     for column, unseen in (("sensor", "z"), ("site", 99), ("dial", 0.5)):
         missing, other = X.head(3).astype({column: object}), X.head(3).copy()
         missing.loc[1, column] = None
         other.loc[1, column] = unseen
         if handle_unknown == "error":
+            with pytest.raises(ValueError, match="1 missing value"):
+                estimator.predict(missing)
+            message = f"Column '{column}' has 1 missing value.* handle_unknown="
+            with pytest.raises(ValueError, match=message):
+                onnx_inputs(model, missing)
+            # Fed to the graph directly, it fails like an unseen value.
+            feed = {k: v.copy() for k, v in onnx_inputs(model, X.head(3)).items()}
+            feed[column][1, 0] = fed_missing[column]
             with pytest.raises(ort.capi.onnxruntime_pybind11_state.InvalidArgument):
-                run(model, missing)
+                session(model).run(None, feed)
         else:
             expected = run(model, other)["probabilities"]
             assert np.abs(run(model, missing)["probabilities"] - expected).max() == 0

@@ -22,6 +22,7 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_object_dtype
 
 from ._categories import mid_sentence, preview
 from ._numeric import NumericEncoder, holds_numbers
+from ._plain import frame_from_plain, frame_to_plain
 
 # With attributes, a context column of S values seen at fit and U values
 # listed only in the table has 2 * S + 1 + U codes. The network looks up the
@@ -101,6 +102,13 @@ class AttributeTable:
     @property
     def n_outputs(self) -> int:
         return self.matrix_.shape[1]
+
+    @property
+    def state_keys(self) -> list:
+        """The column names that key the fitted state's dicts (those of the
+        categorical attributes); empty before fit. A saver that stores dict
+        keys in a restricted form (skops: JSON keys) checks these."""
+        return list(getattr(self, "levels_", {}))
 
     def _encode(self, rows: pd.DataFrame, standardised: np.ndarray) -> np.ndarray:
         parts = [standardised]
@@ -209,11 +217,11 @@ def attributes_to_plain(given):
     """``context_attributes`` (a DataFrame or a dict of them) as lists and
     strings only; :func:`attributes_from_plain` rebuilds it."""
     if isinstance(given, pd.DataFrame):
-        return {_PLAIN_MARK: [[None, _frame_to_plain(given)]], "single": True}
+        return {_PLAIN_MARK: [[None, frame_to_plain(given)]], "single": True}
     if isinstance(given, dict) and all(
         isinstance(t, pd.DataFrame) for t in given.values()
     ):
-        items = [[key, _frame_to_plain(table)] for key, table in given.items()]
+        items = [[key, frame_to_plain(table)] for key, table in given.items()]
         return {_PLAIN_MARK: items, "single": False}
     return given
 
@@ -221,43 +229,5 @@ def attributes_to_plain(given):
 def attributes_from_plain(plain):
     if not (isinstance(plain, dict) and _PLAIN_MARK in plain):
         return plain
-    tables = {key: _frame_from_plain(table) for key, table in plain[_PLAIN_MARK]}
+    tables = {key: frame_from_plain(table) for key, table in plain[_PLAIN_MARK]}
     return next(iter(tables.values())) if plain["single"] else tables
-
-
-def _frame_to_plain(frame: pd.DataFrame) -> dict:
-    return {
-        "index": frame.index.tolist(),
-        "index_name": frame.index.name,
-        "index_dtype": _dtype_to_plain(frame.index.dtype),
-        "columns": [
-            [name, _dtype_to_plain(frame[name].dtype), frame[name].tolist()]
-            for name in frame.columns
-        ],
-    }
-
-
-def _frame_from_plain(plain: dict) -> pd.DataFrame:
-    # Tables saved before "index_dtype" was stored rebuild a plain Index.
-    dtype = _dtype_from_plain(plain.get("index_dtype"))
-    index = pd.Index(plain["index"], name=plain["index_name"], dtype=dtype)
-    columns = {
-        name: pd.Series(values, dtype=_dtype_from_plain(dtype_))
-        for name, dtype_, values in plain["columns"]
-    }
-    return pd.DataFrame(columns).set_axis(index)
-
-
-def _dtype_to_plain(dtype):
-    """A dtype as a string, or for a categorical one its name, categories
-    and order (``str`` alone would lose the declared categories)."""
-    if isinstance(dtype, pd.CategoricalDtype):
-        return ["category", dtype.categories.tolist(), bool(dtype.ordered)]
-    return str(dtype)
-
-
-def _dtype_from_plain(plain):
-    if isinstance(plain, list):
-        _, categories, ordered = plain
-        return pd.CategoricalDtype(categories, ordered=ordered)
-    return plain

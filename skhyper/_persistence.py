@@ -23,8 +23,9 @@ predicts, transforms, refits and trains on exactly as the saved one.
 The estimators' pandas parameters are saved as plain data as well:
 ``context_attributes`` by ``_attributes.attributes_to_plain``, pandas
 values in ``categories`` (``X[c].cat.categories``, ``X[c].unique()``) by
-:func:`categories_to_plain`, so that :func:`load` needs no pandas or pyarrow
-type trusted.
+:func:`categories_to_plain`, both with the conversions of ``_plain.py``, so
+that :func:`load` needs no pandas or pyarrow type trusted and a categorical
+dtype keeps its declared categories and order.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from os import PathLike
 from typing import IO, Any
 
 import numpy as np
-import pandas as pd
 import torch
 from skorch.history import History
 from skorch.utils import get_map_location
@@ -43,6 +43,7 @@ from skorch.utils import get_map_location
 from ._compat import import_skops_io
 from ._net import WeightedLossNet
 from ._optim import adamw_class
+from ._plain import pandas_kind, values_from_plain, values_to_plain
 from ._runtime import torch_session
 
 # Every type a skhyper model's skops file holds beyond those skops trusts by
@@ -118,14 +119,14 @@ def _check_attribute_column_names(obj) -> None:
     """Refuse, with the fix, a fitted attribute table whose categorical
     column is named by a tuple (a MultiIndex) or another non-JSON key.
 
-    The fitted table keeps each categorical column's levels in a dict by
-    column name, and skops would fail inside ``json`` with a TypeError that
-    names neither the column nor the fix.
+    A fitted table keys part of its state by column name (its
+    ``state_keys``), and skops would fail inside ``json`` with a TypeError
+    that names neither the column nor the fix.
     """
     for estimator in _skhyper_estimators(obj):
         encoder = getattr(estimator, "encoder_", None)
         for table in getattr(encoder, "attribute_tables_", None) or []:
-            names = getattr(table, "levels_", {}) if table is not None else {}
+            names = table.state_keys if table is not None else []
             for name in names:
                 if not isinstance(name, _JSON_KEY_TYPES):
                     raise ValueError(
@@ -199,25 +200,17 @@ def load(file: str | PathLike | IO[bytes], *, extra_trusted: Iterable[str] = ())
 # __setstate__ rebuilds only what it wrote (a user's dict is never a list).
 _CATEGORIES_MARK = "skhyper.categories"
 
-# The pandas containers a column's declared values come in, by how they are
-# rebuilt: X[c].cat.categories (an Index), X[c].unique() (an ExtensionArray
-# such as ArrowStringArray under pandas 3, or a Categorical), a Series.
-_PANDAS_KINDS = {
-    "index": pd.Index,
-    "series": pd.Series,
-    "array": pd.api.extensions.ExtensionArray,
-}
-
 
 def categories_to_plain(categories):
     """The ``categories`` parameter with its pandas values as plain lists.
 
     skops stores no pandas object (a ``pd.Index`` fails at dump), and one it
     does store (an ``ArrowStringArray``) would need pandas and pyarrow types
-    trusted at load. Each pandas value becomes its kind, dtype, name and
-    values as a list; :func:`categories_from_plain` rebuilds it. Lists,
-    tuples and NumPy arrays stay as they are, as does a ``categories``
-    without pandas values.
+    trusted at load. Each pandas value becomes its kind, dtype (a
+    categorical one with its categories and order), name and values as a
+    list, a Series with its index (``_plain.values_to_plain``);
+    :func:`categories_from_plain` rebuilds it. Lists, tuples and NumPy
+    arrays stay as they are, as does a ``categories`` without pandas values.
 
     Parameters
     ----------
@@ -230,12 +223,12 @@ def categories_to_plain(categories):
         ``categories`` itself, or a marked dict of builtins.
     """
     if not isinstance(categories, dict) or not any(
-        _pandas_kind(values) for values in categories.values()
+        pandas_kind(values) for values in categories.values()
     ):
         return categories
     return {
         _CATEGORIES_MARK: [
-            [key, *_values_to_plain(values)] for key, values in categories.items()
+            [key, *values_to_plain(values)] for key, values in categories.items()
         ]
     }
 
@@ -245,53 +238,8 @@ def categories_from_plain(plain):
     its pandas values rebuilt (anything else is returned as it is)."""
     if not (isinstance(plain, dict) and _CATEGORIES_MARK in plain):
         return plain
-    return {
-        key: _values_from_plain(kind, dtype, name, values)
-        for key, kind, dtype, name, values in plain[_CATEGORIES_MARK]
-    }
-
-
-def _pandas_kind(values) -> str | None:
-    for kind, container in _PANDAS_KINDS.items():
-        if isinstance(values, container):
-            return kind
-    return None
-
-
-def _values_to_plain(values) -> list:
-    """``[kind, dtype, name, values]`` of one column's declared values."""
-    kind = _pandas_kind(values)
-    if kind is None:
-        return [None, None, None, values]
-    items = [_plain_item(item) for item in values.tolist()]
-    return [kind, str(values.dtype), getattr(values, "name", None), items]
-
-
-def _plain_item(item):
-    """NumPy scalars (``tolist`` keeps some) as Python numbers, and
-    ``pd.NA``, which skops does not store, as None."""
-    if item is pd.NA:
-        return None
-    return _json_scalar(item) if isinstance(item, np.generic) else item
-
-
-def _values_from_plain(kind, dtype, name, values):
-    if kind is None:
-        return values
-    try:
-        return _rebuilt(kind, values, dtype, name)
-    except (TypeError, ValueError):
-        # A dtype this pandas cannot build from its name (from another
-        # pandas version): the same values, with the dtype pandas infers.
-        return _rebuilt(kind, values, None, name)
-
-
-def _rebuilt(kind: str, values: list, dtype: str | None, name):
-    if kind == "index":
-        return pd.Index(values, dtype=dtype, name=name)
-    if kind == "series":
-        return pd.Series(values, dtype=dtype, name=name)
-    return pd.array(values, dtype=dtype)
+    # Entries saved before a Series' index was stored have no index item.
+    return {key: values_from_plain(*entry) for key, *entry in plain[_CATEGORIES_MARK]}
 
 
 # -- the fitted network as plain data -------------------------------------------

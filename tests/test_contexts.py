@@ -672,6 +672,18 @@ def test_attribute_table_encodes_over_the_seen_values():
     )
 
 
+def test_attribute_table_names_the_columns_that_key_its_state():
+    # What skhyper.dump checks can be stored as JSON keys: the categorical
+    # attributes' names, known once fitted.
+    table = pd.DataFrame(
+        {"size": [1.0, 3.0], "region": ["e", "w"], 7: ["x", "y"]}, index=["a", "b"]
+    )
+    attributes = AttributeTable(table, "The context column 'c'")
+    assert attributes.state_keys == []
+    attributes.fit(np.array(["a", "b"], dtype=object))
+    assert attributes.state_keys == ["region", 7]
+
+
 def test_embedding_codes_follow_the_attribute_layout():
     # 2 seen values, 1 listed only: codes 0-1 seen, 2 unknown, 3-4 the seen
     # values with their id hidden, 5 the listed-only value.

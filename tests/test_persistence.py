@@ -377,6 +377,63 @@ def test_pandas_categories_round_trip_with_only_the_trusted_types(declare):
     assert model.categories["ctx"] is declared
 
 
+# Declared categories in an order of their own, and one ("e") no row holds.
+ORDERED = pd.Categorical(
+    ["a", "b", "c", "d"], categories=["d", "c", "b", "a", "e"], ordered=True
+)
+
+
+def assert_same_declared(before, after):
+    """The same value: type, dtype (a categorical's categories and order),
+    name, index and items."""
+    assert type(after) is type(before)
+    if isinstance(before, pd.Index):
+        pd.testing.assert_index_equal(after, before, exact=True)
+    elif isinstance(before, pd.Series):
+        pd.testing.assert_series_equal(after, before)
+    elif isinstance(before, pd.api.extensions.ExtensionArray):
+        pd.testing.assert_extension_array_equal(after, before)
+    else:
+        assert after == before
+
+
+@pytest.mark.filterwarnings("ignore:.*fewer than 10 rows in fit")  # "d", 3: none
+@pytest.mark.parametrize(
+    "declared",
+    [
+        ORDERED,
+        pd.CategoricalIndex(ORDERED, name="ctx"),
+        pd.Series(ORDERED, name="ctx", index=[10, 11, 12, 13]),
+        pd.Series(list("abcd"), dtype="category", index=list("wxyz")),
+        # X["ctx"].drop_duplicates() of a table indexed by time (no freq).
+        pd.Series(list("abcd"), index=pd.to_datetime(["2024-01-01", "2024-03-05"] * 2)),
+    ],
+    ids=[
+        "Categorical",
+        "CategoricalIndex",
+        "ordered-Series",
+        "category-Series",
+        "date-indexed-Series",
+    ],
+)
+def test_categorical_categories_keep_their_dtype_through_round_trips(declared):
+    """A categorical value in ``categories`` comes back as get_params() gave
+    it before saving: its declared categories and order (and a Series its
+    index), as context_attributes keeps its categorical columns."""
+    model, X = fit_model(
+        HyperNetworkClassifier, categories={"ctx": declared, "site": [1, 2, 3]}
+    )
+    before = model.get_params()["categories"]
+    loaded, data = skops_round_trip(model)
+    assert set(sio.get_untrusted_types(data=data)) <= set(TRUSTED_TYPES)
+    for back in (loaded, pickle.loads(pickle.dumps(model))):
+        after = back.get_params()["categories"]
+        assert list(after) == list(before)
+        for key, value in before.items():
+            assert_same_declared(value, after[key])
+        assert np.array_equal(back.predict_proba(X), model.predict_proba(X))
+
+
 def test_categories_without_pandas_values_are_saved_as_they_are():
     from skhyper._persistence import categories_from_plain, categories_to_plain
 
@@ -387,6 +444,26 @@ def test_categories_without_pandas_values_are_saved_as_they_are():
     back = categories_from_plain(categories_to_plain({0: series, 1: (1, 2)}))
     pd.testing.assert_series_equal(back[0], series)
     assert back[1] == (1, 2)
+
+
+def test_categories_saved_before_dtypes_and_indexes_were_kept_still_load():
+    """Entries written by earlier versions: the dtype by its name only, a
+    Series without its index. They load as they did then."""
+    from skhyper._persistence import categories_from_plain
+
+    old = {
+        "skhyper.categories": [
+            ["ctx", "series", "category", "ctx", ["b", "a"]],
+            ["site", "index", "int64", None, [1, 2]],
+            ["shift", None, None, None, ("x", "y")],
+        ]
+    }
+    back = categories_from_plain(old)
+    pd.testing.assert_series_equal(
+        back["ctx"], pd.Series(["b", "a"], dtype="category", name="ctx")
+    )
+    pd.testing.assert_index_equal(back["site"], pd.Index([1, 2]), exact=True)
+    assert back["shift"] == ("x", "y")
 
 
 def test_attribute_columns_named_by_tuples_are_a_clear_error_at_dump():

@@ -8,6 +8,7 @@ Run from the repository root::
     python benchmarks/bench_speed.py --sections overhead   # one section only
     python benchmarks/bench_speed.py --sections throughput # side by side, minutes
     python benchmarks/bench_speed.py --sections onnx       # onnxruntime vs torch
+    python benchmarks/bench_speed.py --sections stream     # partial_fit calls
 
 Every figure is the median of at least ``--repeats`` (default 5) runs in this
 one process, so ratios between rows are comparable even on a noisy machine.
@@ -38,7 +39,11 @@ Sections:
    the input dict (``onnx_inputs``), the largest difference between the
    two, and the two forms of the exported generated layer (rows grouped by
    context, and factors gathered per row) at 20 and 250 contexts. Needs
-   ``onnx`` and ``onnxruntime``.
+   ``onnx`` and ``onnxruntime``;
+8. a stream of ``partial_fit`` calls on 64-row chunks (5,000 calls; one
+   thread): the median time of a call among the first and among the last
+   200, whose ratio shows whether a call's cost grows with the calls before
+   it (a long Dask or out-of-core stream makes thousands).
 
 ``--device`` sets the networks' ``device`` (the scikit-learn reference models
 of sections 1 and 5 always run on the CPU); on a GPU, section 3 also records
@@ -670,6 +675,33 @@ def bench_onnx(sizes: list[int], repeats: int) -> dict:
     return results
 
 
+# -- 8. a stream of partial_fit calls --------------------------------------------
+
+
+def bench_stream(n_calls: int, window: int) -> dict:
+    """Seconds per ``partial_fit`` call over a stream of small chunks, at
+    its start and at its end (the model is the same throughout)."""
+    X, y = make_context_data(64 * 8, 4, n_features=2)
+    chunks = [(X[i : i + 64], y[i : i + 64]) for i in range(0, len(X), 64)]
+    model = HyperNetworkClassifier(context_column="context", random_state=0)
+    seconds = []
+    for call in range(n_calls):
+        chunk, labels = chunks[call % len(chunks)]
+        start = time.perf_counter()
+        model.partial_fit(chunk, labels, classes=[0, 1])
+        seconds.append(time.perf_counter() - start)
+    first = statistics.median(seconds[:window])
+    last = statistics.median(seconds[-window:])
+    return {
+        "calls": n_calls,
+        "rows_per_call": 64,
+        "window": window,
+        "first_call_ms": first * 1e3,
+        "last_calls_ms": last * 1e3,
+        "ratio": last / first,
+    }
+
+
 # -- report -------------------------------------------------------------------
 
 
@@ -802,6 +834,18 @@ def print_onnx(report: dict) -> None:
             print(f"    {name:40s} {rate:12,.0f} rows/s")
 
 
+def print_stream(report: dict) -> None:
+    r = report["stream"]
+    print(
+        f"\n8. partial_fit over {r['calls']:,} calls of {r['rows_per_call']} rows "
+        f"(median of each end's {r['window']} calls)"
+    )
+    print(
+        f"  first calls {r['first_call_ms']:.2f} ms, last calls "
+        f"{r['last_calls_ms']:.2f} ms  = {r['ratio']:.2f}x"
+    )
+
+
 SECTION_PRINTERS = {
     "fit": print_fit,
     "predict": print_predict,
@@ -810,6 +854,7 @@ SECTION_PRINTERS = {
     "throughput": print_throughput,
     "first_fit": print_first_fit,
     "onnx": print_onnx,
+    "stream": print_stream,
 }
 
 
@@ -835,6 +880,7 @@ def run(args) -> dict:
         sizes = {"predict_rows": 5_000, "overhead_rows": 2_000, "epochs": 2}
         throughput = {"sizes": [2_000, 5_000], "epochs": 2}
         onnx_sizes = [1_000, 5_000]
+        stream = {"n_calls": 40, "window": 10}
     else:
         scaling = [
             (10_000, 20),
@@ -847,6 +893,7 @@ def run(args) -> dict:
         sizes = {"predict_rows": 100_000, "overhead_rows": 20_000, "epochs": 5}
         throughput = {"sizes": [10_000, 100_000, 1_000_000], "epochs": 3}
         onnx_sizes = [1_000, 100_000]
+        stream = {"n_calls": 5_000, "window": 200}
     sections = {
         "fit": lambda: bench_fit(args.repeats, args.smoke, args.device),
         "predict": lambda: bench_predict(
@@ -865,6 +912,7 @@ def run(args) -> dict:
         ),
         "first_fit": lambda: bench_first_fit(args.repeats),
         "onnx": lambda: bench_onnx(onnx_sizes, args.repeats),
+        "stream": lambda: bench_stream(**stream),
     }
     report = {
         "command": " ".join(["python", "benchmarks/bench_speed.py", *sys.argv[1:]]),

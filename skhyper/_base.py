@@ -98,7 +98,7 @@ ANNEAL_LR_FACTOR = 0.1
 
 # Fitted attributes that __getstate__ leaves out: __setstate__ computes them
 # again from the restored net and encoder (pandas objects are not plain data).
-_DERIVED_ON_LOAD = ("history_", "context_categories_", "context_embeddings_")
+_DERIVED_ON_LOAD = ("context_categories_", "context_embeddings_")
 
 
 class _ContextEstimator(
@@ -340,7 +340,6 @@ class _ContextEstimator(
         net.module_.eval()
         self.net_ = net
         self.n_iter_ = len(net.history)
-        self.history_ = _history_frame(net.history)
         stopper = dict(net.callbacks_).get("early_stopping")
         self.weight_decay_ = (
             stopper.best_decay_
@@ -350,6 +349,16 @@ class _ContextEstimator(
         self.context_embeddings_ = self._context_embeddings()
         self._n_features_out = net.module_.representation_size
         return self
+
+    @property
+    def history_(self) -> pd.DataFrame:
+        """One row per epoch of the kept fit (see the class's Attributes).
+
+        Built when read from ``net_.history``, skorch's record of the
+        epochs: built after every ``partial_fit`` call, it cost each call
+        time in proportion to the calls before it.
+        """
+        return _history_frame(self.net_.history)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -802,7 +811,6 @@ class _ContextEstimator(
                     self._pooled_rows,
                     self.context_shrinkage_,
                 )
-            self.history_ = _history_frame(self.net_.history)
             self.context_categories_ = self.encoder_.categories_
             self.context_embeddings_ = self._context_embeddings()
         elif net is not None:  # a pickle from before the plain-data form

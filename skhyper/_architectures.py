@@ -302,8 +302,12 @@ hyper_hidden_size : int, default=64
         the share ``n_c / (n_c + context_shrinkage)`` of its generated
         update ``dW(c), db(c)`` and takes the rest from the mean update over
         the training rows. So a context with ``context_shrinkage`` rows
-        keeps half of its own; a context with no training rows (an unseen
-        value, one known by its attributes alone) keeps its own. Training
+        keeps half of its own; a value never seen at fit (an unseen value,
+        one known by its attributes alone) keeps its own, and one seen only
+        in the validation split takes the mean update whole. ``n_c`` counts
+        every row the model trained on: over all ``partial_fit`` calls, and
+        for a ``warm_start`` fit, its rows added to those of the fit it goes
+        on from. Training
         is unchanged, and ``generated_weights``, ``transform``, ``explain``
         and ONNX export all see the pooled layers. ``"auto"`` tries 0 and
         1, 2, 4, ... 128 on the early-stopping validation split and keeps

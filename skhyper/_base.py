@@ -64,6 +64,7 @@ from ._persistence import (
     restore_net,
 )
 from ._pooling import (
+    add_rows,
     choose_shrinkage,
     context_rows,
     pooling_coefficients,
@@ -300,9 +301,12 @@ class _ContextEstimator(
             )
         return None
 
-    def _fit_shrinkage(self, net: NeuralNet, train: TensorTable, valid) -> None:
+    def _fit_shrinkage(
+        self, net: NeuralNet, train: TensorTable, valid, earlier=None
+    ) -> None:
         """Count the training rows of each context (0 for one seen only in
-        the validation split) and shrink the fitted updates by
+        the validation split), plus the ``earlier`` counts of the fit a
+        warm start goes on from, and shrink the fitted updates by
         ``context_shrinkage`` (``"auto"``: chosen on the validation split,
         none without one); see ``_pooling.py``. With a continuous context
         every row is a context of its own: none to count."""
@@ -317,6 +321,7 @@ class _ContextEstimator(
         # their embeddings never trained, so they take the mean update.
         seen = None if valid is None else valid.context
         ids, rows = context_rows(module, train.context, train.weight, seen)
+        ids, rows = add_rows(earlier, ids, rows)
         if setting != "auto":
             prior_rows = float(setting)
         elif valid is None:

@@ -130,6 +130,7 @@ def _continue_fit(estimator, X, y, sample_weight, module_params):
 
     pooling = estimator._pooling(encoded, weight)
     data = TensorTable(encoded, target, weight, estimator.device, pooling)
+    earlier = _counted_rows(estimator)
     seed = draw_seed(estimator.random_state)
     train, valid = estimator._early_stopping_split(data, target, seed)
     budget = estimator._budget_callbacks(valid, (estimator.weight_decay_,))
@@ -137,8 +138,20 @@ def _continue_fit(estimator, X, y, sample_weight, module_params):
         net = training_net(estimator, encoded, module_params, seed, valid, budget)
         net.warm_start = True  # skorch: fit continues, without initialising
         net.fit(train, None)
-        estimator._fit_shrinkage(net, train, valid)
+        estimator._fit_shrinkage(net, train, valid, earlier)
     estimator._keep(net)
+    if hasattr(estimator, "_partial_seed"):
+        # A stream goes on after this fit: its counts take this fit's rows.
+        _counts_from_fit(estimator)
+
+
+def _counted_rows(estimator) -> tuple | None:
+    """The rows of each context that the fitted model was trained on, as
+    the shrinkage counted them (None where nothing was counted)."""
+    ids = getattr(estimator, "_pooled_ids", None)
+    if ids is None:
+        return None
+    return ids, estimator._pooled_rows
 
 
 @contextmanager

@@ -83,6 +83,21 @@ def context_rows(
     return unique.cpu().numpy(), rows.cpu().numpy()
 
 
+def add_rows(
+    earlier: tuple[np.ndarray, np.ndarray] | None, ids: np.ndarray, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each combination's rows over two fits: a warm-start fit's ``ids``
+    and ``rows`` added to the ``earlier`` ones of the fit it goes on from
+    (None: nothing counted then), so that a context's share reflects every
+    row it was trained on."""
+    if earlier is None:
+        return ids, rows
+    all_ids = np.concatenate([earlier[0], ids])
+    unique, group = np.unique(all_ids, return_inverse=True)
+    summed = np.bincount(group, weights=np.concatenate([earlier[1], rows]))
+    return unique, summed
+
+
 def set_shrinkage(
     module: torch.nn.Module, ids: np.ndarray, rows: np.ndarray, prior_rows: float
 ) -> None:

@@ -277,13 +277,43 @@ def test_partial_fit_counts_every_chunk_and_auto_is_none():
     assert streamed.context_shrinkage_ == 0.0
 
 
-def test_a_warm_start_fit_counts_its_own_rows():
+def test_a_warm_start_fit_adds_its_rows_to_those_of_the_fit_before():
+    # It counted only its own: a context with 100 rows in the first fit and
+    # 2 in the second was shrunk as a context of 2 rows, and one absent
+    # from the second kept its whole update.
     X, value = _shared_rule()
     model = _fit(HyperNetworkRegressor, X, value, context_shrinkage=4.0)
+    before = dict(zip(model._pooled_ids.tolist(), model._pooled_rows, strict=True))
+    assert sum(before.values()) == pytest.approx(540)  # a tenth held out
+    new_rows = X.iloc[:60]
     model.set_params(warm_start=True, max_epochs=2)
-    model.fit(X.iloc[:300], value[:300])
-    assert model._pooled_rows.sum() == pytest.approx(270)  # a tenth held out
+    model.fit(new_rows, value[:60])
+    after = dict(zip(model._pooled_ids.tolist(), model._pooled_rows, strict=True))
+    # 60 rows are too few for a validation split: all of them count.
+    assert sum(after.values()) == pytest.approx(540 + 60)
+    assert set(after) == set(before)  # the 60 rows hold no new context
+    absent = set(before) - set(
+        model.net_.module_.context_embedding.combination_ids(
+            torch.as_tensor(model.encoder_.transform(new_rows).context)
+        ).tolist()
+    )
+    assert absent  # most of the 80 contexts are not among the 60 rows
+    for context in absent:
+        assert after[context] == before[context]
     assert model.net_.module_.context_layer.update_kept is not None
+
+
+def test_partial_fit_after_a_warm_start_fit_counts_every_row():
+    X, value = _shared_rule(n_contexts=5)
+    model = HyperNetworkRegressor(
+        "ctx", context_shrinkage=4.0, random_state=0, **TINY[HyperNetworkRegressor]
+    )
+    model.partial_fit(X.iloc[:200], value[:200])
+    model.set_params(warm_start=True, max_epochs=2, early_stopping=False)
+    model.fit(X.iloc[200:400], value[200:400])
+    assert model._pooled_rows.sum() == pytest.approx(400)
+    model.partial_fit(X.iloc[400:], value[400:])
+    assert model._pooled_rows.sum() == pytest.approx(600)
 
 
 def test_a_value_known_only_by_its_attributes_is_predicted_as_before():

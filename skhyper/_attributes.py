@@ -14,6 +14,8 @@ a context column follow :data:`ATTRIBUTE_CODE_LAYOUT`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from numbers import Real
 
 import numpy as np
@@ -224,6 +226,25 @@ def attributes_to_plain(given):
         items = [[key, frame_to_plain(table)] for key, table in given.items()]
         return {_PLAIN_MARK: items, "single": False}
     return given
+
+
+def attributes_digest(given) -> str | None:
+    """A fingerprint of ``context_attributes`` (a DataFrame or a dict of
+    them): equal for equal tables (values, dtypes, index, names and order),
+    also after a save and load; None for anything else, or where a value has
+    no exact plain form (then nothing can be compared)."""
+    plain = attributes_to_plain(given)
+    if plain is given:  # not tables
+        return None
+    try:
+        text = json.dumps(plain, default=_refuse)
+    except (TypeError, ValueError):
+        return None
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _refuse(value):
+    raise TypeError(f"no exact plain form for {type(value).__name__}")
 
 
 def attributes_from_plain(plain):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ._attributes import attributes_digest
 from ._categories import _sorted_categories
 from ._encoding import TableEncoder
 
@@ -89,14 +90,21 @@ def _changed_encoding(estimator) -> list[tuple]:
     ):
         changes.append(("categories", fitted or None, estimator.categories))
     if not _same_attributes(encoder, estimator.context_attributes):
-        changes.append(
-            (
-                "context_attributes",
-                encoder.context_attributes,
-                estimator.context_attributes,
-            )
-        )
+        fitted = encoder.context_attributes
+        if fitted is None and _has_attribute_tables(encoder):
+            fitted = _UNSAVED_TABLES
+        changes.append(("context_attributes", fitted, estimator.context_attributes))
     return changes
+
+
+class _UnsavedTables:
+    """What a message shows for the fitted tables after a round trip."""
+
+    def __repr__(self) -> str:
+        return "<the tables of fit, which a saved model does not keep>"
+
+
+_UNSAVED_TABLES = _UnsavedTables()
 
 
 def _shown(value) -> str:
@@ -150,12 +158,13 @@ def _declared_by_column(encoder: TableEncoder, categories) -> dict:
 
 def _same_attributes(encoder: TableEncoder, given) -> bool:
     """Whether ``context_attributes`` is the table(s) the encoder was fitted
-    with. After a round trip the encoder keeps only their encoding (the
-    user's tables are not saved), so a change cannot be seen then."""
+    with. After a round trip the encoder keeps only their encoding and a
+    digest (the user's tables are not saved): the digests are compared then
+    (a file from before the digest cannot tell)."""
     fitted = getattr(encoder, "context_attributes", None)
-    tables = getattr(encoder, "attribute_tables_", [])
-    if fitted is None and any(t is not None for t in tables):
-        return True  # not recoverable: see above
+    if fitted is None and _has_attribute_tables(encoder):
+        saved = getattr(encoder, "attributes_digest_", None)
+        return saved is None or saved == attributes_digest(given)
     if fitted is None or given is None:
         return fitted is None and given is None
     if isinstance(fitted, pd.DataFrame) or isinstance(given, pd.DataFrame):
@@ -167,6 +176,10 @@ def _same_attributes(encoder: TableEncoder, given) -> bool:
     return fitted.keys() == given.keys() and all(
         _same_attributes_table(fitted[key], given[key]) for key in fitted
     )
+
+
+def _has_attribute_tables(encoder: TableEncoder) -> bool:
+    return any(t is not None for t in getattr(encoder, "attribute_tables_", []))
 
 
 def _same_attributes_table(fitted, given) -> bool:

@@ -26,7 +26,7 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_object_dtype
 from scipy import sparse
 from sklearn.utils.validation import check_array
 
-from ._attributes import AttributeTable
+from ._attributes import AttributeTable, attributes_digest
 from ._categories import CategoryEncoder, preview
 from ._numeric import NumericEncoder, holds_numbers
 
@@ -510,6 +510,9 @@ class TableEncoder:
             table, self.categorical_positions_, self.categorical_encoders_
         )
         self.attribute_tables_ = self._fit_attributes(table)
+        # Kept through a save, which drops the tables: a continued fit can
+        # still tell whether context_attributes changed since.
+        self.attributes_digest_ = attributes_digest(self.context_attributes)
 
         raw = self._numeric_matrix(table, self.numeric_positions_)
         self.numeric_encoder_ = NumericEncoder(self.numeric_encoding, self.n_bins)

@@ -489,15 +489,25 @@ def test_changed_declared_categories_are_an_error(round_trip):
         model.partial_fit(X.iloc[300:600], y[300:600])
 
 
-def test_context_attributes_compared_by_value():
+@pytest.mark.parametrize(
+    "round_trip", [None, pickled, skops_saved], ids=["memory", "pickle", "skops"]
+)
+def test_context_attributes_compared_by_value(round_trip):
+    # A saved model keeps only the tables' encoding: after a round trip a
+    # changed table went unnoticed (the model kept using the old one).
     X, y = chunked_table(categorical=False)
     table = pd.DataFrame({"size": [1.0, 2, 3]}, index=list("abc"))
     model = make_model(HyperNetworkClassifier, context_attributes=table)
     model.partial_fit(X.iloc[:300], y[:300], classes=[0, 1])
+    model = model if round_trip is None else round_trip(model)
     model.set_params(context_attributes=table.copy())
     model.partial_fit(X.iloc[300:600], y[300:600])
     model.set_params(context_attributes=table * 2)
-    with pytest.raises(ValueError, match=r"context_attributes was <a DataFrame"):
+    fitted = "<a DataFrame" if round_trip is None else "<the tables of fit"
+    with pytest.raises(ValueError, match=rf"context_attributes was {fitted}"):
+        model.partial_fit(X.iloc[300:600], y[300:600])
+    model.set_params(context_attributes=None)
+    with pytest.raises(ValueError, match=r"context_attributes was .* is None"):
         model.partial_fit(X.iloc[300:600], y[300:600])
 
 

@@ -13,9 +13,12 @@ indicator, a categorical column's goes through its embedding.
 
 The straight path runs from a baseline row to the row explained, in the
 row's own context: the context codes (and any continuous context values)
-are never interpolated. The integral along it is taken with Gauss-Legendre
-quadrature at ``n_steps`` points, in float64 on a private copy of the
-fitted network (so that no other thread sees a change of dtype or a hook).
+are never interpolated. Where the output is piecewise linear along it
+(ReLU-type activations; a regressor or a binary classifier's log-odds) the
+integral is taken on ``n_steps`` equal cells with each cell's kink located
+(:func:`_kink_weights`), else by Gauss-Legendre quadrature at ``n_steps``
+points; either way in float64 on a private copy of the fitted network (so
+that no other thread sees a change of dtype or a hook).
 
 :func:`plot_context_effects` draws the result per context.
 """

@@ -380,7 +380,11 @@ class _ContextEstimator(
         from call to call (also through pickling or skops, as when Dask
         moves the model between workers); there is no early stopping.
         Parameters of the architecture and the encoding must stay those of
-        the first call (a ``ValueError`` names any changed since), and
+        the first call (a ``ValueError`` names any changed since); those of
+        training (``lr``, ``dropout``, a numeric ``batch_size`` or
+        ``weight_decay``) may change, and take effect on the next call
+        (``batch_size="auto"`` keeps the first chunk's size,
+        ``weight_decay="auto"`` the first decay of its path).
         ``class_weight="balanced"`` is refused (one chunk's class counts
         are not the table's). A call that raises leaves the model as it was.
 
@@ -591,6 +595,15 @@ class _ContextEstimator(
         if self.batch_size != "auto":
             return self.lr
         return self.lr * math.sqrt(self.batch_size_ / AUTO_BATCH_MIN)
+
+    def _continued_decay(self) -> float:
+        """The decay that continued training (``partial_fit`` after its
+        first call, a warm start) trains at: ``weight_decay`` where it is a
+        number, so that ``set_params`` changes it as it changes ``lr``; with
+        ``"auto"``, the decay the fitted model was trained with."""
+        if self.weight_decay == "auto":
+            return self.weight_decay_
+        return float(self.weight_decay)
 
     def _decays(self) -> tuple[float, ...]:
         """The weight decays to try, strongest first: the path for "auto"."""

@@ -79,6 +79,8 @@ def _partial_fit(estimator, X, y, classes, sample_weight, first, module_params):
     else:
         target = estimator._apply_target_scale(target)
         encoded = estimator.encoder_.transform(table)
+        if estimator.batch_size != "auto":  # set_params may change it
+            estimator.batch_size_ = estimator._batch_size(len(table))
     if not hasattr(estimator, "_partial_seed"):  # a new stream
         estimator._partial_seed = draw_seed(estimator.random_state)
         estimator._partial_calls = 0
@@ -108,7 +110,7 @@ def _partial_fit(estimator, X, y, classes, sample_weight, first, module_params):
 def continue_fit(estimator, X, y, sample_weight=None):
     """``fit`` with ``warm_start=True`` on a fitted estimator: train the
     current network on ``X`` with the usual stopping rule (early stopping
-    on a validation split, else convergence), at the kept weight decay.
+    on a validation split, else convergence), at ``_continued_decay``.
 
     All or nothing: a call that raises leaves the estimator as it was."""
     module_params = estimator._module_params()
@@ -133,7 +135,8 @@ def _continue_fit(estimator, X, y, sample_weight, module_params):
     earlier = _counted_rows(estimator)
     seed = draw_seed(estimator.random_state)
     train, valid = estimator._early_stopping_split(data, target, seed)
-    budget = estimator._budget_callbacks(valid, (estimator.weight_decay_,))
+    estimator.batch_size_ = estimator._batch_size(len(train))  # as fit does
+    budget = estimator._budget_callbacks(valid, (estimator._continued_decay(),))
     with torch_session(estimator.n_threads, seed, estimator.device):
         net = training_net(estimator, encoded, module_params, seed, valid, budget)
         net.warm_start = True  # skorch: fit continues, without initialising
@@ -217,13 +220,9 @@ def training_net(estimator, encoded, module_params, seed, valid=None, budget=())
     ``fit`` builds it (iterators, learning rate, decay, callbacks), with the
     fitted network's weights and its optimizer's state."""
     fitted = estimator.net_
+    decay = estimator._continued_decay()
     net = estimator._build_net(
-        encoded,
-        module_params,
-        seed,
-        valid,
-        list(budget),
-        decay=estimator.weight_decay_,
+        encoded, module_params, seed, valid, list(budget), decay=decay
     )
     net.initialize()
     net.module_.load_state_dict(fitted.module_.state_dict())
@@ -233,11 +232,16 @@ def training_net(estimator, encoded, module_params, seed, valid=None, budget=())
     # place).
     optimizer = copy.deepcopy(_fitted_optimizer_state(fitted))
     if optimizer is not None:
+        built = [(g["lr"], g["weight_decay"]) for g in net.optimizer_.param_groups]
         net.optimizer_.load_state_dict(optimizer)
-        # The moments go on; the step size is the configured one, not the
-        # annealed stage's at the end of the last fit.
-        for group in net.optimizer_.param_groups:
-            group["lr"] = net.lr
+        # The moments go on; the step size and the decay are those the net
+        # was built with (load_state_dict brings back the fitted groups'
+        # options): not the annealed stage's lr, nor a decay that
+        # set_params has changed since (biases stay undecayed).
+        for group, (lr, weight_decay) in zip(
+            net.optimizer_.param_groups, built, strict=True
+        ):
+            group["lr"], group["weight_decay"] = lr, weight_decay
     # The epochs so far stay in the history; new ones are appended to a new
     # list, so the fitted net's history is untouched if training fails.
     # Training writes only to its own epochs, so the earlier epochs' records

@@ -15,6 +15,7 @@ from sklearn.metrics import roc_auc_score
 
 import skhyper
 from skhyper import HyperNetworkClassifier, HyperNetworkRegressor
+from skhyper._modules import Dropout
 
 
 def make_model(cls, **params):
@@ -511,12 +512,33 @@ def test_context_attributes_compared_by_value(round_trip):
         model.partial_fit(X.iloc[300:600], y[300:600])
 
 
+@pytest.mark.parametrize("decay", [1.0, 0.0])
 @pytest.mark.parametrize("mode", ["partial_fit", "warm_start"])
-def test_training_parameters_may_change_between_calls(mode):
+def test_training_parameters_may_change_between_calls(mode, decay):
+    # They take effect on the next call: batch_size and weight_decay were
+    # ignored (the first call's batch size and decay were kept in silence).
     X, y = chunked_table()
     model = _fitted(make_model(HyperNetworkClassifier), mode, X, y)
-    model.set_params(lr=1e-2, dropout=0.3, batch_size=64, max_epochs=1, weight_decay=1)
+    params = {"lr": 1e-2, "dropout": 0.3, "batch_size": 64, "max_epochs": 1}
+    model.set_params(**params, weight_decay=decay)
     _go_on(model, mode, X, y)
+    assert model.batch_size_ == 64
+    assert model.weight_decay_ == decay
+    groups = model.net_.optimizer_.param_groups
+    # The weights decay at the new rate; the biases' group never decays.
+    assert sorted(g["weight_decay"] for g in groups) == sorted([0.0, decay])
+    assert {g["lr"] for g in model.net_.optimizer_.param_groups} == {1e-2}
+    rates = {m.p for m in model.net_.module_.modules() if isinstance(m, Dropout)}
+    assert rates == {0.3}
+
+
+def test_batch_size_auto_keeps_the_first_chunks_size():
+    X, y = chunked_table()
+    model = make_model(HyperNetworkClassifier, batch_size="auto")
+    model.partial_fit(X.iloc[:300], y[:300], classes=[0, 1])
+    first = model.batch_size_
+    model.partial_fit(X.iloc[300:310], y[300:310])
+    assert model.batch_size_ == first
 
 
 # -- the stream's row counts and state after fit --------------------------------------

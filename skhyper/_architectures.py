@@ -25,13 +25,17 @@ context_column : str, int, list of these, or None, default=None
         The column whose value changes what the other features mean. A column
         name for a DataFrame, an integer position for an array (as in
         ``ColumnTransformer``). With ``None``, a DataFrame's single
-        non-numeric column is used; anything else raises a ``ValueError``.
+        non-numeric column is used (anything else raises a ``ValueError``),
+        unless ``continuous_context`` is set: then there is no categorical
+        context, and non-numeric columns are categorical features.
         A list names several context columns (e.g. ``["sensor_type",
         "site"]``): their embeddings, concatenated, drive the network. The
         context may hold strings, integers, or pandas ``category`` /
         ``string`` / ``object`` values; they are encoded at fit. Missing
-        context values (None/NaN) are an error: fill them with an explicit
-        category first.
+        context values (None/NaN) are an error with
+        ``handle_unknown="error"``: fill them with an explicit category
+        first. With ``"learned"`` they get the unknown embedding, at fit
+        and at predict.
 
         Of the other columns, numeric ones (bool included) are encoded as
         ``numeric_encoding`` says, and categorical ones (``category`` or
@@ -148,11 +152,12 @@ default=NUMERIC_ENCODING_DEFAULT
     weight_averaging : float, default=WEIGHT_AVERAGING_DEFAULT
         Fraction of the last epochs whose weights are averaged into the
         fitted model (stochastic weight averaging) in a fit without a
-        validation split: such a fit then runs all ``max_epochs`` and
-        averages the weights at the end of each of the last
-        ``ceil(weight_averaging * max_epochs)`` epochs. ``0`` keeps the last
-        epoch's weights and lets the fit stop on convergence. Ignored with
-        a validation split, which keeps the best epoch's weights instead.
+        validation split: when ``ceil(weight_averaging * max_epochs)`` is
+        above 1, such a fit runs all ``max_epochs`` and averages the weights
+        at the end of each of those last epochs. Otherwise (``0``, or a
+        fraction of at most one epoch) it keeps the last epoch's weights
+        and stops on convergence. Ignored with a validation split, which keeps
+        the best epoch's weights instead.
     batch_size : int or "auto", default="auto"
         Rows per training step. ``"auto"`` uses 128 rows up to about 5,800
         training rows; beyond, the power of two nearest to a 32nd of the
@@ -208,11 +213,14 @@ default=NUMERIC_ENCODING_DEFAULT
         When the estimator is fitted, ``fit`` continues training the
         current network (its weights, its optimizer's state, its encoders)
         on the given rows, with the usual stopping rule and the kept weight
-        decay, instead of starting a new one. The columns, the classes and
-        the parameters of the architecture and the encoding must be those
-        of the first fit (a ``ValueError`` names any that changed); values
-        it did not see follow ``handle_unknown``. A continued fit that
-        raises leaves the model as it was.
+        decay (or ``weight_decay``, if set to a number since), instead of
+        starting a new one; ``batch_size_`` is chosen for the new rows as
+        ``fit`` chooses it, and each context's rows for
+        ``context_shrinkage`` add to those of the fit it goes on from. The
+        columns, the classes and the parameters of the architecture and the
+        encoding must be those of the first fit (a ``ValueError`` names any
+        that changed); values it did not see follow ``handle_unknown``. A
+        continued fit that raises leaves the model as it was.
     checkpoint : str, path-like or None, default=None
         A directory (created if missing) where ``fit`` saves, after every
         epoch, what it needs to go on: the weights, the optimizer's state,
@@ -236,12 +244,14 @@ default=NUMERIC_ENCODING_DEFAULT
         machines) started by ``accelerate launch`` or ``torchrun``: every
         process runs the same script and calls ``fit`` with the same
         table; each trains on its share of every batch and the gradients
-        are averaged (one all-reduce per step), so all of them take the
-        steps of a single-process fit, with ``batch_size`` (or ``"auto"``)
-        the whole batch, and end with the same model. Training runs on the
-        accelerator's device; the fitted model then moves to ``device``
-        and predicts, pickles and saves like any other (without the
-        accelerator: a copy or a loaded model has ``accelerator=None``).
+        are averaged after every step (summed through shared memory when
+        every process trains on a CPU of one machine, else by an
+        all-reduce), so all of them take the steps of a single-process
+        fit, with ``batch_size`` (or ``"auto"``) the whole batch, and end
+        with the same model. Training runs on the accelerator's device;
+        the fitted model then moves to ``device`` and predicts, pickles
+        and saves like any other (without the accelerator: a copy or a
+        loaded model has ``accelerator=None``).
         With one process it changes nothing. On a machine without GPUs
         create it with ``Accelerator(cpu=True)``. float32 only (no mixed
         precision), no gradient accumulation; not with ``partial_fit`` or
@@ -327,8 +337,12 @@ hidden_layer_sizes : tuple of int, default=(128, 64)
         Sizes of the fully connected layers after the concatenation."""
 
 SHARED_ATTRIBUTES_DOC = """\
-context_categories_ : ndarray of shape (n_contexts,)
-        The context values seen during fit, in the order of their codes.
+context_categories_ : ndarray of shape (n_contexts,) or list of ndarray
+        The categorical context's values, in the order of their codes: those
+        seen during fit, or those declared (``categories``, or in
+        ``partial_fit`` a pandas ``Categorical`` column's categories). A list
+        of one array per column when ``context_column`` is a list; ``[]``
+        with only ``continuous_context``.
     n_features_in_ : int
         Number of features seen during fit, context included.
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
@@ -384,9 +398,19 @@ The numeric (non-context) features are standardised and projected
     context. ``num_fc_layers`` fully connected layers of ``output_size`` and
     the output layer follow. Everything is learned end to end.
 
-    Each distinct context in a batch gets its weights generated once, and
-    its rows go through them in one grouped matrix product, so no per-row
-    weight matrix is ever built.
+    A categorical context's layer is generated per context, not per row:
+    in training for every context at each step (beyond 1,024 context
+    combinations, for the batch's own), for prediction once (while all
+    fit in 256 MB). Rows go through it without a weight matrix per row: a
+    rank-``r`` update ``A(c) B(c)`` is applied one factor at a time (on a
+    CPU, in training densely over all contexts while they are few, else
+    with the rows regrouped by context, and in prediction as sums of
+    factor rows; on a GPU, with each row's factors gathered). A full-rank
+    update is applied to the rows regrouped by context, in one batched
+    matrix product.
+    A continuous context gives each row a layer of its own: a per-row
+    product with its generated factors, which with ``generator_rank=None``
+    builds a ``hidden_size x output_size`` matrix per row.
 
     **Initialisation.** The generated layer is ``W(c) = W0 + dW(c)`` (and
     likewise for the bias): ``W0`` is initialised like ``torch.nn.Linear``

@@ -5,9 +5,10 @@ Hugging Face Accelerate starts the processes (``accelerate launch`` or
 ``torchrun``; one per GPU, or several on a CPU) and sets up
 ``torch.distributed`` (NCCL between GPUs, gloo on CPUs). Every process runs
 the same script and calls ``fit`` on the same table; here each process
-trains on its share of every batch, and one all-reduce per step averages
-the gradients, so every process applies the same update and holds the same
-weights.
+trains on its share of every batch, and the gradients are averaged after
+every step (summed through shared memory between CPU processes of one
+machine, ``_shared_memory.py``; else by one all-reduce), so every process
+applies the same update and holds the same weights.
 
 This is the engine of skorch's ``skorch.hf.AccelerateMixin`` (torch's
 process group, as Accelerate sets it up), without the mixin. The mixin
@@ -355,8 +356,9 @@ class DistributedNet(WeightedLossNet):
         if getattr(accelerator, "ddp_handler", None) is not None:
             warnings.warn(
                 "The accelerator's DistributedDataParallelKwargs are ignored: "
-                "skhyper averages the gradients itself, with one all-reduce "
-                "per step, instead of through DistributedDataParallel.",
+                "skhyper averages the gradients itself after every step "
+                "(through shared memory between CPU processes of one machine, "
+                "else with an all-reduce), not through DistributedDataParallel.",
                 UserWarning,
                 stacklevel=2,
             )

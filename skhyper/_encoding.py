@@ -39,9 +39,10 @@ RARE_CONTEXT_ROWS = 10
 class RareContextWarning(UserWarning):
     """Warning: a context value has fewer than 10 rows in fit.
 
-    ``RARE_CONTEXT_ROWS`` sets the number. The rows counted are those given
-    to ``fit`` (or to one ``partial_fit`` call), before the early-stopping
-    split and whatever their ``sample_weight``; ``context_shrinkage``
+    ``RARE_CONTEXT_ROWS`` sets the number. Only a ``fit`` that starts a new
+    model warns (not ``partial_fit``, nor a ``warm_start`` continuation),
+    counting the rows given to it, before the early-stopping split and
+    whatever their ``sample_weight``; ``context_shrinkage``
     counts the training split's rows in units of average weight. Such a
     value's generated layer rests on a handful of rows.
     ``context_pooling`` (off by default) holds it back towards the layer

@@ -112,11 +112,16 @@ HyperNetworkRegressor or ConcatRegressor
 
     Raises
     ------
+    TypeError
+        If ``estimator`` is not one of skhyper's estimators.
     ValueError
-        If a context or categorical column holds categories that are not
-        all strings, all integers or all floats, if the class labels are of
-        another type, or if the generated weights of all context
-        combinations exceed what ``predict`` caches (256 MB).
+        If the model was fitted with ``continuous_context`` or
+        ``context_attributes`` (the graph holds the layers of the
+        categorical context values seen at fit only), if ``X`` has other
+        columns than ``fit``, if a context or categorical column holds
+        categories that are not all strings, all integers or all floats, if
+        the class labels are of another type, or if the generated weights
+        of all context combinations exceed what ``predict`` caches (256 MB).
 
     See Also
     --------

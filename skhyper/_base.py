@@ -284,7 +284,7 @@ class _ContextEstimator(
         )
         seed = agree_on_fit(self.accelerator, seed, data)
         train, valid = self._early_stopping_split(data, target, seed)
-        self.batch_size_ = self._batch_size(len(train))
+        self.batch_size_ = self._batch_size(len(train), device)
         with torch_session(self.n_threads, seed, device):
             net = self._train(encoded, module_params, seed, train, valid, run)
             self._fit_shrinkage(net, train, valid)
@@ -584,11 +584,13 @@ class _ContextEstimator(
                 params["continuous_bins"] = bins
         return params
 
-    def _batch_size(self, n_train: int) -> int:
+    def _batch_size(self, n_train: int, device=None) -> int:
         """Rows per training step: ``batch_size`` or :func:`auto_batch_size`."""
         if self.batch_size != "auto":
             return int(self.batch_size)
-        return auto_batch_size(n_train, torch.device(self.device).type)
+        # The device that trains: an accelerator's, where there is one.
+        device = self.device if device is None else device
+        return auto_batch_size(n_train, torch.device(device).type)
 
     def _scaled_lr(self) -> float:
         """``lr``, scaled by the square-root rule with ``batch_size="auto"``."""

@@ -677,3 +677,35 @@ def test_a_large_pooling_penalty_is_not_taken_for_divergence():
     assert history["train_loss"].iloc[-1] > 10 * np.log(2)
     assert history["train_data_loss"].max() < 2 * np.log(2)
     assert (history["train_data_loss"] <= history["train_loss"] + 1e-6).all()
+
+
+# -- batch_size="auto" -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rows", "device", "expected"),
+    [
+        (10, "cpu", 128),  # small tables keep 128-row steps
+        (5_792, "cpu", 128),  # 181 rows a step rounds to 128 (log2: 7.5)
+        (5_795, "cpu", 256),  # and just beyond, to 256
+        (100_000, "cpu", 4096),  # a 32nd: 3,125 -> 4,096
+        (1_000_000, "cpu", 4096),  # capped on a CPU
+        (1_000_000, "cuda", 16384),  # a GPU takes up to 16,384
+        (100_000_000, "cuda:1", 16384),
+    ],
+)
+def test_auto_batch_size_follows_the_documented_rule(rows, device, expected):
+    from skhyper._base import auto_batch_size
+
+    assert auto_batch_size(rows, torch.device(device).type) == expected
+
+
+def test_auto_batch_size_is_chosen_for_the_device_that_trains():
+    # With an accelerator, the processes' device trains, whatever `device`
+    # (where the fitted model goes) says: a GPU fit was capped at 4,096.
+    from skhyper import HyperNetworkClassifier
+
+    model = HyperNetworkClassifier()
+    assert model._batch_size(1_000_000) == 4096
+    assert model._batch_size(1_000_000, "cuda:0") == 16384
+    assert model.set_params(batch_size=64)._batch_size(1_000_000, "cuda:0") == 64

@@ -786,16 +786,21 @@ class ContextLinear(nn.Module):
         rest from the rows' mean update (``sum rows[i] * update[i] / sum
         rows``). A combination not listed (no training rows: an unseen
         value's unknown code, a value known by its attributes alone, an
-        unseen combination of seen values) keeps its own update. No
-        arguments (or ``prior_rows=0``) turn it off. Training never pools."""
+        unseen combination of seen values) keeps its own update. One listed
+        with 0 rows (seen at fit in the validation split only, so its
+        embedding never trained) takes the mean update whole, at any
+        ``prior_rows``: the limit of its share as the rows go to 0. No
+        arguments (or ``prior_rows=0`` with rows for every combination) turn
+        it off. Training never pools."""
         names = ("pooled_ids", "update_kept", "mean_weight", "mean_bias")
-        if ids is None or prior_rows <= 0:
+        rows = None if rows is None else torch.as_tensor(rows, dtype=torch.float64)
+        if ids is None or (prior_rows <= 0 and bool((rows > 0).all())):
             for name in names:
                 setattr(self, name, None)
             return
         device = self.base_weight.device
         ids = torch.as_tensor(ids, device=device, dtype=torch.long)
-        rows = torch.as_tensor(rows, device=device, dtype=torch.float64)
+        rows = rows.to(device)
         share = rows / rows.sum()
         dtype = self.base_weight.dtype
         mean_weight = torch.zeros(
@@ -812,7 +817,8 @@ class ContextLinear(nn.Module):
             mean_bias += weights @ bias_update
             mean_weight += _weighted_sum(weights, weight_parts)
         self.train(was_training)
-        kept = rows / (rows + prior_rows)
+        # 0 rows: 0 (0 / 0 where prior_rows is 0, a NaN that where drops).
+        kept = torch.where(rows > 0, rows / (rows + prior_rows), 0.0)
         values = (ids, kept.float(), mean_weight, mean_bias)
         for name, value in zip(names, values, strict=True):
             setattr(self, name, value)

@@ -400,12 +400,17 @@ def test_both_hypernetworks_shrink_by_default():
 # -- contexts without training rows, and splits without weight -----------------
 
 
+@pytest.mark.parametrize("shrinkage", [8.0, 0.0])
 @pytest.mark.parametrize("cls", HYPERNETWORKS)
-def test_a_context_seen_only_in_the_validation_split_takes_the_mean_update(cls):
+def test_a_context_seen_only_in_the_validation_split_takes_the_mean_update(
+    cls, shrinkage
+):
     """Sixty one-row contexts beside three large ones: a tenth of them fall
     in the validation split, so their embeddings never train. They count 0
     rows and keep none of their own update, as a context whose rows all
-    weigh 0 does, instead of being left out (and keeping all of it)."""
+    weigh 0 does, instead of being left out (and keeping all of it); also
+    without shrinkage (0, which "auto" often keeps), where pooling was
+    switched off and they kept the update of an untrained embedding."""
     X, value = _shared_rule(n=300, n_contexts=3)
     rng = np.random.default_rng(1)
     singles = pd.DataFrame(
@@ -417,7 +422,7 @@ def test_a_context_seen_only_in_the_validation_split_takes_the_mean_update(cls):
     )
     X = pd.concat([X, singles], ignore_index=True)
     value = np.concatenate([value, singles["x1"].to_numpy()])
-    model = _fit(cls, X, value, context_shrinkage=8.0)
+    model = _fit(cls, X, value, context_shrinkage=shrinkage)
     module = model.net_.module_
     codes = torch.as_tensor(model.encoder_.transform(X).context)
     seen = np.unique(module.context_embedding.combination_ids(codes).numpy())
@@ -426,6 +431,9 @@ def test_a_context_seen_only_in_the_validation_split_takes_the_mean_update(cls):
     assert len(untrained) > 0
     layer = module.context_layer
     assert layer.kept_share(untrained).eq(0).all()
+    trained = torch.as_tensor(model._pooled_ids[model._pooled_rows > 0])
+    if shrinkage == 0:  # the others keep their whole update
+        assert layer.kept_share(trained).eq(1).all()
     with torch.no_grad():
         weight, bias = layer.generate(module.context_embedding.codes_of(untrained))
     torch.testing.assert_close(

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_object_dtype
 
-from ._categories import mid_sentence, preview
+from ._categories import mid_sentence, preview, repeated_labels
 from ._numeric import NumericEncoder, holds_numbers
 from ._plain import frame_from_plain, frame_to_plain
 
@@ -131,10 +131,11 @@ class AttributeTable:
             raise ValueError(
                 f"context_attributes for {self._named} has no attribute columns."
             )
-        if _repeated(table.columns):
+        repeated = repeated_labels(table.columns)
+        if repeated:
             raise ValueError(
                 f"context_attributes for {self._named} has the column(s) "
-                f"{preview(_repeated(table.columns))} more than once; give each "
+                f"{preview(repeated)} more than once; give each "
                 "attribute one column (rename or drop the repeats)."
             )
         table = _numbers_as_floats(table)
@@ -143,10 +144,11 @@ class AttributeTable:
                 f"context_attributes for {self._named} has a missing value in "
                 "its index; every row must be indexed by a context value."
             )
-        if _repeated(table.index):
+        repeated = repeated_labels(table.index)
+        if repeated:
             raise ValueError(
                 f"context_attributes for {self._named} lists "
-                f"{preview(_repeated(table.index))} more than once; give "
+                f"{preview(repeated)} more than once; give "
                 "each context value one row."
             )
         for column in table.columns:
@@ -177,11 +179,6 @@ class AttributeTable:
         state = dict(self.__dict__)
         state.pop("table", None)
         return state
-
-
-def _repeated(labels: pd.Index) -> list:
-    """The labels that occur more than once, each once, in order."""
-    return list(pd.unique(labels[labels.duplicated()]))
 
 
 def _numbers_as_floats(table: pd.DataFrame) -> pd.DataFrame:

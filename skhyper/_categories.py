@@ -25,6 +25,12 @@ def preview(values, limit: int = 5) -> str:
     return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
 
 
+def repeated_labels(labels: pd.Index) -> list:
+    """The labels that occur more than once, each once, in order (for a
+    message about repeated column names or index values)."""
+    return list(pd.unique(labels[labels.duplicated()]))
+
+
 def mid_sentence(what: str) -> str:
     """How a column named at the start of a message (``"The context column
     'c'"``) reads inside one (``"the context column 'c'"``)."""

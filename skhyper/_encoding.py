@@ -27,7 +27,7 @@ from scipy import sparse
 from sklearn.utils.validation import check_array
 
 from ._attributes import AttributeTable, attributes_digest
-from ._categories import CategoryEncoder, preview
+from ._categories import CategoryEncoder, preview, repeated_labels
 from ._numeric import NumericEncoder, holds_numbers
 
 HANDLE_UNKNOWN_OPTIONS = ("error", "learned")
@@ -158,7 +158,7 @@ def _check_column_labels(columns: pd.Index) -> None:
             "flatten them first, e.g. X.columns = ['_'.join(map(str, c)) for c "
             "in X.columns]."
         )
-    repeated = list(pd.unique(columns[columns.duplicated()]))
+    repeated = repeated_labels(columns)
     if repeated:
         raise ValueError(
             f"X has the column name(s) {preview(repeated)} more than once; "

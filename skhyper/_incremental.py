@@ -343,12 +343,13 @@ def _counts_from_fit(estimator) -> None:
     """Start the stream's row counts from those of the training rows of the
     ``fit`` it goes on from (``_pooled_ids``/``_pooled_rows``, by context
     combination), so that a numeric ``context_shrinkage`` counts them too."""
-    ids = getattr(estimator, "_pooled_ids", None)
-    if ids is None:  # no categorical context, or nothing counted
+    counted = _counted_rows(estimator)
+    if counted is None:  # no categorical context, or nothing counted
         return
+    ids, rows = counted
     embedding = estimator.net_.module_.context_embedding
     ids = torch.as_tensor(ids, device=embedding.radix.device)
     # _cumulative_pooling keys its counts by rows of codes, not by ids.
     codes = ids[:, None] if len(embedding.columns) == 1 else embedding.codes_of(ids)
     estimator._pooling_keys = codes.cpu().numpy().astype(np.int64)
-    estimator._pooling_counts = np.asarray(estimator._pooled_rows, dtype=np.float64)
+    estimator._pooling_counts = np.asarray(rows, dtype=np.float64)

@@ -128,9 +128,14 @@ class WeightAveraging(Callback):
 
     def on_train_begin(self, net, **kwargs) -> None:
         self.mean_, self.n_averaged_ = None, 0
+        # The epochs are counted from here: a warm start's history begins
+        # with those of the fit it goes on from. (A checkpoint restores its
+        # epochs after this, into a history that began empty.)
+        self.first_epoch_ = len(net.history)
 
     def on_epoch_end(self, net, **kwargs) -> None:
-        if len(net.history) <= net.max_epochs - self.n_epochs:
+        trained = len(net.history) - self.first_epoch_
+        if trained <= net.max_epochs - self.n_epochs:
             return
         weights = net.module_.state_dict()
         self.n_averaged_ += 1

@@ -1,5 +1,6 @@
 """Regressors, weights, early stopping, history and the look inside."""
 
+import copy
 import re
 
 import numpy as np
@@ -520,6 +521,26 @@ def test_weight_averaging_averages_the_last_epochs(cls):
     assert not np.allclose(outputs(averaged, X), outputs(fits[4], X))
     # The fitted net keeps no second copy of the weights.
     assert dict(averaged.net_.callbacks_)["weight_averaging"].mean_ is None
+
+
+def test_warm_start_averages_the_last_epochs_of_its_own():
+    """A warm start runs ``max_epochs`` more epochs and averages the last
+    of them, as a fit does: not every epoch after the earlier fit's."""
+    X, y = _flip_regression(n=200)
+    params = dict(early_stopping=False, max_epochs=4, weight_averaging=0.5, **SMALL)
+    fitted = HyperNetworkRegressor("ctx", **params).fit(X, y)
+
+    def warm_start(**changes):
+        model = copy.deepcopy(fitted).set_params(warm_start=True, **changes)
+        return model.fit(X, y)
+
+    # Warm starts are deterministic, so these pass through the same weights.
+    at = {n: _weights(warm_start(max_epochs=n, weight_averaging=0)) for n in (3, 4)}
+    averaged = warm_start()
+    assert averaged.n_iter_ == 8
+    for name, value in _weights(averaged).items():
+        expected = (at[3][name] + at[4][name]) / 2
+        torch.testing.assert_close(value, expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("averaging", [0.0, 0.1])

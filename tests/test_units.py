@@ -546,6 +546,19 @@ def test_weight_averaging_averages_the_last_epochs_only():
     assert callback.mean_ is None
 
 
+def test_weight_averaging_counts_the_epochs_of_its_own_fit():
+    """A warm start's history begins with the epochs of the fit it goes on
+    from: the last epochs of the new ones are averaged, not all of them."""
+    net = fake_net(Marked(), max_epochs=5)
+    for _ in range(5):  # the earlier fit's epochs
+        net.history.new_epoch()
+    callback = WeightAveraging(n_epochs=2)
+    run_epochs(callback, net, [{}] * 5, lambda e: net.module_.mark(float(e)))
+    assert callback.n_averaged_ == 2
+    callback.on_train_end(net)
+    assert net.module_.value == pytest.approx((4 + 5) / 2)
+
+
 def test_weight_averaging_of_one_epoch_keeps_the_last_weights():
     net = fake_net(Marked(), max_epochs=4)
     callback = WeightAveraging(n_epochs=1)

@@ -34,6 +34,7 @@ from ._continuation_checks import (
     check_no_balanced_weights,
     check_unchanged,
 )
+from ._distributed import agree_on_fit, release_net, training_device
 from ._encoding import TableEncoder, as_table
 from ._persistence import optimizer_state_from_plain
 from ._runtime import draw_seed, torch_session
@@ -131,18 +132,22 @@ def _continue_fit(estimator, X, y, sample_weight, module_params):
     from ._data import TensorTable
 
     pooling = estimator._pooling(encoded, weight)
-    data = TensorTable(encoded, target, weight, estimator.device, pooling)
+    # As fit: on an accelerator's device, with every process given the same
+    # table and taking process 0's seed (each would otherwise split and
+    # shuffle on its own, and train on a mixture of tables).
+    device = training_device(estimator.accelerator, estimator.device)
+    data = TensorTable(encoded, target, weight, device, pooling)
     earlier = _counted_rows(estimator)
-    seed = draw_seed(estimator.random_state)
+    seed = agree_on_fit(estimator.accelerator, draw_seed(estimator.random_state), data)
     train, valid = estimator._early_stopping_split(data, target, seed)
-    estimator.batch_size_ = estimator._batch_size(len(train))  # as fit does
+    estimator.batch_size_ = estimator._batch_size(len(train), device)
     budget = estimator._budget_callbacks(valid, (estimator._continued_decay(),))
-    with torch_session(estimator.n_threads, seed, estimator.device):
+    with torch_session(estimator.n_threads, seed, device):
         net = training_net(estimator, encoded, module_params, seed, valid, budget)
         net.warm_start = True  # skorch: fit continues, without initialising
         net.fit(train, None)
         estimator._fit_shrinkage(net, train, valid, earlier)
-    estimator._keep(net)
+    estimator._keep(release_net(net, estimator.device))
     if hasattr(estimator, "_partial_seed"):
         # A stream goes on after this fit: its counts take this fit's rows.
         _counts_from_fit(estimator)

@@ -308,6 +308,21 @@ digest = sum(float(w.double().abs().sum()) for w in weights.values())
 valid = model.history_["valid_loss"].tolist()
 lines.append(f"process {accelerator.process_index} weights {digest!r} {valid!r}")
 
+# A warm start makes the same checks as fit: the same table everywhere,
+# and process 0's seed (which draws the early-stopping split).
+warm = []
+model.set_params(warm_start=True)
+try:
+    model.fit(mine, mine["a"])
+except ValueError as error:
+    warm.append(f"process {accelerator.process_index}: {error}")
+seeds = []
+split = model._early_stopping_split
+model._early_stopping_split = lambda *a: seeds.append(a[-1]) or split(*a)
+model.fit(X, X["a"])
+warm.append(repr(seeds))
+(report.parent / f"warm{accelerator.process_index}.txt").write_text("\\n".join(warm))
+
 # Each process scores its share of the held-out rows; all must record the
 # whole split's loss, that of the same fit in one process (no dropout: the
 # processes' steps then differ from one process's only in rounding).
@@ -329,7 +344,7 @@ def test_two_processes_agree_on_table_and_seed(tmp_path):
     """Each process passing its own table would train on a mixture: every
     process raises the same ValueError instead (and none waits forever).
     With the same table and ``random_state=None`` they end with the same
-    weights (all take process 0's seed)."""
+    weights (all take process 0's seed). A warm start checks both too."""
     _run_on_two_processes(MISMATCHED_TABLES, tmp_path)
     reports = [(tmp_path / f"rank{r}.txt").read_text().splitlines() for r in (0, 1)]
     for rank, (error, *_) in enumerate(reports):
@@ -343,6 +358,10 @@ def test_two_processes_agree_on_table_and_seed(tmp_path):
     assert shared == shared_1
     assert len(shared) == 3
     np.testing.assert_allclose(shared, alone, rtol=1e-5)
+    warm = [(tmp_path / f"warm{r}.txt").read_text().splitlines() for r in (0, 1)]
+    for rank, (error, _) in enumerate(warm):
+        assert error.startswith(f"process {rank}: With an accelerator every process")
+    assert warm[0][1] == warm[1][1], warm
 
 
 AVERAGING = """

@@ -188,7 +188,10 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
         """
         target = valid.target.cpu().numpy()
         weight = valid.weight.cpu().numpy()
-        if len(np.unique(target)) < len(self.classes_):  # AUC undefined: use the loss
+        # The AUC is undefined unless every class has validation rows of
+        # positive weight (class_weight or sample_weight may zero a class):
+        # use the loss then.
+        if len(np.unique(target[weight > 0])) < len(self.classes_):
             return None
 
         def score(net) -> float:

@@ -2,6 +2,7 @@
 
 import copy
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -82,6 +83,31 @@ def test_class_weight_dict_uses_original_labels():
     model.fit(X, labels)
     with pytest.raises(ValueError, match="'fault'"):
         ConcatClassifier("sensor_type", class_weight={"fault": 2.0}).fit(X, labels)
+
+
+@pytest.mark.parametrize("cls", [HyperNetworkClassifier, ConcatClassifier])
+def test_a_class_of_zero_weight_trains_on_the_others(cls):
+    """A class weighted 0 (as HistGradientBoostingClassifier allows) has no
+    ROC AUC on the validation split: early stopping monitors the loss
+    instead (it compared NaN AUCs, never saved a best epoch and failed in
+    torch's load_state_dict)."""
+    X, y = _sensor()
+    model = cls(
+        "sensor_type",
+        class_weight={1: 0.0},
+        early_stopping=True,
+        weight_decay=0.01,  # one fit, along the validation split
+        max_epochs=6,
+        n_iter_no_change=2,
+        **SMALL,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no 0/0 each epoch
+        model.fit(X, y)
+    assert np.isfinite(model.history_["valid_loss"]).all()
+    assert np.isfinite(model.predict_proba(X)).all()
+    # The zero-weight class taught nothing: the model leans to the other.
+    assert (model.predict(X) == 0).mean() > 0.9
 
 
 def test_zero_sample_weight_rows_are_ignored():

@@ -11,6 +11,7 @@ error that says how to install them.
 
 from __future__ import annotations
 
+import pandas as pd
 import torch
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -25,6 +26,7 @@ __all__ = [
     "import_onnx",
     "import_pyplot",
     "import_skops_io",
+    "is_arrow_categorical",
 ]
 
 # torch.optim's fused AdamW got its CPU kernel in torch 2.4.
@@ -39,6 +41,22 @@ def _torch_version() -> tuple[int, int]:
 def has_fused_adamw() -> bool:
     """Whether ``torch._fused_adamw_`` exists and runs on a CPU."""
     return hasattr(torch, "_fused_adamw_") and _torch_version() >= FUSED_ADAMW_CPU_SINCE
+
+
+def is_arrow_categorical(dtype) -> bool:
+    """Whether ``dtype`` is a pyarrow-backed pandas dtype of strings or of
+    dictionary-encoded values (pyarrow's categories), as
+    ``read_parquet(dtype_backend="pyarrow")`` gives."""
+    if not isinstance(dtype, pd.ArrowDtype):
+        return False
+    import pyarrow  # installed wherever an ArrowDtype exists
+
+    kind = dtype.pyarrow_dtype
+    return (
+        pyarrow.types.is_string(kind)
+        or pyarrow.types.is_large_string(kind)
+        or pyarrow.types.is_dictionary(kind)
+    )
 
 
 def import_skops_io():

@@ -27,6 +27,7 @@ from scipy import sparse
 from sklearn.utils.validation import check_array
 
 from ._attributes import AttributeTable, attributes_digest
+from ._compat import is_arrow_categorical
 from ._categories import CategoryEncoder, preview, repeated_labels
 from ._numeric import NumericEncoder, holds_numbers
 
@@ -201,8 +202,11 @@ def _check_rows(rows, estimator_name: str) -> None:
 
 
 def is_categorical_feature(column: pd.Series) -> bool:
-    """Category and string columns, and object columns holding only strings."""
+    """Category and string columns (pandas' or pyarrow's), and object
+    columns holding only strings."""
     if isinstance(column.dtype, (pd.CategoricalDtype, pd.StringDtype)):
+        return True
+    if is_arrow_categorical(column.dtype):
         return True
     if is_object_dtype(column.dtype):
         kind = pd.api.types.infer_dtype(column.to_numpy(), skipna=True)

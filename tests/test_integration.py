@@ -1,6 +1,7 @@
 import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from _helpers import CLASSIFIERS, SMALL
@@ -292,6 +293,30 @@ def test_context_column_none_picks_the_single_text_column(cls, dtype):
     assert auto.encoder_.context_positions_ == [1]
     assert list(auto.context_categories_) == ["a", "b", "c"]
     assert np.array_equal(auto.predict_proba(X), named.predict_proba(X))
+
+
+@pytest.mark.parametrize("cls", CLASSIFIERS)
+@pytest.mark.parametrize("kind", ["string", "large_string", "dictionary"])
+def test_pyarrow_text_columns_are_text_columns(cls, kind):
+    """The text columns of ``read_parquet(dtype_backend="pyarrow")`` (strings
+    and pyarrow's dictionary-encoded categories) are context or categorical
+    columns, found by ``context_column=None`` too: the model is that of the
+    same values as plain strings."""
+    pa = pytest.importorskip("pyarrow")
+    arrow = {
+        "string": pa.string(),
+        "large_string": pa.large_string(),
+        "dictionary": pa.dictionary(pa.int32(), pa.string()),
+    }[kind]
+    X, y = make_frame()
+    X["site"] = np.where(X["x2"] > 0, "high", "low")
+    X_arrow = X.astype({"ctx": pd.ArrowDtype(arrow), "site": pd.ArrowDtype(arrow)})
+    plain = make_clf(cls).fit(X, y)
+    clf = make_clf(cls).fit(X_arrow, y)
+    assert len(clf.encoder_.categorical_encoders_) == 1  # site
+    assert np.array_equal(clf.predict_proba(X_arrow), plain.predict_proba(X))
+    auto = make_clf(cls, context_column=None).fit(X_arrow.drop(columns="site"), y)
+    assert auto.encoder_.context_positions_ == [X.columns.get_loc("ctx")]
 
 
 @pytest.mark.parametrize("cls", CLASSIFIERS)

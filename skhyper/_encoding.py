@@ -116,14 +116,20 @@ def as_table(X, estimator_name: str) -> pd.DataFrame:
 
     Arrays and lists become a DataFrame with integer column labels; a list of
     rows goes through an object array so that strings and numbers in
-    different columns keep their types.
+    different columns keep their types. Other data frames (a pyarrow
+    ``Table``, a polars ``DataFrame``) become pandas ones with their column
+    names, and pandas' sparse columns dense ones, as scikit-learn's
+    estimators take them.
     """
     if sparse.issparse(X):
         raise TypeError(
             f"{estimator_name} does not accept sparse input; pass a dense "
             "array or DataFrame instead, e.g. X.toarray()."
         )
+    if not isinstance(X, pd.DataFrame) and _is_other_data_frame(X):
+        X = X.to_pandas()
     if isinstance(X, pd.DataFrame):
+        X = _dense_columns(X)
         if X.shape[0] == 0:
             raise ValueError(
                 f"Found array with 0 sample(s) (shape={X.shape}) while a minimum "
@@ -148,6 +154,27 @@ def as_table(X, estimator_name: str) -> pd.DataFrame:
         estimator=estimator_name,
     )
     return pd.DataFrame(array)
+
+
+def _is_other_data_frame(X) -> bool:
+    """A data frame of another library that converts itself to pandas (it
+    speaks the data frame interchange protocol, as pyarrow's and polars'
+    do): converted, its column names are kept, as scikit-learn keeps them."""
+    return hasattr(X, "__dataframe__") and callable(getattr(X, "to_pandas", None))
+
+
+def _dense_columns(X: pd.DataFrame) -> pd.DataFrame:
+    """``X`` with its pandas sparse columns (if any) made dense: they hold
+    the same values, and each column is encoded from its dense values."""
+    positions = [
+        i for i, dtype in enumerate(X.dtypes) if isinstance(dtype, pd.SparseDtype)
+    ]
+    if not positions:
+        return X
+    X = X.copy()
+    for i in positions:
+        X.isetitem(i, X.iloc[:, i].sparse.to_dense())
+    return X
 
 
 def _check_column_labels(columns: pd.Index) -> None:

@@ -320,6 +320,24 @@ def test_pyarrow_text_columns_are_text_columns(cls, kind):
 
 
 @pytest.mark.parametrize("cls", CLASSIFIERS)
+def test_sparse_columns_and_pyarrow_tables_are_taken_as_frames(cls):
+    """As scikit-learn's estimators take them: a pandas sparse column by its
+    values, a pyarrow Table with its column names (the context found by
+    name), each giving the model of the plain DataFrame."""
+    X, y = make_frame()
+    plain = make_clf(cls).fit(X, y)
+    expected = plain.predict_proba(X)
+    X_sparse = X.astype({"x1": pd.SparseDtype(float, 0.0)})
+    sparse_fit = make_clf(cls).fit(X_sparse, y)
+    assert np.array_equal(sparse_fit.predict_proba(X_sparse), expected)
+    pa = pytest.importorskip("pyarrow")
+    table = pa.Table.from_pandas(X, preserve_index=False)
+    table_fit = make_clf(cls).fit(table, y)
+    assert list(table_fit.feature_names_in_) == list(X.columns)
+    assert np.array_equal(table_fit.predict_proba(table), expected)
+
+
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_context_column_none_with_array_raises(cls):
     X, y = make_frame()
     with pytest.raises(ValueError, match="context_column=None"):

@@ -27,8 +27,8 @@ from scipy import sparse
 from sklearn.utils.validation import check_array
 
 from ._attributes import AttributeTable, attributes_digest
-from ._compat import is_arrow_categorical
 from ._categories import CategoryEncoder, preview, repeated_labels
+from ._compat import is_arrow_categorical
 from ._numeric import NumericEncoder, holds_numbers
 
 HANDLE_UNKNOWN_OPTIONS = ("error", "learned")

@@ -119,7 +119,10 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
 
     def _encode_known_target(self, y, n_samples: int) -> np.ndarray:
         y = self._checked_labels(y, n_samples)
-        codes = np.searchsorted(self.classes_, y)
+        try:
+            codes = np.searchsorted(self.classes_, y)
+        except TypeError:  # labels of another kind (str, int): none is known
+            codes = np.full(len(y), len(self.classes_))
         known = codes < len(self.classes_)
         known[known] = self.classes_[codes[known]] == y[known]
         if not known.all():

@@ -181,6 +181,11 @@ def test_classifier_needs_classes_on_the_first_call():
         model.partial_fit(X.iloc[:300], y[:300], classes=[0, 1, 2])
     with pytest.raises(ValueError, match=r"label\(s\) \[7\] that are not among"):
         model.partial_fit(X.iloc[:3], np.array([0, 1, 7]))
+    # Labels of another kind than the classes (an object Series of strings
+    # cannot be sorted among ints): the same error, not numpy's TypeError.
+    words = pd.Series(["no", "yes", "no"], dtype=object)
+    with pytest.raises(ValueError, match=r"\['no', 'yes'\] that are not among"):
+        model.partial_fit(X.iloc[:3], words)
 
 
 def test_a_chunk_may_lack_a_class():

@@ -48,6 +48,27 @@ def _explain_unhashable(values: np.ndarray, what: str) -> None:
             )
 
 
+# Values that hash but hold several values: as a context value a tuple
+# would read as one value per context column (generated_weights), and as
+# an index label as a MultiIndex row.
+_CONTAINERS = (tuple, list, set, frozenset, dict, np.ndarray)
+
+
+def _reject_containers(values: np.ndarray, what: str) -> None:
+    """Raise a TypeError naming the first tuple, list or other container
+    among ``values`` (an object array). Only a column that pandas infers
+    as of mixed types is scanned value by value."""
+    if pd.api.types.infer_dtype(values, skipna=True) != "mixed":
+        return
+    for value in values:
+        if isinstance(value, _CONTAINERS):
+            raise TypeError(
+                f"{what} holds {value!r} of type {type(value).__name__}: each "
+                "value must be a string or a number. Join a pair of values "
+                "into one (e.g. 's1|2'), or pass them as two context columns."
+            )
+
+
 def _sorted_categories(values) -> np.ndarray:
     unique = np.asarray(pd.unique(values), dtype=object)
     try:
@@ -85,6 +106,8 @@ class CategoryEncoder:
         if declared is not None:
             return self._declare(declared, column)
         missing = self._check(column)
+        if is_object_dtype(column.dtype):
+            _reject_containers(column.to_numpy()[~missing], self.what)
         if missing.all():
             raise ValueError(
                 f"{self.what} has only missing values (None/NaN/NA): there "
@@ -104,7 +127,18 @@ class CategoryEncoder:
                 f"a list of values, not the string {declared!r}; e.g. "
                 f"[{declared!r}] for a single value."
             )
-        values = pd.Series(list(declared), dtype=object)
+        try:
+            values = pd.Series(list(declared), dtype=object)
+        except TypeError:  # not iterable, e.g. a number
+            raise TypeError(
+                f"The categories declared for {mid_sentence(self.what)} must be "
+                f"a list of values, not {declared!r} of type "
+                f"{type(declared).__name__}; e.g. [{declared!r}] for a single "
+                "value."
+            ) from None
+        _reject_containers(
+            values.to_numpy(), f"The categories declared for {mid_sentence(self.what)}"
+        )
         if values.isna().any() or not len(values):
             raise ValueError(
                 f"The categories declared for {mid_sentence(self.what)} must be a "

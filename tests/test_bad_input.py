@@ -257,6 +257,19 @@ def test_all_missing_context_is_an_error_even_with_learned_unknown(cls):
         make_clf(cls, handle_unknown="learned").fit(empty, y)
 
 
+def test_tuple_context_values_are_refused_before_training(cls):
+    """A tuple hashes, so it could be a category, but it would read as one
+    value per context column; it failed only after training, in pandas."""
+    X, y = make_data(cls)
+    pairs = pd.Series([("s1", 1), ("s2", 2)] * (len(X) // 2), dtype=object)
+    with pytest.raises(TypeError, match=r"context column 'ctx' holds \('s1', 1\)"):
+        make_clf(cls).fit(X.assign(ctx=pairs.to_numpy()), y)
+    with pytest.raises(TypeError, match=r"declared for the context.*\('s1', 1\)"):
+        make_clf(cls, categories={"ctx": [("s1", 1), "a"]}).fit(X, y)
+    with pytest.raises(TypeError, match=r"not 3 of type int; e\.g\. \[3\]"):
+        make_clf(cls, categories={"ctx": 3}).fit(X, y)
+
+
 def test_unseen_context_error_names_the_values(fitted):
     X, _ = make_frame()
     bad = with_value(with_value(X, "ctx", 1, "zzz"), "ctx", 2, "yyy")

@@ -34,19 +34,13 @@ class TensorTable(torch.utils.data.Dataset):
         device="cpu",
         pooling: np.ndarray | None = None,
     ):
-        self.numeric = torch.as_tensor(encoded.numeric, device=device)
-        self.categorical = torch.as_tensor(encoded.categorical, device=device)
-        self.context = torch.as_tensor(encoded.context, device=device)
-        self.continuous = None
-        if encoded.continuous is not None:
-            self.continuous = torch.as_tensor(encoded.continuous, device=device)
-        self.target = None if target is None else torch.as_tensor(target, device=device)
-        self.weight = None
-        if weight is not None:
-            self.weight = torch.as_tensor(weight, dtype=torch.float32, device=device)
-        self.pooling = None
-        if pooling is not None:
-            self.pooling = torch.as_tensor(pooling, dtype=torch.float32, device=device)
+        self.numeric = _as_tensor(encoded.numeric, device)
+        self.categorical = _as_tensor(encoded.categorical, device)
+        self.context = _as_tensor(encoded.context, device)
+        self.continuous = _as_tensor(encoded.continuous, device)
+        self.target = _as_tensor(target, device)
+        self.weight = _as_tensor(weight, device, torch.float32)
+        self.pooling = _as_tensor(pooling, device, torch.float32)
 
     def __len__(self) -> int:
         return len(self.context)
@@ -144,3 +138,15 @@ class TensorBatches:
             return torch.arange(n_rows, device=device)
         rng = self.random_state or np.random.mtrand._rand
         return torch.as_tensor(rng.permutation(n_rows), device=device)
+
+
+def _as_tensor(values: np.ndarray | None, device, dtype=None) -> torch.Tensor | None:
+    """``values`` as a tensor on ``device`` (None stays None). torch shares
+    an array's memory where it can, and warns when the array is read-only,
+    as pandas' copy-on-write hands out (e.g. a ``sample_weight`` Series's
+    values): such an array is copied first."""
+    if values is None:
+        return None
+    if isinstance(values, np.ndarray) and not values.flags.writeable:
+        values = values.copy()
+    return torch.as_tensor(values, dtype=dtype, device=device)

@@ -125,6 +125,21 @@ def test_zero_sample_weight_rows_are_ignored():
         HyperNetworkRegressor("ctx").fit(X, y, sample_weight=-weight)
 
 
+def test_read_only_weights_are_copied_not_shared_with_torch():
+    """pandas' copy-on-write gives read-only arrays (a Series's values):
+    torch warned on each such fit that writing to them was undefined."""
+    X, y = _flip_regression(n=200)
+    weight = pd.Series(np.linspace(0.5, 1.5, len(y)))
+    assert not weight.to_numpy().flags.writeable
+    model = ConcatRegressor("ctx", max_epochs=2, **SMALL)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*not writable")
+        model.fit(X, y, sample_weight=weight)
+    same = ConcatRegressor("ctx", max_epochs=2, **SMALL)
+    same.fit(X, y, sample_weight=weight.to_numpy().copy())
+    np.testing.assert_array_equal(model.predict(X), same.predict(X))
+
+
 def test_a_batch_of_only_zero_weight_rows_is_skipped_not_diverged():
     # 20 weighted rows of 400 in batches of 16: most batches weigh 0, and
     # their loss is 0 (it was 0/0 = NaN, which stopped the fit as diverged).

@@ -279,9 +279,22 @@ def _cumulative_pooling(estimator, context: np.ndarray, weight: np.ndarray):
         np.concatenate([keys, context]), axis=0, return_inverse=True
     )
     index = index.ravel()
-    rows = np.concatenate([counts, weight / weight.mean()])
+    # In rows of the mean weight of every row so far, as a fit counts them,
+    # not of each chunk's own mean: the earlier counts go back to weights
+    # first. (Where the earlier rows' weight is not known, after a fit or
+    # in a file from before it was kept, they are taken at this chunk's
+    # mean, as they were before.)
+    earlier_rows = counts.sum()
+    earlier_weight = getattr(estimator, "_pooling_weight", earlier_rows * weight.mean())
+    earlier_mean = earlier_weight / earlier_rows if earlier_rows > 0 else 0.0
+    weights = np.concatenate([counts * earlier_mean, weight])
+    total_weight = earlier_weight + weight.sum()
+    mean = total_weight / (earlier_rows + len(weight))
     estimator._pooling_keys = merged
-    estimator._pooling_counts = np.bincount(index, weights=rows, minlength=len(merged))
+    estimator._pooling_weight = float(total_weight)
+    estimator._pooling_counts = (
+        np.bincount(index, weights=weights, minlength=len(merged)) / mean
+    )
     if strength <= 0:  # counted for the shrinkage only
         return None
     return strength / estimator._pooling_counts[index[len(keys) :]]
@@ -334,7 +347,13 @@ def _validate_columns(estimator, X, reset: bool) -> None:
 
 # What partial_fit keeps from call to call: the seed and the number of calls
 # (each call's dropout masks), and each context's rows so far.
-_STREAM_STATE = ("_partial_seed", "_partial_calls", "_pooling_keys", "_pooling_counts")
+_STREAM_STATE = (
+    "_partial_seed",
+    "_partial_calls",
+    "_pooling_keys",
+    "_pooling_counts",
+    "_pooling_weight",
+)
 
 
 def forget_stream(estimator) -> None:
@@ -358,3 +377,5 @@ def _counts_from_fit(estimator) -> None:
     codes = ids[:, None] if len(embedding.columns) == 1 else embedding.codes_of(ids)
     estimator._pooling_keys = codes.cpu().numpy().astype(np.int64)
     estimator._pooling_counts = np.asarray(rows, dtype=np.float64)
+    # The fit's rows count in its own mean weight, which is not kept.
+    estimator.__dict__.pop("_pooling_weight", None)

@@ -338,6 +338,7 @@ def _snapshot(model, X) -> dict:
                 "_partial_calls",
                 "_pooling_keys",
                 "_pooling_counts",
+                "_pooling_weight",
             )
         },
         "predictions": model.predict(X),

@@ -277,6 +277,32 @@ def test_partial_fit_counts_every_chunk_and_auto_is_none():
     assert streamed.context_shrinkage_ == 0.0
 
 
+def test_a_weighted_stream_counts_rows_as_a_fit_of_its_chunks_does():
+    """In rows of the mean weight of every row so far, as fit counts them:
+    each chunk's own mean gave a chunk of heavy rows the count of light
+    ones (the documented 'as in a full fit once the whole table has gone
+    through' held only for chunks of one mean weight)."""
+    X, value = _shared_rule(n_contexts=4)
+    y = (value > 0).astype(int)
+    heavy = (X["ctx"] == X["ctx"].iloc[0]).to_numpy()
+    weight = np.where(heavy, 10.0, 1.0)
+    params = dict(
+        categories={"ctx": sorted(X["ctx"].unique())},
+        context_shrinkage=4.0,
+        early_stopping=False,  # fit counts all its rows, as the stream does
+        random_state=0,
+        **TINY[HyperNetworkClassifier],
+    )
+    streamed = HyperNetworkClassifier("ctx", **params)
+    streamed.partial_fit(
+        X[heavy], y[heavy], classes=[0, 1], sample_weight=weight[heavy]
+    )
+    streamed.partial_fit(X[~heavy], y[~heavy], sample_weight=weight[~heavy])
+    fitted = HyperNetworkClassifier("ctx", **params).fit(X, y, sample_weight=weight)
+    np.testing.assert_allclose(streamed._pooled_rows, fitted._pooled_rows)
+    assert fitted._pooled_rows.max() > 2 * np.bincount(heavy)[1]  # weighted
+
+
 def test_a_warm_start_fit_adds_its_rows_to_those_of_the_fit_before():
     # It counted only its own: a context with 100 rows in the first fit and
     # 2 in the second was shrunk as a context of 2 rows, and one absent

@@ -747,7 +747,8 @@ class _ContextEstimator(
         -------
         contributions : DataFrame
             Indexed like ``X``: one column per non-context column of ``X``,
-            in its order, then ``"baseline_output"``, the baseline's output
+            in its order and labelled as in ``X`` (by position, 0, 1, ...,
+            for an array), then ``"baseline_output"``, the baseline's output
             in the row's context. ``attrs["output"]`` says what the output
             is.
 

@@ -26,6 +26,7 @@ that no other thread sees a change of dtype or a hook).
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from numbers import Integral
 
 import numpy as np
@@ -36,7 +37,8 @@ from torch import nn
 
 from ._compat import import_pyplot
 from ._data import TensorTable
-from ._encoding import as_table, is_categorical_feature
+from ._encoding import as_table
+from ._modules import ACTIVATIONS
 from ._runtime import torch_session
 
 BASELINE_COLUMN = "baseline_output"
@@ -47,11 +49,18 @@ BASELINE_COLUMN = "baseline_output"
 PATH_ROWS_PER_PASS = 16384
 
 # Activations under which the network is piecewise linear in its inputs.
-PIECEWISE_LINEAR_ACTIVATIONS = ("relu", "leaky_relu")
+PIECEWISE_LINEAR_ACTIVATIONS = (nn.ReLU, nn.LeakyReLU)
+
+# Every activation module a fitted network can hold.
+ACTIVATION_TYPES = tuple(ACTIVATIONS.values())
 
 # A cell of the path has a kink when its two slopes differ by more than
 # this, relative to their size (float64 rounding is about 1e-16).
 KINK_TOLERANCE = 1e-9
+
+# Where the dependence plot draws the rows of a categorical feature whose
+# value is missing: a tick of its own, after the categories.
+MISSING_TICK = "(missing)"
 
 
 def explain_rows(
@@ -75,7 +84,7 @@ def _explain_rows(estimator, X, baseline, n_steps: int, target) -> pd.DataFrame:
     predicted = estimator._forward(X, then=torch.Tensor.double)
     output = _Output(estimator, target)
     table = as_table(X, type(estimator).__name__)
-    features = _encoded_features(estimator)
+    features = _encoded_features(estimator, table)
     network = _differentiable_copy(estimator.net_.module_, features.n_numeric)
     inputs = _inputs(estimator, table)
     with torch_session(estimator.n_threads), torch.enable_grad():
@@ -88,7 +97,7 @@ def _explain_rows(estimator, X, baseline, n_steps: int, target) -> pd.DataFrame:
             reference,
             output,
             n_steps,
-            _is_piecewise_linear(estimator, output),
+            _is_piecewise_linear(network, estimator, output),
         )
     frame = features.per_column(contributions.cpu().numpy() * output.scale)
     frame[BASELINE_COLUMN] = at_baseline.cpu().numpy() * output.scale + output.offset
@@ -217,13 +226,14 @@ class _EncodedFeatures:
     path interpolates: the numeric inputs (values, then missing-value
     indicators) followed by one embedding vector per categorical column."""
 
-    def __init__(self, labels, numeric_groups, categorical_groups, n_numeric):
+    def __init__(self, columns, numeric_groups, categorical_groups, n_numeric):
         self.n_numeric = n_numeric
-        # (label, encoded positions) by the column's place in X.
-        self.groups = sorted(
-            numeric_groups + categorical_groups, key=lambda group: group[0]
-        )
-        self.labels = labels
+        # (label, encoded positions) in the order of the columns of X.
+        label_of = {position: label for label, position in columns}
+        self.groups = [
+            (label_of[position], encoded)
+            for position, encoded in sorted(numeric_groups + categorical_groups)
+        ]
 
     def encode(self, network, inputs: dict) -> torch.Tensor:
         """The encoded rows: numeric inputs, then the embedding vectors."""
@@ -238,13 +248,26 @@ class _EncodedFeatures:
         """Contributions of encoded inputs summed per original column."""
         return pd.DataFrame(
             {
-                self.labels[position]: contributions[:, columns].sum(axis=1)
-                for position, columns in self.groups
+                label: contributions[:, encoded].sum(axis=1)
+                for label, encoded in self.groups
             }
         )
 
 
-def _encoded_features(estimator) -> _EncodedFeatures:
+def _explained_columns(estimator, table: pd.DataFrame) -> list[tuple[object, int]]:
+    """``(label, position)`` of each non-context column of ``table``, in
+    its order: the columns that explain returns, labelled as in ``table``
+    (by position for an array, whose table has labels 0, 1, ...).
+
+    ``table``'s own labels, not ``feature_names_in_``: scikit-learn sets
+    that only for string labels, and an array passed to a model fitted on
+    a DataFrame has positions, not the names of fit."""
+    encoder = estimator.encoder_
+    positions = sorted([*encoder.numeric_positions_, *encoder.categorical_positions_])
+    return [(table.columns[position], position) for position in positions]
+
+
+def _encoded_features(estimator, table: pd.DataFrame) -> _EncodedFeatures:
     encoder = estimator.encoder_
     numeric_positions = list(encoder.numeric_positions_)
     has_missing = np.asarray(encoder.numeric_encoder_.has_missing_, dtype=bool)
@@ -256,22 +279,33 @@ def _encoded_features(estimator) -> _EncodedFeatures:
         for j, position in enumerate(numeric_positions)
     ]
     n_numeric = len(numeric_positions) + len(indicator_of)
-    width = estimator.embedding_size
-    categorical_groups = [
-        (position, list(range(n_numeric + j * width, n_numeric + (j + 1) * width)))
-        for j, position in enumerate(encoder.categorical_positions_)
-    ]
-    labels = (
-        list(estimator.feature_names_in_)
-        if hasattr(estimator, "feature_names_in_")
-        else list(range(estimator.n_features_in_))
+    categorical_groups = _embedding_groups(
+        estimator.net_.module_.projection.embeddings,
+        encoder.categorical_positions_,
+        start=n_numeric,
     )
-    if BASELINE_COLUMN in labels:
+    columns = _explained_columns(estimator, table)
+    if BASELINE_COLUMN in [label for label, _ in columns]:
         raise ValueError(
-            f"X has a column named {BASELINE_COLUMN!r}, the name explain gives "
-            "the baseline's output; rename that column before fitting."
+            f"X has a non-context column named {BASELINE_COLUMN!r}, the name "
+            "explain gives the baseline's output; rename that column before "
+            "fitting, or pass X as an array (its columns are then named by "
+            "position)."
         )
-    return _EncodedFeatures(labels, numeric_groups, categorical_groups, n_numeric)
+    return _EncodedFeatures(columns, numeric_groups, categorical_groups, n_numeric)
+
+
+def _embedding_groups(embeddings, positions, start: int) -> list:
+    """``(position, encoded positions)`` of each categorical column, whose
+    embedding vectors follow the numeric inputs from ``start``. The widths
+    are the fitted embeddings' own: ``embedding_size`` is a parameter that
+    ``set_params`` can change after fit."""
+    groups = []
+    for embedding, position in zip(embeddings, positions, strict=True):
+        width = embedding.embedding_dim
+        groups.append((position, list(range(start, start + width))))
+        start += width
+    return groups
 
 
 class _ProjectionOfEncoded(nn.Module):
@@ -329,23 +363,55 @@ def _baseline_vector(
     explained, keeps its own)."""
     if isinstance(baseline, str) and baseline == "mean":
         return _mean_baseline(estimator, network, features)
-    if isinstance(baseline, str) or not hasattr(baseline, "__len__"):
-        raise ValueError(
-            f'baseline must be "mean" or a table with one row and the columns '
-            f"of X (e.g. X.iloc[[0]]); got {baseline!r}."
-        )
-    row = as_table(baseline, type(estimator).__name__)
-    if len(row) != 1:
-        raise ValueError(
-            f"baseline has {len(row)} rows; pass exactly one (e.g. "
-            'X.iloc[[0]]), or baseline="mean".'
-        )
+    row = _baseline_row(baseline, type(estimator).__name__)
     row = _without_own_context(estimator, row, table)
     try:
         estimator._forward(row)  # the same checks as X
     except ValueError as error:  # say which argument is at fault
         raise ValueError(f"baseline: {error}") from None
     return features.encode(network, _inputs(estimator, row))[0]
+
+
+def _baseline_row(baseline, name: str) -> pd.DataFrame:
+    """``baseline`` as a table of one row, or an error that names it: the
+    checks of X alone would blame X (an empty baseline read "Found array
+    with 0 sample(s)")."""
+    if isinstance(baseline, (pd.Series, Mapping)):
+        raise TypeError(
+            f"baseline must be a table of one row, not a {type(baseline).__name__}"
+            ": pass a DataFrame such as X.iloc[[0]] (double brackets keep it a "
+            'table), or baseline="mean".'
+        )
+    if isinstance(baseline, str) or not hasattr(baseline, "__len__"):
+        raise ValueError(
+            f'baseline must be "mean" or a table with one row and the columns '
+            f"of X (e.g. X.iloc[[0]]); got {baseline!r}."
+        )
+    # A list of rows is left to as_table, which says what is wrong with it
+    # (np.ndim of a ragged list raises).
+    if isinstance(baseline, np.ndarray) and baseline.ndim == 1:
+        raise ValueError(
+            f"baseline is one-dimensional (shape {baseline.shape}); pass one "
+            "row as a table, e.g. X.iloc[[0]] or row.reshape(1, -1)."
+        )
+    if len(baseline) == 0:
+        raise ValueError(_n_rows_message(0))
+    try:
+        row = as_table(baseline, name)
+    except TypeError as error:
+        raise TypeError(f"baseline: {error}") from None
+    except ValueError as error:
+        raise ValueError(f"baseline: {error}") from None
+    if len(row) != 1:
+        raise ValueError(_n_rows_message(len(row)))
+    return row
+
+
+def _n_rows_message(n_rows: int) -> str:
+    return (
+        f"baseline has {n_rows} rows; pass exactly one (e.g. X.iloc[[0]]), or "
+        'baseline="mean".'
+    )
 
 
 def _without_own_context(estimator, row: pd.DataFrame, table: pd.DataFrame):
@@ -517,13 +583,20 @@ def _restore_change(
     return on_left + step * left, on_right + step * right
 
 
-def _is_piecewise_linear(estimator, output: _Output) -> bool:
+def _is_piecewise_linear(network: nn.Module, estimator, output: _Output) -> bool:
     """Whether the explained output is piecewise linear in the encoded
     inputs for a fixed context: ReLU-type activations (the generator's act
     on the context only), and an output linear in the network's last layer
-    (a regressor's value or the log-odds of one class against the other)."""
+    (a regressor's value or the log-odds of one class against the other).
+
+    The activations are read from the fitted ``network``, not from the
+    ``activation`` parameter, which ``set_params`` can change after fit."""
     linear_output = not is_classifier(estimator) or len(estimator.classes_) == 2
-    return linear_output and estimator.activation in PIECEWISE_LINEAR_ACTIVATIONS
+    activations = [m for m in network.modules() if isinstance(m, ACTIVATION_TYPES)]
+    return linear_output and all(
+        isinstance(activation, PIECEWISE_LINEAR_ACTIVATIONS)
+        for activation in activations
+    )
 
 
 def plot_context_effects(
@@ -546,8 +619,12 @@ def plot_context_effects(
 
     * ``kind="dependence"``: one panel per feature; each point is a row of
       ``X``, at the feature's value (x) and its contribution (y), coloured
-      by the row's context. A rule that differs between contexts shows as
-      curves that differ by colour.
+      by the row's context (a distinct colour per context drawn). A rule
+      that differs between contexts shows as curves that differ by colour.
+      A categorical feature's categories sit at ticks 0, 1, ..., with the
+      rows where it is missing at a last tick, "(missing)"; rows where a
+      numeric feature is missing have no place on its axis and are left
+      out of its panel, whose x label says how many.
     * ``kind="heatmap"``: the mean absolute contribution of each feature
       (columns) in each context (rows): which features matter where.
 
@@ -560,14 +637,16 @@ def plot_context_effects(
     kind : {"dependence", "heatmap"}, default="dependence"
         Which picture to draw.
     features : list, default=None
-        Columns of ``X`` to show (names, or positions for an array); all
-        non-context columns by default.
+        Columns of ``X`` to show, by their labels in ``X`` (positions for
+        an array), as ``explain`` labels them; all non-context columns by
+        default.
     max_contexts : int, default=6
         Draw the contexts with the most rows in ``X``, at most this many;
         the title says how many were left out. A purely continuous context
         is cut into this many quantile groups instead (fewer where values
-        repeat, one for a single value); rows without a value form a group
-        of their own, one of the ``max_contexts``.
+        repeat), or, if it has no more distinct values than groups, into
+        one group per value; rows without a value form a group of their
+        own, one of the ``max_contexts``.
     target : object, default=None
         Passed to ``explain``: the class (or target column) explained.
     baseline : "mean" or DataFrame, default="mean"
@@ -575,8 +654,9 @@ def plot_context_effects(
     n_steps : int, default=64
         Passed to ``explain``.
     explanation : DataFrame, default=None
-        What ``estimator.explain(X, ...)`` returned, to draw it without
-        computing it again.
+        What ``estimator.explain(X, ...)`` returned for this ``X``, to draw
+        it without computing it again: indexed like ``X``, with all the
+        columns it returned.
     figsize : tuple of float, default=None
         Figure size in inches; by default from the number of panels.
 
@@ -618,16 +698,16 @@ def plot_context_effects(
         explanation = estimator.explain(
             X, baseline=baseline, n_steps=n_steps, target=target
         )
-    elif not explanation.index.equals(table.index):
-        raise ValueError(
-            "explanation is not indexed like X; pass what estimator.explain(X) "
-            "returned for this X."
-        )
+    else:
+        _check_explanation(explanation, estimator, table)
     features = _features_to_show(explanation, features)
     contexts = _context_labels(estimator, table, max_contexts)
     shown, left_out = _contexts_to_show(contexts, max_contexts)
-    draw = _draw_heatmap if kind == "heatmap" else _draw_dependence
-    figure = draw(plt, table, explanation, features, contexts, shown, figsize)
+    if kind == "heatmap":
+        figure = _draw_heatmap(plt, explanation, features, contexts, shown, figsize)
+    else:
+        panels = _panels(estimator, table, features)
+        figure = _draw_dependence(plt, panels, explanation, contexts, shown, figsize)
     figure.suptitle(
         f"Contributions to the {_short_output(explanation)}"
         + (f" ({left_out} more contexts not shown)" if left_out else ""),
@@ -639,6 +719,33 @@ def plot_context_effects(
 def _short_output(explanation: pd.DataFrame) -> str:
     """What the output is, without the formula: "log-odds of class 1"."""
     return explanation.attrs.get("output", "output").split(":")[0]
+
+
+def _check_explanation(explanation, estimator, table: pd.DataFrame) -> None:
+    """That ``explanation`` is what explain returns for ``table``: indexed
+    like it, with its columns in its order. The plot pairs each feature's
+    contributions with the column of X at its position, so an explanation
+    labelled otherwise (of an array, say, for a DataFrame) would pair the
+    wrong ones."""
+    if not isinstance(explanation, pd.DataFrame):
+        raise TypeError(
+            f"explanation must be the DataFrame that estimator.explain(X) "
+            f"returned for this X, or None to compute it; got a "
+            f"{type(explanation).__name__}."
+        )
+    if not explanation.index.equals(table.index):
+        raise ValueError(
+            "explanation is not indexed like X; pass what estimator.explain(X) "
+            "returned for this X."
+        )
+    expected = [label for label, _ in _explained_columns(estimator, table)]
+    expected.append(BASELINE_COLUMN)
+    if explanation.columns.tolist() != expected:
+        raise ValueError(
+            f"explanation has the columns {explanation.columns.tolist()!r}, but "
+            f"estimator.explain(X) gives {expected!r} for this X; pass what it "
+            "returned for this X (choose the panels with features=)."
+        )
 
 
 def _features_to_show(explanation: pd.DataFrame, features) -> list:
@@ -678,27 +785,38 @@ def _context_labels(estimator, table: pd.DataFrame, n_groups: int) -> pd.Series:
 
 def _continuous_groups(column: pd.Series, n_groups: int, name: str) -> pd.Series:
     """``column`` cut into at most ``n_groups`` quantile groups, labelled
-    "name in (low, high]", in the order of the values; a column with one
-    value is one group, "name = value"; missing values are a group of
-    their own, "name missing", which takes one of the ``n_groups`` (so
-    that all can be drawn), and comes last."""
+    "name in (low, high]", in the order of the values; a column with no
+    more distinct values than groups has a group per value, "name =
+    value" (quantile groups would merge some of them); missing values are
+    a group of their own, "name missing", which takes one of the
+    ``n_groups`` (so that all can be drawn), and comes last."""
     missing = column.isna()
     n_quantiles = max(1, n_groups - int(missing.any()))
-    values = column.dropna().unique()
-    if len(values) > 1:
+    values = np.sort(column.dropna().unique())
+    if len(values) > n_quantiles:
         groups = pd.qcut(column, q=n_quantiles, duplicates="drop")
         groups = groups.cat.rename_categories(lambda group: f"{name} in {group}")
     else:
-        # qcut finds no group in a single value: its edges all coincide.
-        labels = [f"{name} = {value:.4g}" for value in values]  # none if all missing
-        codes = np.where(missing, -1, 0)
+        codes = np.full(len(column), -1)  # -1: missing
+        codes[~missing.to_numpy()] = np.searchsorted(values, column.dropna())
         groups = pd.Series(
-            pd.Categorical.from_codes(codes, categories=labels), index=column.index
+            pd.Categorical.from_codes(codes, categories=_value_labels(name, values)),
+            index=column.index,
         )
     if missing.any():
         label = f"{name} missing"
         groups = groups.cat.add_categories([label]).fillna(label)
     return groups
+
+
+def _value_labels(name: str, values: np.ndarray) -> list[str]:
+    """A label "name = value" for each distinct value: 4 significant
+    digits, or more where 4 would give two values one label."""
+    for digits in (4, 8, 17):  # 17 digits tell any two floats apart
+        labels = [f"{name} = {value:.{digits}g}" for value in values]
+        if len(set(labels)) == len(labels):
+            break
+    return labels
 
 
 def _contexts_to_show(contexts: pd.Series, max_contexts: int) -> tuple[list, int]:
@@ -716,9 +834,26 @@ def _contexts_to_show(contexts: pd.Series, max_contexts: int) -> tuple[list, int
     return shown, len(observed) - len(shown)
 
 
-def _draw_dependence(plt, table, explanation, features, contexts, shown, figsize):
-    n_columns = min(len(features), 3)
-    n_rows = -(-len(features) // n_columns)
+def _panels(estimator, table: pd.DataFrame, features: list) -> list:
+    """``(feature, values, categorical)`` for each feature drawn: its column
+    of X, taken by position (the explanation's labels are X's own, and
+    need not be the names of fit), and whether the model reads it as
+    categorical."""
+    position_of = dict(_explained_columns(estimator, table))
+    categorical = set(estimator.encoder_.categorical_positions_)
+    return [
+        (
+            feature,
+            table.iloc[:, position_of[feature]],
+            position_of[feature] in categorical,
+        )
+        for feature in features
+    ]
+
+
+def _draw_dependence(plt, panels, explanation, contexts, shown, figsize):
+    n_columns = min(len(panels), 3)
+    n_rows = -(-len(panels) // n_columns)
     figure, axes = plt.subplots(
         n_rows,
         n_columns,
@@ -728,51 +863,77 @@ def _draw_dependence(plt, table, explanation, features, contexts, shown, figsize
         layout="constrained",
     )
     axes = axes.ravel()
-    for ax in axes[len(features) :]:
+    for ax in axes[len(panels) :]:
         figure.delaxes(ax)
-    colours = plt.get_cmap("tab10")
-    for ax, feature in zip(axes, features, strict=False):
-        values = table[feature]
-        categories = _categories_of(values)
+    colours = _context_colours(plt, len(shown))
+    for ax, (feature, values, categorical) in zip(axes, panels, strict=False):
+        ticks = _categories_of(values) if categorical else None
         for number, context in enumerate(shown):
             rows = (contexts == context).to_numpy()
-            x = _x_positions(values[rows], categories, number, len(shown))
+            x = _x_positions(values[rows], ticks, number, len(shown))
             ax.scatter(
                 x,
                 explanation.loc[rows, feature],
                 s=8,
                 alpha=0.6,
-                color=colours(number % 10),
+                color=colours[number],
                 label=str(context),
             )
-        if categories is not None:
-            ax.set_xticks(range(len(categories)), [str(c) for c in categories])
+        if ticks is not None:
+            ax.set_xticks(range(len(ticks)), [str(c) for c in ticks])
         ax.axhline(0, color="grey", linewidth=0.6)
         ax.set_title(str(feature))
-        ax.set_xlabel(str(feature))
+        ax.set_xlabel(_x_label(feature, values, categorical))
     axes[0].set_ylabel("contribution")
     axes[0].legend(title="context", fontsize=7, markerscale=2)
     return figure
 
 
-def _categories_of(values: pd.Series) -> list | None:
-    """The sorted categories of a categorical column; None for numbers."""
-    if not is_categorical_feature(values):
-        return None
-    return sorted(values.dropna().unique(), key=str)
+def _context_colours(plt, n_contexts: int) -> list:
+    """One distinct colour per context drawn: tab10's, tab20's beyond ten
+    (a colour repeated would make the legend ambiguous), and evenly spaced
+    colours of the "turbo" map beyond twenty."""
+    if n_contexts <= 10:
+        return list(plt.get_cmap("tab10").colors[:n_contexts])
+    if n_contexts <= 20:
+        return list(plt.get_cmap("tab20").colors[:n_contexts])
+    return list(plt.get_cmap("turbo")(np.linspace(0.0, 1.0, n_contexts)))
 
 
-def _x_positions(values: pd.Series, categories, number: int, n_contexts: int):
-    """Numeric values as they are; categories at 0, 1, ..., each context
-    shifted a little so that contexts sit side by side."""
-    if categories is None:
+def _x_label(feature, values: pd.Series, categorical: bool) -> str:
+    """The feature's name; for a numeric column with missing values, how
+    many rows have no place on its axis and are left out of the panel."""
+    n_missing = int(values.isna().sum()) if not categorical else 0
+    if n_missing == 0:
+        return str(feature)
+    return f"{feature} ({n_missing} rows missing, not drawn)"
+
+
+def _categories_of(values: pd.Series) -> list:
+    """The sorted categories of a categorical column, then
+    :data:`MISSING_TICK` if a value is missing: such rows are drawn there."""
+    categories = sorted(values.dropna().unique(), key=str)
+    return categories + [MISSING_TICK] if values.isna().any() else categories
+
+
+def _x_positions(values: pd.Series, ticks, number: int, n_contexts: int):
+    """Numeric values as they are; categories at 0, 1, ... (a missing one
+    at the last tick), each context shifted a little so that contexts sit
+    side by side."""
+    if ticks is None:
         return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-    place = {category: i for i, category in enumerate(categories)}
+    place = {category: i for i, category in enumerate(ticks)}
+    # Missing values have no key; they take the MISSING_TICK (the last).
+    x = np.where(
+        values.isna().to_numpy(),
+        len(ticks) - 1,
+        values.map(place).to_numpy(dtype=float, na_value=np.nan),
+    )
     shift = (number + 0.5) / n_contexts * 0.6 - 0.3
-    return values.map(place).to_numpy(dtype=float) + shift
+    return x + shift
 
 
-def _draw_heatmap(plt, table, explanation, features, contexts, shown, figsize):
+def _draw_heatmap(plt, explanation, features, contexts, shown, figsize):
     magnitude = explanation[features].abs().groupby(contexts.to_numpy()).mean()
     magnitude = magnitude.loc[list(shown)]
     figure, ax = plt.subplots(

@@ -3,7 +3,8 @@
 What is checked: the contributions add up to the output the model predicts
 (completeness), exactly where the network is linear along the path; they
 find the feature that matters in each context of a table built so; every
-estimator returns one column per non-context column, indexed like X;
+estimator returns one column per non-context column, labelled as in X and
+indexed like X, and the plot draws each with its own values;
 categorical features, missing values and every numeric encoding are
 attributed to their own column; bad arguments get errors that say what to
 do; the fitted network is left as it was; the plot has the panels it
@@ -649,3 +650,235 @@ def test_a_relu_network_adds_up_exactly_with_few_steps(switching_model):
     model, X, _ = switching_model
     explanation = model.explain(X, n_steps=4)
     assert explanation.attrs["max_completeness_gap"] < 1e-4
+
+
+# -- column labels: X's own, and the plot pairs them by position -------------------
+
+
+def _numbered_table(labels: list, n: int = 150) -> pd.DataFrame:
+    """x1, x2 and a context column, labelled ``labels`` (integers)."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {
+            "x1": rng.normal(size=n),
+            "x2": rng.normal(size=n),
+            "ctx": rng.choice(["a", "b"], n),
+        }
+    )
+    X.columns = labels
+    return X
+
+
+def _points(ax) -> np.ndarray:
+    """Every (x, y) drawn in a panel, sorted by row for comparison."""
+    points = np.concatenate([c.get_offsets() for c in ax.collections])
+    return points[np.lexsort(points.T[::-1])]
+
+
+def test_integer_column_labels_are_the_explanations_own():
+    """scikit-learn keeps no feature_names_in_ for integer labels: explain
+    named the columns 0, 1 (positions), and the plot raised KeyError: 0."""
+    X = _numbered_table([10, 20, 30])
+    model = HyperNetworkClassifier(  # an integer context_column is a position
+        2, max_epochs=2, random_state=0, **TINY[HyperNetworkClassifier]
+    ).fit(X, X[10] > 0)
+    explanation = model.explain(X, n_steps=4)
+    assert explanation.columns.tolist() == [10, 20, "baseline_output"]
+    figure = plot_context_effects(model, X, explanation=explanation)
+    assert [ax.get_title() for ax in figure.axes] == ["10", "20"]
+
+
+def test_the_plot_pairs_each_feature_with_its_own_values():
+    """Labels that permute the positions: the panel of column 1 (at
+    position 0) drew the values of column 0 against column 1's
+    contributions, without an error."""
+    X = _numbered_table([1, 0, 2])
+    model = HyperNetworkClassifier(
+        2, max_epochs=2, random_state=0, **TINY[HyperNetworkClassifier]
+    ).fit(X, X[1] > 0)
+    explanation = model.explain(X, n_steps=4)
+    assert explanation.columns.tolist() == [1, 0, "baseline_output"]
+    figure = plot_context_effects(model, X, explanation=explanation)
+    for ax, label in zip(figure.axes, [1, 0], strict=True):
+        assert ax.get_title() == str(label)
+        expected = np.c_[X[label], explanation[label]]
+        np.testing.assert_allclose(
+            _points(ax), expected[np.lexsort(expected.T[::-1])], rtol=1e-6
+        )
+
+
+def test_an_array_is_plotted_for_a_model_fitted_on_a_data_frame():
+    """explain and predict take the array (scikit-learn only warns); the
+    plot raised KeyError: 'x1'. The array's columns are its positions."""
+    X = _table(100).drop(columns="colour")
+    model = HyperNetworkClassifier(
+        "ctx", max_epochs=2, random_state=0, **TINY[HyperNetworkClassifier]
+    ).fit(X, X["x1"] > 0)
+    array = X.to_numpy(dtype=object)
+    with pytest.warns(UserWarning, match="feature names"):
+        explanation = model.explain(array, n_steps=4)
+        figure = plot_context_effects(model, array, explanation=explanation)
+    assert explanation.columns.tolist() == [0, 1, "baseline_output"]
+    assert [ax.get_title() for ax in figure.axes] == ["0", "1"]
+    np.testing.assert_allclose(
+        _points(figure.axes[1])[:, 0], np.sort(X["x2"].to_numpy()), rtol=1e-6
+    )
+
+
+def test_an_explanation_labelled_otherwise_than_x_is_rejected(switching_model):
+    """The plot takes a feature's values by its place among the
+    explanation's columns: an explanation of other columns (or of the same
+    rows as an array) must not be paired with X."""
+    model, X, _ = switching_model
+    rows = X.head(10)
+    explanation = model.explain(rows, n_steps=2)
+    for other in (
+        explanation[["x1", "baseline_output"]],
+        explanation.set_axis([0, 1, "baseline_output"], axis=1),
+    ):
+        with pytest.raises(ValueError, match="explanation has the columns"):
+            plot_context_effects(model, rows, explanation=other)
+    with pytest.raises(TypeError, match="explanation must be the DataFrame"):
+        plot_context_effects(model, rows, explanation=explanation.to_numpy())
+
+
+# -- the fitted network, not the parameters ---------------------------------------
+
+
+def test_explain_reads_the_fitted_network_not_the_parameters():
+    """set_params without a refit leaves predict as it was; explain read
+    embedding_size (a wrong split of the encoded inputs, or IndexError)
+    and activation (the wrong integration rule) from the parameters."""
+    X = _table(120)
+    model = HyperNetworkClassifier(
+        "ctx",
+        embedding_size=4,
+        activation="gelu",
+        max_epochs=2,
+        random_state=0,
+        **TINY[HyperNetworkClassifier],
+    ).fit(X, X["x1"] > 0)
+    expected = model.explain(X.head(10), n_steps=4)
+    for params in (
+        {"embedding_size": 2},
+        {"embedding_size": 8},
+        {"activation": "relu"},
+    ):
+        model.set_params(**params)
+        explanation = model.explain(X.head(10), n_steps=4)
+        pd.testing.assert_frame_equal(explanation, expected, check_exact=True)
+
+
+# -- the baseline and the "baseline_output" column -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "make_baseline, error, message",
+    [
+        (lambda X: X.iloc[:0], ValueError, "baseline has 0 rows; pass exactly one"),
+        (
+            lambda X: X.iloc[0],
+            TypeError,
+            "baseline must be a table of one row, not a Series",
+        ),
+        (
+            lambda X: {"x1": 0.0},
+            TypeError,
+            "baseline must be a table of one row, not a dict",
+        ),
+        (
+            lambda X: X.to_numpy()[0],
+            ValueError,
+            r"baseline is one-dimensional \(shape \(4,\)\)",
+        ),
+        (lambda X: [0.0, "red", 0.0, "a"], ValueError, "^baseline: .*2D array"),
+    ],
+)
+def test_a_malformed_baseline_is_named_in_the_error(
+    multiclass_model, make_baseline, error, message
+):
+    """They read as errors of X ("Found array with 0 sample(s)") or were
+    scikit-learn's generic 2-D message."""
+    model, X = multiclass_model
+    with pytest.raises(error, match=message):
+        model.explain(X.head(3), target="p", baseline=make_baseline(X))
+
+
+def test_only_a_non_context_column_named_baseline_output_clashes():
+    """Context columns get no column in the result: a context named
+    "baseline_output" was rejected all the same."""
+    X = _table(100).drop(columns="colour")
+    model = HyperNetworkClassifier(
+        "baseline_output", max_epochs=2, random_state=0, **TINY[HyperNetworkClassifier]
+    )
+    model.fit(X.rename(columns={"ctx": "baseline_output"}), X["x1"] > 0)
+    explanation = model.explain(X.rename(columns={"ctx": "baseline_output"}))
+    assert explanation.columns.tolist() == ["x1", "x2", "baseline_output"]
+    clashing = X.rename(columns={"x2": "baseline_output"})
+    model = HyperNetworkClassifier(
+        "ctx", max_epochs=2, random_state=0, **TINY[HyperNetworkClassifier]
+    ).fit(clashing, X["x1"] > 0)
+    with pytest.raises(ValueError, match="non-context column named 'baseline_output'"):
+        model.explain(clashing)
+
+
+# -- the plot: colours, missing values, few context values ------------------------
+
+
+def test_more_than_ten_contexts_get_distinct_colours():
+    """tab10 repeated its colours from the eleventh context on."""
+    X = _table(280).drop(columns="colour")
+    X["ctx"] = [f"c{i:02d}" for i in range(14)] * 20
+    model = HyperNetworkClassifier(
+        "ctx", max_epochs=1, random_state=0, **TINY[HyperNetworkClassifier]
+    ).fit(X, X["x1"] > 0)
+    for n_contexts in (14, 3):
+        figure = plot_context_effects(model, X, max_contexts=n_contexts, n_steps=2)
+        colours = {tuple(c.get_facecolor()[0]) for c in figure.axes[0].collections}
+        assert len(colours) == n_contexts
+
+
+def test_rows_with_a_missing_feature_are_drawn_or_counted():
+    """A missing category is drawn at a tick "(missing)" of its own (such
+    rows vanished from the panel); a missing number has no place on the
+    axis, and the x label says how many rows were left out."""
+    X = _table(120)
+    model = HyperNetworkClassifier(
+        "ctx",
+        handle_unknown="learned",
+        max_epochs=1,
+        random_state=0,
+        **TINY[HyperNetworkClassifier],
+    ).fit(X.assign(x2=X["x2"].mask(X.index < 100)), X["x1"] > 0)
+    rows = X.head(30).copy()
+    rows.loc[rows.index[:10], "colour"] = np.nan
+    rows.loc[rows.index[:3], "x2"] = np.nan
+    figure = plot_context_effects(model, rows, n_steps=2)
+    x1, colour, x2 = figure.axes
+    points = _points(colour)
+    assert len(points) == 30 and np.isfinite(points).all()
+    ticks = [t.get_text() for t in colour.get_xticklabels()]
+    assert ticks == ["blue", "green", "red", "(missing)"]
+    assert (np.round(points[:, 0]) == 3).sum() == 10
+    assert x1.get_xlabel() == "x1"
+    assert x2.get_xlabel() == "x2 (3 rows missing, not drawn)"
+
+
+def test_a_continuous_context_with_few_values_has_a_group_per_value():
+    """Three years and six groups: quantile groups merged two years."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {"x1": rng.normal(size=150), "year": rng.integers(2000, 2003, 150)}
+    )
+    model = HyperNetworkRegressor(
+        continuous_context="year",
+        max_epochs=1,
+        random_state=0,
+        **TINY[HyperNetworkRegressor],
+    ).fit(X, X["x1"])
+    figure = plot_context_effects(model, X, n_steps=2)
+    assert _legend(figure) == ["year = 2000", "year = 2001", "year = 2002"]
+    # Values that 4 digits cannot tell apart get more digits, one each.
+    close = X.assign(year=X["year"] + 0.0001 * (X.index % 2))
+    figure = plot_context_effects(model, close, n_steps=2)
+    assert len(set(_legend(figure))) == 6 and "year = 2000.0001" in _legend(figure)

@@ -430,15 +430,31 @@ def _without_own_context(estimator, row: pd.DataFrame, table: pd.DataFrame):
 
 
 def _mean_baseline(estimator, network, features) -> torch.Tensor:
+    encoder = estimator.encoder_
     embeddings = network.projection.projection.embeddings
     means = [
-        embedding.weight[: len(encoder.categories_)].mean(dim=0)
-        for embedding, encoder in zip(
-            embeddings, estimator.encoder_.categorical_encoders_, strict=True
+        embedding.weight[: len(coder.categories_)].mean(dim=0)
+        for embedding, coder in zip(
+            embeddings, encoder.categorical_encoders_, strict=True
         )
     ]
     numeric = torch.zeros(features.n_numeric, dtype=torch.float64)
+    numeric[: len(encoder.numeric_positions_)] = torch.as_tensor(
+        _numeric_means(encoder.numeric_encoder_)
+    )
     return torch.cat([numeric.to(network.output.weight.device), *means])
+
+
+def _numeric_means(numeric_encoder) -> np.ndarray:
+    """Each numeric column's input at the baseline: its training mean over
+    the observed values (a column with missing values was standardised
+    with the mean of its filled values, so its observed mean is not 0); 0,
+    the median, under the quantile encoding. A model saved before the
+    observed means were kept starts from the filled mean, 0."""
+    n_columns = len(numeric_encoder.has_missing_)
+    if numeric_encoder.encoding == "quantile":
+        return np.zeros(n_columns)
+    return getattr(numeric_encoder, "observed_mean_", np.zeros(n_columns))
 
 
 def _integrated_gradients(

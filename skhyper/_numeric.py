@@ -83,6 +83,12 @@ class NumericEncoder:
         Columns with missing values at fit; each gets an indicator column.
     mean_, scale_ : ndarray of shape (n_columns,)
         Standardisation (``"standard"`` and ``"piecewise_linear"``).
+        ``mean_`` is that of the filled column.
+    observed_mean_ : ndarray of shape (n_columns,)
+        Mean of each column's observed (not missing) training values,
+        standardised: 0 for a column without missing values, else off 0 by
+        what filling its missing values with the median moved the mean
+        (the mean an explanation starts from).
     quantiles_ : list of ndarray
         Training quantiles of each column (``"quantile"``).
     bin_edges_ : list of ndarray
@@ -122,6 +128,12 @@ class NumericEncoder:
         # even where the raw ones span the whole float range.
         standardised = self._standardise(filled)
         observed = [standardised[~missing[:, j], j] for j in range(raw.shape[1])]
+        self.observed_mean_ = np.array(
+            [
+                values.mean() if has_missing and len(values) else 0.0
+                for values, has_missing in zip(observed, self.has_missing_, strict=True)
+            ]
+        )
         if self.encoding == "quantile":
             self.quantiles_ = [_quantiles(values, N_QUANTILES) for values in observed]
         elif self.encoding == "piecewise_linear":

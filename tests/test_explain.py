@@ -311,6 +311,35 @@ def test_the_mean_baseline_is_the_mean_row_with_the_mean_embedding():
     np.testing.assert_allclose(explanation["baseline_output"], expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("encoding", ["standard", "piecewise_linear"])
+def test_the_mean_baseline_is_the_mean_of_the_observed_values(encoding):
+    """With missing values at fit a column is standardised with the mean of
+    its median-filled values; the baseline is its training mean over the
+    observed values all the same, as documented: a row at that mean gets
+    no contribution from the column (it got one of about 0.04 here)."""
+    rng = np.random.default_rng(0)
+    skewed = rng.exponential(size=300)
+    skewed[rng.random(300) < 0.5] = np.nan
+    X = pd.DataFrame(
+        {
+            "x1": skewed,
+            "x2": rng.normal(size=300),
+            "ctx": rng.choice(["a", "b"], 300),
+        }
+    )
+    model = HyperNetworkRegressor(
+        "ctx",
+        numeric_encoding=encoding,
+        max_epochs=3,
+        random_state=0,
+        **TINY[HyperNetworkRegressor],
+    ).fit(X, X["x2"])
+    at_mean = X.head(5).assign(x1=np.nanmean(skewed))
+    np.testing.assert_allclose(model.explain(at_mean)["x1"], 0.0, atol=1e-6)
+    at_filled_mean = X.head(5).assign(x1=model.encoder_.numeric_encoder_.mean_[0])
+    assert np.abs(model.explain(at_filled_mean)["x1"]).min() > 1e-3
+
+
 # -- the fitted model is left alone ----------------------------------------------
 
 

@@ -17,6 +17,9 @@ import torch
 from sklearn.utils import check_random_state
 
 _thread_lock = threading.Lock()
+# Held by a seeded session (a fit) while it uses torch's global generator;
+# reentrant, as a session may open inside another in the same thread.
+_seeded_lock = threading.RLock()
 _active_sessions = 0
 _saved_num_threads: int | None = None
 
@@ -129,7 +132,11 @@ def torch_session(
     With a ``seed``, the global torch RNG is forked (and restored on exit)
     and seeded, because torch layers initialise and apply dropout from the
     global generator. (Data shuffling draws from a NumPy generator seeded
-    from the same value; see ``TensorBatches``.)
+    from the same value; see ``TensorBatches``.) That generator is one per
+    process, so seeded sessions in threads of one process (joblib's
+    threading backend, Dask's threaded scheduler) take turns: overlapping,
+    each fit would draw from the others' streams, and their restores of
+    the generator would interleave.
     """
     with _torch_threads(n_threads):
         if seed is None:
@@ -138,6 +145,6 @@ def torch_session(
         fork_devices = []
         if str(device).startswith("cuda") and torch.cuda.is_available():
             fork_devices = [torch.device(device).index or 0]
-        with torch.random.fork_rng(devices=fork_devices):
+        with _seeded_lock, torch.random.fork_rng(devices=fork_devices):
             torch.manual_seed(seed)
             yield

@@ -1,4 +1,5 @@
 import pickle
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -202,6 +203,27 @@ def test_same_random_state_gives_identical_fits(cls):
     other = make_clf(cls, random_state=8).fit(X, y).predict_proba(X)
     assert np.array_equal(first, second)
     assert not np.array_equal(first, other)
+
+
+def test_fits_in_threads_repeat_the_fits_made_one_after_another():
+    """torch's generator is one per process: fits overlapping in threads
+    (joblib's threading backend, Dask's threaded scheduler) drew from each
+    other's streams, so a fixed random_state did not repeat, and their
+    restores of the generator interleaved."""
+    X, y = make_frame()
+
+    def fit(seed):
+        model = make_clf(HyperNetworkClassifier, random_state=seed, dropout=0.2)
+        return model.fit(X, y).predict_proba(X)
+
+    seeds = range(6)
+    alone = [fit(seed) for seed in seeds]
+    rng_before = torch.random.get_rng_state()
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        threaded = list(pool.map(fit, seeds))
+    for one, other in zip(alone, threaded, strict=True):
+        assert np.array_equal(one, other)
+    assert torch.equal(torch.random.get_rng_state(), rng_before)
 
 
 @pytest.mark.parametrize("cls", CLASSIFIERS)

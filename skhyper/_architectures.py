@@ -297,7 +297,9 @@ hyper_hidden_size : int, default=64
         mixed-effects model pools groups: each training row's loss gets
         ``context_pooling / n_c`` times the mean square of what its context
         generated (``x dW(c) + db(c)``), ``n_c`` being the number of
-        training rows of its context. A context with few rows is thus
+        rows of its context passed to fit (in rows of average sample
+        weight; the early-stopping validation split's rows count too,
+        unlike ``context_shrinkage``'s). A context with few rows is thus
         pulled strongly towards the shared weights ``W0``, one with many
         rows hardly at all. ``0`` (the default) turns it off: on the
         benchmark's tuning half every strength tried (10 to 300) cost more

@@ -2,7 +2,10 @@
 
 ``context_pooling`` penalises, in training, the size of each context's
 generated update by ``strength / n_c`` (:func:`pooling_coefficients`), a
-Gaussian prior that holds back every context's update while it trains.
+Gaussian prior that holds back every context's update while it trains;
+``n_c`` counts the context's rows passed to fit, the early-stopping
+validation split's included (the coefficients are computed before the
+split).
 
 ``context_shrinkage`` leaves training alone and shrinks the fitted updates
 afterwards, as a mixed-effects model's estimate of a group's effect is
@@ -38,8 +41,9 @@ def pooling_coefficients(
     context: np.ndarray, weight: np.ndarray, strength: float
 ) -> np.ndarray:
     """Each row's partial-pooling coefficient, ``strength / n_c``, where
-    ``n_c`` is the number of training rows of the row's context (its
-    combination of context values), counted in rows of average weight.
+    ``n_c`` is the number of rows of the row's context (its combination of
+    context values) in ``context``, counted in rows of average weight:
+    ``fit`` passes all its rows, the validation split's included.
 
     Added to every row's loss, ``n_c`` such terms make each context's
     penalty ``strength`` times the mean square of its generated update,

@@ -14,6 +14,7 @@ a context column follow :data:`ATTRIBUTE_CODE_LAYOUT`.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 from numbers import Real
@@ -73,19 +74,8 @@ class AttributeTable:
         order: those of the training rows and any declared in
         ``categories``); every one of them must be listed."""
         table = self._checked_table()
-        absent = [value for value in seen if value not in table.index]
-        if absent:
-            raise ValueError(
-                f"context_attributes for {self._named} has no row for "
-                f"{preview(absent)}, a value of the training data (or declared "
-                "in categories). Give every such context value a row of "
-                "attributes."
-            )
-        seen_index = pd.Index(seen)
-        self.listed_only_ = np.asarray(
-            [value for value in table.index if value not in seen_index], dtype=object
-        )
-        rows = table.loc[list(seen) + list(self.listed_only_)]
+        seen = np.asarray(seen, dtype=object)
+        rows = self._rows(table, seen)
         self.columns_ = list(table.columns)
         self.numeric_ = [c for c in table.columns if _is_numeric(table[c])]
         values = rows[self.numeric_].to_numpy(dtype=np.float64)
@@ -100,6 +90,30 @@ class AttributeTable:
         }
         self.matrix_ = self._encode(rows, standardiser.transform(values))
         return self
+
+    def _rows(self, table: pd.DataFrame, seen: np.ndarray) -> pd.DataFrame:
+        """The rows of the values ``seen`` (in their order), then those of
+        the values listed only in the table (``listed_only_``)."""
+        # Found by label: .loc would read a list of bools (a bool context's
+        # values) as a row mask.
+        positions = table.index.get_indexer(seen)
+        if (positions < 0).any():
+            raise ValueError(self._absent_message(seen[positions < 0], table.index))
+        listed_only = np.ones(len(table), dtype=bool)
+        listed_only[positions] = False
+        self.listed_only_ = np.asarray(list(table.index[listed_only]), dtype=object)
+        return table.iloc[np.concatenate([positions, np.flatnonzero(listed_only)])]
+
+    def _absent_message(self, absent: np.ndarray, index: pd.Index) -> str:
+        text = (
+            f"context_attributes for {self._named} has no row for "
+            f"{preview(absent)}, a value of the training data (or declared "
+            "in categories)."
+        )
+        return text + (
+            _type_mismatch(absent, index)
+            or " Give every such context value a row of attributes."
+        )
 
     @property
     def n_outputs(self) -> int:
@@ -138,6 +152,13 @@ class AttributeTable:
                 f"{preview(repeated)} more than once; give each "
                 "attribute one column (rename or drop the repeats)."
             )
+        if isinstance(table.index, pd.MultiIndex):
+            raise ValueError(
+                f"context_attributes for {self._named} has a MultiIndex "
+                f"({table.index.nlevels} levels); index the table by the context "
+                "column's values alone (one level), e.g. with "
+                "table.droplevel(...) or table.reset_index().set_index(<column>)."
+            )
         table = _numbers_as_floats(table)
         if table.index.hasnans:
             raise ValueError(
@@ -157,11 +178,18 @@ class AttributeTable:
 
     def _check_column(self, column: pd.Series) -> None:
         name = f"context_attributes column {column.name!r} (for {self._named})"
-        if column.isna().any():
-            missing = list(column.index[column.isna().to_numpy()])
+        _check_kind(column, name)
+        missing = column.isna().to_numpy()
+        if len(missing) and missing.all():
             raise ValueError(
-                f"The {name} has missing values, for {preview(missing)}; fill "
-                "them (for example with the column's median) first."
+                f"The {name} has only missing values; drop the column, or "
+                "fill it with a value."
+            )
+        if missing.any():
+            raise ValueError(
+                f"The {name} has missing values, for "
+                f"{preview(list(column.index[missing]))}; fill them (for example "
+                "with the column's median) first."
             )
         if _is_numeric(column):
             if not np.isfinite(column.to_numpy(dtype=np.float64)).all():
@@ -171,7 +199,8 @@ class AttributeTable:
         if not all(isinstance(v, (str, Real)) for v in values):
             raise TypeError(
                 f"The {name} must hold numbers or category labels (strings); "
-                f"it holds {type(values[0]).__name__} values."
+                f"it holds {type(values[0]).__name__} values. Convert them to "
+                f"numbers, or to labels (e.g. table[{column.name!r}].astype(str))."
             )
 
     def __getstate__(self) -> dict:
@@ -179,6 +208,86 @@ class AttributeTable:
         state = dict(self.__dict__)
         state.pop("table", None)
         return state
+
+
+# Dates, times and durations: a timedelta64 even counts as a numbers.Real,
+# and would be one-hot encoded by duration (and stored as pandas objects
+# that skhyper.load does not trust).
+_TIME_TYPES = (
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    np.datetime64,
+    np.timedelta64,
+    pd.Period,
+)
+
+
+def _check_kind(column: pd.Series, name: str) -> None:
+    """Reject complex numbers (their imaginary part would be dropped) and
+    dates, times and durations (not numbers until the user says in what
+    unit), whether as a dtype or as values of an object column."""
+    dtype = column.dtype
+    values = column.to_numpy() if is_object_dtype(dtype) else np.empty(0)
+    if getattr(dtype, "kind", "") == "c" or any(
+        isinstance(v, (complex, np.complexfloating)) for v in values
+    ):
+        raise ValueError(
+            f"Complex data not supported: the {name} holds complex numbers; "
+            "give their real and imaginary parts as two columns."
+        )
+    if (
+        getattr(dtype, "kind", "") in "mM"
+        or isinstance(dtype, pd.PeriodDtype)
+        or any(isinstance(v, _TIME_TYPES) for v in values)
+    ):
+        shown = f"table[{column.name!r}]"
+        raise TypeError(
+            f"The {name} holds dates, times or durations ({dtype}), which are "
+            "not numbers; convert it to numbers first (e.g. a date to the days "
+            f"since a fixed date, ({shown} - pd.Timestamp('2020-01-01')).dt.days, "
+            f"or a duration to days, {shown}.dt.days), or drop it."
+        )
+
+
+def _value_kind(value) -> str:
+    """What kind of value a context value or index label is, for telling
+    apart an index and a column of different types ('1' and 1)."""
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, Real):
+        return "number"
+    return "string" if isinstance(value, str) else type(value).__name__
+
+
+def _type_name(value) -> str:
+    return type(value.item() if isinstance(value, np.generic) else value).__name__
+
+
+def _type_mismatch(absent: np.ndarray, index: pd.Index) -> str:
+    """'', or a sentence saying that the table's index and the context
+    column hold values of different types (the string '1' is no row for
+    the number 1), with how to convert the index."""
+    if not len(index):
+        return ""
+    by_text = {str(label): label for label in index}
+    twins = [by_text[str(v)] for v in absent if str(v) in by_text]
+    shared_kinds = {_value_kind(v) for v in index} & {_value_kind(v) for v in absent}
+    if not twins and shared_kinds:
+        return ""
+    label = twins[0] if twins else index[0]
+    target = _type_name(absent[0])
+    example = (
+        f", e.g. table.index = table.index.astype({target})"
+        if target in ("int", "float", "str")
+        else ""
+    )
+    return (
+        f" Its index and the context column hold different types: the index "
+        f"{_type_name(label)} values (e.g. {preview([label])}), the column "
+        f"{target} values (e.g. {preview(absent[:1])}). Convert the index to "
+        f"the column's type{example}."
+    )
 
 
 def _numbers_as_floats(table: pd.DataFrame) -> pd.DataFrame:

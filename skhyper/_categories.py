@@ -185,8 +185,8 @@ class CategoryEncoder:
             if self.handle_unknown == "error" and getattr(self, "declared_", False):
                 raise ValueError(
                     f"{self.what} holds value(s) that were not declared: "
-                    f"{preview(pd.unique(column[unseen]))}. Declared values are "
-                    f"{preview(self.categories_)}. Declare every value up "
+                    f"{preview(pd.unique(column[unseen]))}. "
+                    f"{self._known_values('Declared')} Declare every value up "
                     "front (the categories parameter, or the column's pandas "
                     'Categorical dtype), or pass handle_unknown="learned" to '
                     "predict them with a learned unknown-category "
@@ -197,8 +197,19 @@ class CategoryEncoder:
         codes[codes < 0] = self.unknown_code
         return codes
 
+    def _known_values(self, which: str = "Known") -> str:
+        """The values ``encode`` accepts, as a sentence: the categories and
+        any listed only in the column's ``context_attributes``."""
+        known = f"{which} values are {preview(self.categories_)}"
+        listed = getattr(self, "listed_only_", ())
+        if not len(listed):
+            return known + "."
+        return (
+            f"{known}, and {preview(listed)} through their rows in context_attributes."
+        )
+
     def _unseen_message(self, unseen) -> str:
-        known = f"Known values are {preview(self.categories_)}."
+        known = self._known_values()
         learned = (
             'handle_unknown="learned" to predict them with a learned '
             "unknown-category representation."

@@ -53,7 +53,9 @@ class RareContextWarning(UserWarning):
     held back only by the weight decay and may fit those rows' noise. The
     fit goes on; the warning names the values so that you can decide (merge
     rare values into an "other" category, give them ``context_attributes``,
-    or set one of the two).
+    or set one of the two). ``ConcatClassifier`` and
+    ``ConcatRegressor`` have neither option: there, such a value's
+    embedding rests on its few rows.
 
     See Also
     --------
@@ -90,11 +92,13 @@ def warn_rare_contexts(codes: np.ndarray, encoders: list[CategoryEncoder]) -> No
         plural = "value" if len(rare) == 1 else "values"
         warnings.warn(
             f"{encoder.what} has {len(rare)} {plural} with fewer than "
-            f"{RARE_CONTEXT_ROWS} rows in fit: {listed}. Their generated "
-            "layers rest on those rows alone, shrunk towards the shared layer "
-            "by context_pooling or context_shrinkage where one is on. Consider "
-            "merging rare values into one category or describing them with "
-            "context_attributes.",
+            f"{RARE_CONTEXT_ROWS} rows in fit: {listed}. What the model "
+            "learns for them rests on those few rows. HyperNetworkClassifier "
+            "and HyperNetworkRegressor shrink their generated layers towards "
+            "the shared layer where context_pooling or context_shrinkage is "
+            "on; ConcatClassifier and ConcatRegressor have no such shrinkage. "
+            "Consider merging rare values into one category or describing them "
+            "with context_attributes.",
             RareContextWarning,
             stacklevel=4,
         )
@@ -408,6 +412,41 @@ def _column_key(table: pd.DataFrame, key):
     return key
 
 
+def _tables_by_column(table: pd.DataFrame, given: dict) -> dict:
+    """``context_attributes``' tables by column name, as keyed by name or by
+    position (as categories may be); two keys for one column are an error,
+    since one table would be silently dropped."""
+    tables, keys = {}, {}
+    for key, value in given.items():
+        column = _column_key(table, key)
+        if column in tables:
+            raise ValueError(
+                f"context_attributes has tables for both {keys[column]!r} and "
+                f"{key!r}, which name the same column {column!r}; give each "
+                "context column one table, keyed by its name."
+            )
+        tables[column], keys[column] = value, key
+    return tables
+
+
+def _check_declared_once(table: pd.DataFrame, categories: dict, coded) -> None:
+    """Each column of ``coded`` (positions) declared by name or by position,
+    not both: the name's list is read, and the other would be silently
+    dropped. (A position that is also a column's name is that column's.)"""
+    for position in coded:
+        name = table.columns[position]
+        if (
+            name in categories
+            and position in categories
+            and position not in table.columns
+        ):
+            raise ValueError(
+                f"categories declares values for both {name!r} and "
+                f"{position!r}, which name the same column {name!r}; "
+                "declare each column's values once, keyed by its name."
+            )
+
+
 def _check_some_values(
     raw: np.ndarray, table: pd.DataFrame, positions: list[int]
 ) -> None:
@@ -653,8 +692,7 @@ class TableEncoder:
                     "DataFrame} instead."
                 )
             given = {keys[0]: given}
-        # Keyed by name, or by position as categories may be.
-        given = {_column_key(table, key): tables for key, tables in given.items()}
+        given = _tables_by_column(table, given)
         unknown = [key for key in given if key not in keys]
         if unknown:
             raise ValueError(
@@ -717,8 +755,9 @@ class TableEncoder:
         """One row of encoded continuous context from its raw ``values``,
         one per ``continuous_context`` column."""
         n_columns = len(self.continuous_positions_)
+        # Bools are numbers here as in fit, where a bool column is numeric.
         numbers = values is not None and all(
-            isinstance(v, (Real, Decimal)) and not isinstance(v, bool)
+            isinstance(v, (Real, Decimal, np.bool_))
             for v in np.ravel(np.asarray(values, dtype=object))
         )
         raw = np.asarray(values, dtype=np.float64).reshape(1, -1) if numbers else None
@@ -785,6 +824,7 @@ class TableEncoder:
                 f"context or categorical feature columns of X ({preview(names)}); "
                 "declare values only for those."
             )
+        _check_declared_once(table, self.categories, coded)
 
     @staticmethod
     def _numeric_matrix(table: pd.DataFrame, positions: list[int]) -> np.ndarray:

@@ -328,6 +328,21 @@ def test_generated_weights_reject_what_predict_would(context_column, call, messa
         model.generated_weights(**call)
 
 
+def test_a_bool_continuous_context_value_is_its_number_in_generated_weights():
+    # fit and predict read a bool column as numbers; so does generated_weights.
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"holiday": rng.random(60) < 0.3, "x": rng.normal(size=60)})
+    model = make_model(
+        HyperNetworkRegressor, context_column=None, continuous_context="holiday"
+    ).fit(X, X["x"].to_numpy())
+    expected = model.generated_weights(continuous=[1.0])
+    for value in (True, np.True_):
+        for got, want in zip(
+            model.generated_weights(continuous=[value]), expected, strict=True
+        ):
+            np.testing.assert_array_equal(got, want)
+
+
 def test_each_row_gets_the_layer_its_continuous_value_generates():
     X, value, _ = varying_table(n=200)
     model = make_model(
@@ -543,6 +558,50 @@ def _bad(attributes):
             ValueError,
             r"has the column\(s\) 'size' more than once",
         ),
+        (
+            lambda a: a.assign(size=pd.to_timedelta(np.arange(len(a)), unit="D")),
+            "store",
+            TypeError,
+            r"'size' .* holds dates, times or durations .* convert it to numbers",
+        ),
+        (
+            lambda a: a.assign(size=pd.date_range("2024-01-01", periods=len(a))),
+            "store",
+            TypeError,
+            r"'size' .* holds dates, times or durations .* convert it to numbers "
+            r"first \(e\.g\. a date to the days since a fixed date",
+        ),
+        (
+            lambda a: a.assign(size=pd.period_range("2024-01", periods=len(a))),
+            "store",
+            TypeError,
+            r"'size' .* holds dates, times or durations",
+        ),
+        (
+            lambda a: a.assign(size=a["size"] + 1j),
+            "store",
+            ValueError,
+            r"Complex data not supported: the context_attributes column 'size'",
+        ),
+        (
+            lambda a: a.set_index("region", append=True),
+            "store",
+            ValueError,
+            r"context_attributes for the context column 'store' has a MultiIndex "
+            r"\(2 levels\); index the table by the context column's values alone",
+        ),
+        (
+            lambda a: a.assign(size=np.nan),
+            "store",
+            ValueError,
+            r"'size' .* has only missing values; drop the column, or fill it",
+        ),
+        (
+            lambda a: {"store": a, 0: a.assign(size=100 * a["size"])},
+            "store",
+            ValueError,
+            r"tables for both 'store' and 0, which name the same column 'store'",
+        ),
     ],
     ids=[
         "seen-value-absent",
@@ -555,6 +614,13 @@ def _bad(attributes):
         "one-table-two-columns",
         "objects",
         "duplicated-columns",
+        "durations",
+        "dates",
+        "periods",
+        "complex",
+        "multiindex",
+        "all-missing",
+        "keyed-by-name-and-position",
     ],
 )
 def test_bad_attributes_are_a_clear_error(edit, context_column, error, message):
@@ -586,6 +652,69 @@ def test_attribute_tables_may_be_keyed_by_position_as_categories_are():
         np.testing.assert_array_equal(
             by_position.predict_proba(X), by_name.predict_proba(X)
         )
+
+
+def test_categories_keyed_by_name_and_position_is_an_error():
+    # The name's list was read and the position's silently dropped.
+    X, y, _ = store_table(n=200)
+    stores = sorted(X["store"].unique())
+    model = make_model(
+        HyperNetworkClassifier,
+        context_column="store",
+        categories={"store": stores, 0: stores[:3]},
+    )
+    with pytest.raises(
+        ValueError, match=r"categories declares values for both 'store' and 0"
+    ):
+        model.fit(X, y)
+
+
+def test_an_index_of_another_type_than_the_context_column_says_so():
+    X, y, attributes = store_table(n=200)
+    X["store"] = X["store"].str[1:].astype(int)
+    attributes.index = attributes.index.str[1:]  # '0', '1', ...: strings
+    model = make_model(
+        HyperNetworkClassifier, context_column="store", context_attributes=attributes
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"has no row for 0, 1, .* index and the context column hold "
+        r"different types: the index str values \(e\.g\. '0'\), the column int "
+        r"values \(e\.g\. 0\)\. .* table\.index = table\.index\.astype\(int\)",
+    ):
+        model.fit(X, y)
+
+
+def test_the_unseen_value_error_names_the_values_listed_in_the_attributes():
+    # Predict accepts them: "Known values" that left them out misled.
+    X, y, attributes = store_table(n=200)
+    seen = ~X["store"].isin(["s10", "s11"])
+    model = make_model(
+        HyperNetworkClassifier, context_column="store", context_attributes=attributes
+    ).fit(X[seen], y[seen])
+    with pytest.raises(
+        ValueError,
+        match=r"Known values are 's0', .* \(10 in all\), and 's10', 's11' "
+        r"through their rows in context_attributes\.",
+    ):
+        model.predict(X.assign(store="nowhere"))
+
+
+def test_a_bool_context_column_finds_its_attributes_by_label():
+    # pandas reads table.loc[[False, True]] as a row mask, not as labels.
+    table = pd.DataFrame({"traffic": [1.0, 3.0]}, index=[False, True])
+    encoded = AttributeTable(table, "The context column 'c'").fit(
+        np.array([True], dtype=object)
+    )
+    assert list(encoded.listed_only_) == [False]
+    np.testing.assert_allclose(encoded.matrix_, [[0.0], [-2.0]])
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"weekend": rng.random(60) < 0.4, "x": rng.normal(size=60)})
+    model = make_model(
+        HyperNetworkClassifier, context_column="weekend", context_attributes=table
+    ).fit(X[X["weekend"]], (X["x"] > 0).astype(int)[X["weekend"]])
+    # False is listed only in the table: predicted from its attributes.
+    assert np.isfinite(model.predict_proba(X.assign(weekend=False))).all()
 
 
 def test_attributes_without_a_categorical_context_say_to_name_one():
@@ -780,3 +909,13 @@ def test_no_rare_context_warning_at_ten_rows_or_more():
     with warnings.catch_warnings():
         warnings.simplefilter("error", skhyper.RareContextWarning)
         make_model(ConcatClassifier, context_column="ctx").fit(X, X["x"] > 15)
+
+
+def test_the_rare_context_warning_is_true_of_concat_models():
+    # They have no generated layers, nor context_pooling/context_shrinkage.
+    X = pd.DataFrame({"ctx": ["a"] * 3 + ["b"] * 30, "x": np.arange(33.0)})
+    with pytest.warns(skhyper.RareContextWarning) as caught:
+        make_model(ConcatClassifier, context_column="ctx").fit(X, X["x"] > 15)
+    message = str(caught[0].message)
+    assert "Their generated layers rest on those rows alone" not in message
+    assert "ConcatClassifier and ConcatRegressor have no such shrinkage" in message

@@ -251,6 +251,18 @@ def column_label(table: pd.DataFrame, position: int) -> str:
     return repr(name) if isinstance(name, str) else f"at position {position}"
 
 
+def _no_names(columns: pd.Index) -> str:
+    """Why a name finds no column in ``columns``, none of which is a string."""
+    if list(columns) == list(range(len(columns))):
+        return (
+            "X has no column names (it is an array); pass an integer position instead"
+        )
+    return (
+        f"X's column labels are {preview(columns, limit=10)}, none of them a "
+        "string; pass an integer position instead"
+    )
+
+
 def resolve_context_positions(table: pd.DataFrame, context_column) -> list[int]:
     """Positions of the context column(s): one, or one per list entry."""
     if not isinstance(context_column, (list, tuple)):
@@ -259,6 +271,15 @@ def resolve_context_positions(table: pd.DataFrame, context_column) -> list[int]:
         raise ValueError(
             "context_column is an empty list; name at least one column, or "
             "pass None to use a DataFrame's single non-numeric column."
+        )
+    if isinstance(context_column, tuple) and context_column in table.columns:
+        # A tuple lists columns; one label that is a tuple names no column.
+        raise ValueError(
+            f"context_column={context_column!r} is read as a list of "
+            f"{len(context_column)} columns, but it is the label of one column "
+            "of X; pass that column's integer position "
+            f"({table.columns.get_loc(context_column)}), or give X string "
+            "column names."
         )
     positions = [resolve_context_position(table, c) for c in context_column]
     if len(set(positions)) < len(positions):
@@ -313,8 +334,7 @@ def resolve_context_position(
             available = (
                 f"X's columns are {preview(table.columns, limit=10)}"
                 if any(isinstance(c, str) for c in table.columns)
-                else "X has no column names (it is an array); pass an integer "
-                "position instead"
+                else _no_names(table.columns)
             )
             raise ValueError(
                 f"{parameter}={context_column!r} is not a column of X; {available}."

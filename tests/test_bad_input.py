@@ -180,6 +180,23 @@ def test_context_column_renamed_at_fit(cls):
         make_clf(cls).fit(renamed, y)
 
 
+def test_a_context_name_among_labels_that_are_not_strings(cls):
+    """X's labels are listed (it is not an array), and a tuple that is one
+    column's label is not read silently as a list of columns."""
+    X, y = make_data(cls)
+    numbered = X.set_axis([10, 20, 30, 40], axis=1)
+    with pytest.raises(ValueError, match=r"column labels are 10, 20, 30, 40, none"):
+        make_clf(cls).fit(numbered, y)
+    pairs = X.set_axis(
+        pd.Index([(c, "") for c in X.columns], tupleize_cols=False), axis=1
+    )
+    with pytest.raises(ValueError, match=r"label of one column of X.*position \(3\)"):
+        make_clf(cls, context_column=("ctx", "")).fit(pairs, y)
+    assert np.isfinite(
+        outputs(make_clf(cls, context_column=3).fit(pairs, y), pairs)
+    ).all()
+
+
 def test_context_column_absent_at_predict(fitted):
     X, _ = make_frame()
     with pytest.raises(ValueError, match=r"missing:\s*- ctx"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
 from numbers import Integral, Real
@@ -849,7 +850,19 @@ def _within_float32(weight: np.ndarray) -> np.ndarray:
     positive = weight[weight > 0]
     if positive.max() * len(weight) < 1e30 and positive.min() > 1e-30:
         return weight
-    return weight / weight.mean()
+    scaled = weight / weight.mean()
+    lost = int(((weight > 0) & (scaled.astype(np.float32) == 0)).sum())
+    if lost:
+        warnings.warn(
+            f"sample_weight (times any class weights) spans more than float32, "
+            f"the network's type, can hold: {lost} row(s) of positive weight, "
+            f"below about 1e-45 of the mean weight, count as weight 0. Clip "
+            "the weights' range (e.g. np.clip(w, w.max() * 1e-30, None)) if "
+            "those rows should count.",
+            UserWarning,
+            stacklevel=5,  # fit's caller
+        )
+    return scaled
 
 
 def _validation_split(

@@ -140,6 +140,20 @@ def test_read_only_weights_are_copied_not_shared_with_torch():
     np.testing.assert_array_equal(model.predict(X), same.predict(X))
 
 
+def test_weights_beyond_float32s_range_are_said_to_count_as_zero():
+    """Rows weighted 1e60 times less than the rest are 0 in float32: a
+    warning says so (an all-light validation split was then reported as
+    weight 0 without a word on why)."""
+    X, y = _flip_regression(n=200)
+    weight = np.where(np.arange(len(y)) < 50, 1e60, 1.0)
+    model = ConcatRegressor("ctx", max_epochs=2, early_stopping=False, **SMALL)
+    with pytest.warns(UserWarning, match=r"150 row\(s\) of positive weight"):
+        model.fit(X, y, sample_weight=weight)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a range float32 holds: no warning
+        model.fit(X, y, sample_weight=np.where(weight > 1, 1e20, 1.0))
+
+
 def test_a_batch_of_only_zero_weight_rows_is_skipped_not_diverged():
     # 20 weighted rows of 400 in batches of 16: most batches weigh 0, and
     # their loss is 0 (it was 0/0 = NaN, which stopped the fit as diverged).

@@ -411,12 +411,18 @@ def _object_column_to_float(values: np.ndarray, label: str, name) -> np.ndarray:
                 f"be encoded as categorical (e.g. X[{name!r}].astype(str)), and "
                 f"if it is the context, pass context_column={name!r}."
             )
-        if not isinstance(value, (Real, Decimal)) and value is not None:
+        if not isinstance(value, (Real, Decimal)) and not _is_missing(value):
             raise TypeError(
                 f"Column {label} holds {value!r} of type {type(value).__name__}: "
-                "each argument must be a string or a number."
+                "each value must be a string or a number."
             )
-    return np.array([np.nan if v is None else float(v) for v in values])
+    return np.array([np.nan if _is_missing(v) else float(v) for v in values])
+
+
+def _is_missing(value) -> bool:
+    """None, NaN, pd.NA and pd.NaT: a missing value, whatever its kind
+    (infer_dtype skips only some of them)."""
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
 
 
 def _column_key(table: pd.DataFrame, key):

@@ -572,10 +572,13 @@ def test_nullable_dtype_with_na_is_a_missing_value(cls, nullable, plain, make):
     np.testing.assert_allclose(mixed[others], outputs(clf, complete)[others])
 
 
-def test_object_column_of_numbers_with_none_is_a_missing_value(cls):
+@pytest.mark.parametrize("missing", [None, pd.NaT], ids=["None", "NaT"])
+def test_object_column_of_numbers_with_none_is_a_missing_value(cls, missing):
+    # NaT too: it is missing to pandas, though infer_dtype does not skip it.
     X, y = make_data(cls)
     with_none = X.astype({"x2": object})
-    with_none.loc[3, "x2"] = None
+    with_none.loc[3, "x2"] = missing
+    assert with_none.loc[3, "x2"] is missing
     clf = make_clf(cls).fit(with_none, y)
     reference = make_clf(cls).fit(with_value(X, "x2", 3, np.nan), y)
     assert np.array_equal(

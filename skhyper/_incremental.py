@@ -297,7 +297,12 @@ def _cumulative_pooling(estimator, context: np.ndarray, weight: np.ndarray):
     )
     if strength <= 0:  # counted for the shrinkage only
         return None
-    return strength / estimator._pooling_counts[index[len(keys) :]]
+    rows = estimator._pooling_counts[index[len(keys) :]]
+    # A context whose rows so far all weigh 0 has no penalty, as in fit
+    # (pooling_coefficients): strength / 0 times a weight of 0 made the
+    # loss NaN.
+    with np.errstate(divide="ignore"):
+        return np.where(rows > 0, strength / rows, 0.0)
 
 
 def _streamed_shrinkage(estimator) -> float:

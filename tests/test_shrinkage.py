@@ -303,6 +303,20 @@ def test_a_weighted_stream_counts_rows_as_a_fit_of_its_chunks_does():
     assert fitted._pooled_rows.max() > 2 * np.bincount(heavy)[1]  # weighted
 
 
+def test_a_stream_pools_a_context_of_only_zero_weights_as_fit_does():
+    """Its count is 0, and fit gives such a context no pooling penalty; the
+    stream divided by the 0 (an infinite coefficient times a weight of 0:
+    a NaN loss, reported as divergence)."""
+    X, value = _shared_rule(n_contexts=4)
+    weight = np.where(X["ctx"] == X["ctx"].iloc[0], 0.0, 1.0)
+    params = dict(context_pooling=10.0, early_stopping=False, random_state=0)
+    model = HyperNetworkRegressor("ctx", **params, **TINY[HyperNetworkRegressor])
+    model.partial_fit(X, value, sample_weight=weight)
+    model.partial_fit(X, value, sample_weight=weight)
+    assert np.isfinite(model.history_["train_loss"]).all()
+    assert np.isfinite(model.predict(X)).all()
+
+
 def test_a_warm_start_fit_adds_its_rows_to_those_of_the_fit_before():
     # It counted only its own: a context with 100 rows in the first fit and
     # 2 in the second was shrunk as a context of 2 rows, and one absent

@@ -74,7 +74,8 @@ default=CONTINUOUS_ENCODING_DEFAULT
         and/or categorical columns (size, region, unit, ...), or a dict
         ``{context column: DataFrame}`` with several context columns (by
         name, or by position as in ``categories``). Every
-        value seen at fit needs a row; no missing values. The generator
+        value seen at fit (or declared in ``categories``) needs a row; no
+        missing values; numbers and labels only (convert dates first). The generator
         reads the row's attributes (numeric ones standardised over the
         values seen at fit, categorical ones one-hot) next to its value's
         embedding. In training the value's id is hidden for a quarter of

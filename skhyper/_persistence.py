@@ -324,7 +324,10 @@ def restore_net(estimator, state: dict) -> WeightedLossNet:
     )
     # The random initialisation is overwritten at once; the seed keeps it
     # from drawing on (and moving) the caller's global torch generator.
-    with torch_session(estimator.n_threads, seed=0, device=str(net.device)):
+    # Not a training session: a load (a deepcopy, a pickle) does not wait
+    # for a fit in another thread.
+    device = str(net.device)
+    with torch_session(estimator.n_threads, seed=0, device=device, training=False):
         net.initialize()
     # np.array copies: an array skops read from a file may be read-only.
     weights = {

@@ -9,6 +9,7 @@ restores them afterwards.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
 
@@ -17,11 +18,26 @@ import torch
 from sklearn.utils import check_random_state
 
 _thread_lock = threading.Lock()
-# Held by a seeded session (a fit) while it uses torch's global generator;
-# reentrant, as a session may open inside another in the same thread.
-_seeded_lock = threading.RLock()
+# Held by a training session (a fit) while it draws from torch's global
+# generator; reentrant, as a session may open inside another in the same
+# thread.
+_training_lock = threading.RLock()
 _active_sessions = 0
 _saved_num_threads: int | None = None
+
+
+def _new_locks_after_fork() -> None:
+    """A forked child has only the forking thread: a lock that another of
+    the parent's threads held (a fit running beside the fork) would never
+    be released there. The child starts with free locks and no session."""
+    global _thread_lock, _training_lock, _active_sessions, _saved_num_threads
+    _thread_lock = threading.Lock()
+    _training_lock = threading.RLock()
+    _active_sessions = 0
+    _saved_num_threads = None
+
+
+os.register_at_fork(after_in_child=_new_locks_after_fork)
 
 
 @contextlib.contextmanager
@@ -124,7 +140,10 @@ def draw_seed(random_state) -> int:
 
 @contextlib.contextmanager
 def torch_session(
-    n_threads: int | None, seed: int | None = None, device: str = "cpu"
+    n_threads: int | None,
+    seed: int | None = None,
+    device: str = "cpu",
+    training: bool = True,
 ) -> Iterator[None]:
     """Run torch code with a thread count and, with a ``seed``, a private
     random stream.
@@ -133,18 +152,24 @@ def torch_session(
     and seeded, because torch layers initialise and apply dropout from the
     global generator. (Data shuffling draws from a NumPy generator seeded
     from the same value; see ``TensorBatches``.) That generator is one per
-    process, so seeded sessions in threads of one process (joblib's
+    process, so training sessions in threads of one process (joblib's
     threading backend, Dask's threaded scheduler) take turns: overlapping,
     each fit would draw from the others' streams, and their restores of
-    the generator would interleave.
+    the generator would interleave. ``training=False`` is for a session
+    whose draws are thrown away (rebuilding a loaded net), which must not
+    wait for a fit in another thread. A training session must not wait,
+    itself, for a training session in another thread.
     """
-    with _torch_threads(n_threads):
-        if seed is None:
+    if seed is None:
+        with _torch_threads(n_threads):
             yield
-            return
-        fork_devices = []
-        if str(device).startswith("cuda") and torch.cuda.is_available():
-            fork_devices = [torch.device(device).index or 0]
-        with _seeded_lock, torch.random.fork_rng(devices=fork_devices):
-            torch.manual_seed(seed)
-            yield
+        return
+    fork_devices = []
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        fork_devices = [torch.device(device).index or 0]
+    # The lock first: a session waiting for it has not yet set the thread
+    # count that the running fit uses.
+    turn = _training_lock if training else contextlib.nullcontext()
+    with turn, _torch_threads(n_threads), torch.random.fork_rng(fork_devices):
+        torch.manual_seed(seed)
+        yield

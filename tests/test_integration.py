@@ -1,4 +1,8 @@
+import contextlib
+import multiprocessing
+import os
 import pickle
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -224,6 +228,64 @@ def test_fits_in_threads_repeat_the_fits_made_one_after_another():
     for one, other in zip(alone, threaded, strict=True):
         assert np.array_equal(one, other)
     assert torch.equal(torch.random.get_rng_state(), rng_before)
+
+
+@contextlib.contextmanager
+def _a_fit_training_in_another_thread():
+    """Hold the training sessions' lock from another thread, as a fit that
+    is training there does, until the block ends."""
+    from skhyper import _runtime
+
+    held, done = threading.Event(), threading.Event()
+
+    def train():
+        with _runtime._training_lock:
+            held.set()
+            done.wait(timeout=60)
+
+    thread = threading.Thread(target=train)
+    thread.start()
+    assert held.wait(timeout=60)
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def _finishes(function, timeout=60) -> bool:
+    """Whether ``function()`` returns within ``timeout`` seconds."""
+    thread = threading.Thread(target=function, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return not thread.is_alive()
+
+
+def test_a_load_does_not_wait_for_a_fit_in_another_thread():
+    """Rebuilding a net (deepcopy, pickle, skhyper.load) draws only to
+    throw the draws away: it does not take its turn behind training."""
+    X, y = make_frame()
+    fitted = make_clf(HyperNetworkClassifier).fit(X, y)
+    with _a_fit_training_in_another_thread():
+        assert _finishes(lambda: pickle.loads(pickle.dumps(fitted)))
+        assert _finishes(lambda: fitted.predict_proba(X))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_process_forked_beside_a_fit_can_fit():
+    """The child of a fork has only the forking thread: the lock of a fit
+    training in another of the parent's threads would never be released
+    there, and the child's own fit waited forever."""
+    X, y = make_frame()
+    fork = multiprocessing.get_context("fork")
+    with _a_fit_training_in_another_thread():
+        child = fork.Process(target=make_clf(HyperNetworkClassifier).fit, args=(X, y))
+        child.start()
+        child.join(timeout=120)
+        stuck = child.is_alive()
+        if stuck:
+            child.kill()
+    assert not stuck and child.exitcode == 0
 
 
 @pytest.mark.parametrize("cls", CLASSIFIERS)

@@ -54,11 +54,19 @@ def _explain_unhashable(values: np.ndarray, what: str) -> None:
 _CONTAINERS = (tuple, list, set, frozenset, dict, np.ndarray)
 
 
+# What pandas infers for values that hold no container: those need no scan.
+_SCALAR_KINDS = frozenset(
+    {"string", "bytes", "integer", "floating", "mixed-integer-float", "decimal",
+     "boolean", "empty", "datetime", "datetime64", "date", "time", "timedelta",
+     "timedelta64", "period", "interval", "categorical"}
+)  # fmt: skip
+
+
 def _reject_containers(values: np.ndarray, what: str) -> None:
     """Raise a TypeError naming the first tuple, list or other container
-    among ``values`` (an object array). Only a column that pandas infers
-    as of mixed types is scanned value by value."""
-    if pd.api.types.infer_dtype(values, skipna=True) != "mixed":
+    among ``values`` (an object array). Only values that pandas infers as
+    of mixed kinds ("mixed", "mixed-integer", ...) are scanned one by one."""
+    if pd.api.types.infer_dtype(values, skipna=True) in _SCALAR_KINDS:
         return
     for value in values:
         if isinstance(value, _CONTAINERS):

@@ -281,6 +281,10 @@ def test_tuple_context_values_are_refused_before_training(cls):
     pairs = pd.Series([("s1", 1), ("s2", 2)] * (len(X) // 2), dtype=object)
     with pytest.raises(TypeError, match=r"context column 'ctx' holds \('s1', 1\)"):
         make_clf(cls).fit(X.assign(ctx=pairs.to_numpy()), y)
+    among_numbers = pd.Series([1, 2] * (len(X) // 2), dtype=object)
+    among_numbers[5] = (1, 2)  # pandas infers "mixed-integer", not "mixed"
+    with pytest.raises(TypeError, match=r"context column 'ctx' holds \(1, 2\)"):
+        make_clf(cls).fit(X.assign(ctx=among_numbers.to_numpy()), y)
     with pytest.raises(TypeError, match=r"declared for the context.*\('s1', 1\)"):
         make_clf(cls, categories={"ctx": [("s1", 1), "a"]}).fit(X, y)
     with pytest.raises(TypeError, match=r"not 3 of type int; e\.g\. \[3\]"):

@@ -72,6 +72,7 @@ from ._pooling import (
     set_shrinkage,
 )
 from ._runtime import check_device, draw_seed, torch_session
+from ._stack import user_stacklevel
 
 # With handle_unknown="learned", this fraction of training rows sees the
 # unknown context each epoch, which trains its embedding.
@@ -860,7 +861,7 @@ def _within_float32(weight: np.ndarray) -> np.ndarray:
             "the weights' range (e.g. np.clip(w, w.max() * 1e-30, None)) if "
             "those rows should count.",
             UserWarning,
-            stacklevel=5,  # fit's caller
+            stacklevel=user_stacklevel(),
         )
     return scaled
 

@@ -147,8 +147,10 @@ def test_weights_beyond_float32s_range_are_said_to_count_as_zero():
     X, y = _flip_regression(n=200)
     weight = np.where(np.arange(len(y)) < 50, 1e60, 1.0)
     model = ConcatRegressor("ctx", max_epochs=2, early_stopping=False, **SMALL)
-    with pytest.warns(UserWarning, match=r"150 row\(s\) of positive weight"):
-        model.fit(X, y, sample_weight=weight)
+    for train in (model.fit, model.partial_fit):
+        with pytest.warns(UserWarning, match=r"150 row\(s\) of positive") as caught:
+            train(X, y, sample_weight=weight)
+        assert caught[0].filename == __file__  # the user's line, on every path
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a range float32 holds: no warning
         model.fit(X, y, sample_weight=np.where(weight > 1, 1e20, 1.0))

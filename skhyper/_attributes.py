@@ -105,6 +105,7 @@ class AttributeTable:
         return table.iloc[np.concatenate([positions, np.flatnonzero(listed_only)])]
 
     def _absent_message(self, absent: np.ndarray, index: pd.Index) -> str:
+        """Why the values ``absent`` have no row in a table of ``index``."""
         text = (
             f"context_attributes for {self._named} has no row for "
             f"{preview(absent)}, a value of the training data (or declared "
@@ -195,11 +196,12 @@ class AttributeTable:
             if not np.isfinite(column.to_numpy(dtype=np.float64)).all():
                 raise ValueError(f"The {name} holds infinite values.")
             return
-        values = column.to_numpy()
-        if not all(isinstance(v, (str, Real)) for v in values):
+        other = [v for v in column.to_numpy() if not isinstance(v, (str, Real))]
+        if other:
             raise TypeError(
                 f"The {name} must hold numbers or category labels (strings); "
-                f"it holds {type(values[0]).__name__} values. Convert them to "
+                f"it holds {other[0]!r} of type {type(other[0]).__name__}. "
+                "Convert such values to "
                 f"numbers, or to labels (e.g. table[{column.name!r}].astype(str))."
             )
 
@@ -261,6 +263,7 @@ def _value_kind(value) -> str:
 
 
 def _type_name(value) -> str:
+    """The Python type of ``value`` (of a NumPy scalar, its Python twin)."""
     return type(value.item() if isinstance(value, np.generic) else value).__name__
 
 

@@ -355,9 +355,10 @@ def _inputs(estimator, table: pd.DataFrame) -> dict[str, torch.Tensor]:
 def _baseline_vector(
     estimator, network, features, baseline, table: pd.DataFrame
 ) -> torch.Tensor:
-    """The encoded baseline row: for ``"mean"``, numeric inputs at 0 (the
-    training mean of each standardised column, the median's score under
-    quantile encoding) with no value missing, and each categorical column
+    """The encoded baseline row: for ``"mean"``, numeric inputs at each
+    column's training mean over its observed values (:func:`_numeric_means`;
+    the median's score, 0, under quantile encoding) with no value missing,
+    and each categorical column
     at the mean of its categories' embeddings; for a one-row table, that
     row encoded, its context ignored (each row of ``table``, the rows
     explained, keeps its own)."""
@@ -408,6 +409,7 @@ def _baseline_row(baseline, name: str) -> pd.DataFrame:
 
 
 def _n_rows_message(n_rows: int) -> str:
+    """What to say of a baseline of ``n_rows`` rows, not one."""
     return (
         f"baseline has {n_rows} rows; pass exactly one (e.g. X.iloc[[0]]), or "
         'baseline="mean".'
@@ -739,10 +741,12 @@ def _short_output(explanation: pd.DataFrame) -> str:
 
 def _check_explanation(explanation, estimator, table: pd.DataFrame) -> None:
     """That ``explanation`` is what explain returns for ``table``: indexed
-    like it, with its columns in its order. The plot pairs each feature's
-    contributions with the column of X at its position, so an explanation
-    labelled otherwise (of an array, say, for a DataFrame) would pair the
-    wrong ones."""
+    like it, with all its columns in their order. The plot pairs each
+    feature's contributions with the column of X of the same label; an
+    explanation of the same rows labelled otherwise (of the array, say,
+    for a DataFrame with integer labels) would pair the wrong ones, and
+    only the whole list of columns tells the two apart: a part of it may
+    fit both (panels are chosen with ``features=`` instead)."""
     if not isinstance(explanation, pd.DataFrame):
         raise TypeError(
             f"explanation must be the DataFrame that estimator.explain(X) "

@@ -547,10 +547,11 @@ def _bad(attributes):
             r"is one table, but there are 2 categorical context columns",
         ),
         (
-            lambda a: a.assign(size=[{"a": 1}] * len(a)),
+            lambda a: a.assign(size=["big"] + [{"a": 1}] * (len(a) - 1)),
             "store",
             TypeError,
-            r"'size' .* must hold numbers or category labels",
+            r"'size' .* must hold numbers or category labels .*; it holds "
+            r"\{'a': 1\} of type dict",
         ),
         (
             lambda a: pd.concat([a, a[["size"]]], axis=1),

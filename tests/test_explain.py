@@ -755,9 +755,10 @@ def test_an_array_is_plotted_for_a_model_fitted_on_a_data_frame():
 
 
 def test_an_explanation_labelled_otherwise_than_x_is_rejected(switching_model):
-    """The plot takes a feature's values by its place among the
-    explanation's columns: an explanation of other columns (or of the same
-    rows as an array) must not be paired with X."""
+    """The plot pairs contributions and values by label: an explanation
+    labelled otherwise (of the same rows as an array) must not be paired
+    with X, and a part of one cannot be told apart from a part of the
+    other (panels are chosen with features=)."""
     model, X, _ = switching_model
     rows = X.head(10)
     explanation = model.explain(rows, n_steps=2)

@@ -122,8 +122,7 @@ def as_table(X, estimator_name: str) -> pd.DataFrame:
     rows goes through an object array so that strings and numbers in
     different columns keep their types. Other data frames (a pyarrow
     ``Table``, a polars ``DataFrame``) become pandas ones with their column
-    names, and pandas' sparse columns dense ones, as scikit-learn's
-    estimators take them.
+    names, as scikit-learn's estimators take them.
     """
     if sparse.issparse(X):
         raise TypeError(
@@ -133,7 +132,6 @@ def as_table(X, estimator_name: str) -> pd.DataFrame:
     if not isinstance(X, pd.DataFrame) and _is_other_data_frame(X):
         X = X.to_pandas()
     if isinstance(X, pd.DataFrame):
-        X = _dense_columns(X)
         if X.shape[0] == 0:
             raise ValueError(
                 f"Found array with 0 sample(s) (shape={X.shape}) while a minimum "
@@ -165,20 +163,6 @@ def _is_other_data_frame(X) -> bool:
     speaks the data frame interchange protocol, as pyarrow's and polars'
     do): converted, its column names are kept, as scikit-learn keeps them."""
     return hasattr(X, "__dataframe__") and callable(getattr(X, "to_pandas", None))
-
-
-def _dense_columns(X: pd.DataFrame) -> pd.DataFrame:
-    """``X`` with its pandas sparse columns (if any) made dense: they hold
-    the same values, and each column is encoded from its dense values."""
-    positions = [
-        i for i, dtype in enumerate(X.dtypes) if isinstance(dtype, pd.SparseDtype)
-    ]
-    if not positions:
-        return X
-    X = X.copy()
-    for i in positions:
-        X.isetitem(i, X.iloc[:, i].sparse.to_dense())
-    return X
 
 
 def _check_column_labels(columns: pd.Index) -> None:
@@ -376,6 +360,11 @@ def _integer_label_position(table: pd.DataFrame, label) -> str:
 def _numeric_column(table: pd.DataFrame, position: int) -> np.ndarray:
     """Convert one non-context column to float64, or say why it cannot be."""
     column = table.iloc[:, position]
+    if isinstance(column.dtype, pd.SparseDtype):
+        # Its values, as scikit-learn's estimators read a sparse column
+        # (made dense column by column: checking every dtype of X on each
+        # call would cost a one-row predict more than this rare case).
+        column = column.sparse.to_dense()
     label = column_label(table, position)
     dtype = column.dtype
     if is_bool_dtype(dtype) or is_numeric_dtype(dtype):

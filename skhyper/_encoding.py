@@ -400,10 +400,15 @@ def _object_column_to_float(values: np.ndarray, label: str, name) -> np.ndarray:
                 f"be encoded as categorical (e.g. X[{name!r}].astype(str)), and "
                 f"if it is the context, pass context_column={name!r}."
             )
-        if not isinstance(value, (Real, Decimal)) and not _is_missing(value):
+        # np.timedelta64 counts as a numbers.Real, but float() refuses it.
+        not_a_number = not isinstance(value, (Real, Decimal)) or isinstance(
+            value, np.timedelta64
+        )
+        if not_a_number and not _is_missing(value):
             raise TypeError(
                 f"Column {label} holds {value!r} of type {type(value).__name__}: "
-                "each value must be a string or a number."
+                "each value must be a string or a number (convert dates and "
+                "durations to numbers first, e.g. to days)."
             )
     return np.array([np.nan if _is_missing(v) else float(v) for v in values])
 

@@ -592,6 +592,19 @@ def test_object_column_of_numbers_with_none_is_a_missing_value(cls, missing):
     assert_valid(outputs(clf, with_none), len(X))
 
 
+@pytest.mark.parametrize(
+    "value", [np.timedelta64(3, "D"), pd.Timestamp("2026-01-01")], ids=str
+)
+def test_a_date_or_duration_among_numbers_names_its_column(cls, value):
+    # np.timedelta64 counts as a numbers.Real: float() failed on it, in a
+    # message that named no column.
+    X, y = make_data(cls)
+    X = X.astype({"x2": object})
+    X.loc[3, "x2"] = value
+    with pytest.raises(TypeError, match=r"Column 'x2' holds .*convert dates"):
+        make_clf(cls).fit(X, y)
+
+
 def test_object_array_works_like_the_dataframe(cls):
     X, y = make_data(cls)
     array = X.to_numpy(dtype=object)

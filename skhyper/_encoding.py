@@ -235,7 +235,7 @@ def column_label(table: pd.DataFrame, position: int) -> str:
     return repr(name) if isinstance(name, str) else f"at position {position}"
 
 
-def _no_names(columns: pd.Index) -> str:
+def _unnamed_columns_message(columns: pd.Index) -> str:
     """Why a name finds no column in ``columns``, none of which is a string."""
     if list(columns) == list(range(len(columns))):
         return (
@@ -318,7 +318,7 @@ def resolve_context_position(
             available = (
                 f"X's columns are {preview(table.columns, limit=10)}"
                 if any(isinstance(c, str) for c in table.columns)
-                else _no_names(table.columns)
+                else _unnamed_columns_message(table.columns)
             )
             raise ValueError(
                 f"{parameter}={context_column!r} is not a column of X; {available}."

@@ -975,6 +975,11 @@ $versions
   common such data is.
 - Standard deviations over overlapping folds understate the uncertainty of a
   mean; use the verdict tables to compare two models.
+- Each verdict is one test at p < 0.05, and the verdict tables hold dozens:
+  some wins and losses are expected by chance alone (about one in twenty
+  where two models do not differ), and no correction for the number of
+  tests is applied. A lone win or loss at p near 0.05 is weak evidence;
+  a pattern across tasks is stronger.
 - Contraception drops the 3 districts with fewer than 10 women and headache
   the 9 patients with fewer than 15 diary days, so that every context is in
   every training fold (the networks refuse unseen contexts by default);

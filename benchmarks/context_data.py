@@ -601,3 +601,15 @@ if set(CONTEXT_HALVES) != {t.name for t in _CONTEXT_TASKS}:  # pragma: no cover
     raise RuntimeError("Every context task must be in one CONTEXT_SPLIT_GROUPS.")
 CONTEXT_TASKS = [replace(t, half=CONTEXT_HALVES[t.name]) for t in _CONTEXT_TASKS]
 CONTEXT_TASKS_BY_NAME = {t.name: t for t in CONTEXT_TASKS}
+
+
+def tuning_twin(name: str) -> str | None:
+    """The task of the tuning half that shares ``name``'s rows, contexts and
+    rules, or None: a rare-context task and its regression twin differ only
+    in the target, and the twins' halves were drawn apart (by
+    ``REGRESSION_SPLIT_SEED``), so three pairs straddle the halves. A
+    confirmation-half task with such a twin was not tuned on, but its data
+    was."""
+    twin = name[: -len("_reg")] if name.endswith("_reg") else f"{name}_reg"
+    task = CONTEXT_TASKS_BY_NAME.get(twin)
+    return twin if task is not None and task.half == "tuning" else None

@@ -84,7 +84,7 @@ from string import Template
 
 import numpy as np
 import pandas as pd
-from context_data import CONTEXT_TASKS, ContextData, ContextTask
+from context_data import CONTEXT_TASKS, ContextData, ContextTask, tuning_twin
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
 from sklearn.compose import make_column_transformer
@@ -628,7 +628,11 @@ def pooling_targets(records: list) -> dict:
     rows = []
     for r in records:
         none = mean_of(r, "hn_pooling_0")
-        row = {"task": r["name"], "rare_contexts": r["rare_contexts"]}
+        row = {
+            "task": r["name"],
+            "rare_contexts": r["rare_contexts"],
+            "tuning_twin": tuning_twin(r["name"]),
+        }
         for model in POOLING_OPTIONS:
             option = mean_of(r, model)
             row[model] = None if option is None or none is None else option - none
@@ -710,10 +714,29 @@ def attribute_lines(result: dict) -> list[str]:
 
 
 def pooling_lines(result: dict) -> list[str]:
-    """Part (c)'s targets as Markdown bullets, for each pooling option."""
+    """Part (c)'s targets as Markdown bullets, for each pooling option; where
+    some tasks share their data with a tuning-half twin, again without
+    them."""
+    tasks = result["tasks"]
+    lines = _pooling_verdicts(tasks)
+    twinned = [r for r in tasks if r.get("tuning_twin")]
+    if twinned:
+        pairs = ", ".join(f"{r['task']} ({r['tuning_twin']})" for r in twinned)
+        lines.append(
+            f"- (c) {len(twinned)} of these tasks share their rows, contexts "
+            "and rules with a task of the tuning half, their classification "
+            f"or regression twin: {pairs}. Without them:"
+        )
+        clean = [r for r in tasks if not r.get("tuning_twin")]
+        lines += ["  " + line for line in _pooling_verdicts(clean)]
+    return lines
+
+
+def _pooling_verdicts(tasks: list) -> list[str]:
+    """Both targets of part (c) for each pooling option, on ``tasks``."""
     lines = []
     for model, label in POOLING_OPTIONS.items():
-        rows = [r for r in result["tasks"] if r.get(model) is not None]
+        rows = [r for r in tasks if r.get(model) is not None]
         if not rows:
             lines.append(f"- (c) {label}: no rare-context task with it and without.")
             continue

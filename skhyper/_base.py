@@ -14,6 +14,7 @@ import warnings
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -801,9 +802,11 @@ class _ContextEstimator(
         state = dict(super().__getstate__())  # a copy: never edit __dict__
         # A launch-time resource, not part of the model (nor plain data).
         state["accelerator"] = None
-        # A path as a string: skops trusts str, not pathlib's classes.
+        # A path as a string: skops trusts str, not pathlib's classes; a
+        # flag brings the Path back on load.
         if isinstance(state.get("checkpoint"), os.PathLike):
             state["checkpoint"] = os.fspath(state["checkpoint"])
+            state["_checkpoint_was_path"] = True
         state["context_attributes"] = attributes_to_plain(
             state.get("context_attributes")
         )
@@ -823,6 +826,8 @@ class _ContextEstimator(
             state.get("context_attributes")
         )
         state["categories"] = categories_from_plain(state.get("categories"))
+        if state.pop("_checkpoint_was_path", False):
+            state["checkpoint"] = Path(state["checkpoint"])
         net = state.pop("net_", None)
         super().__setstate__(state)
         if isinstance(net, dict):  # saved by __getstate__ above

@@ -31,6 +31,7 @@ dtype keeps its declared categories and order.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Iterable
 from os import PathLike
 from typing import IO, Any
@@ -146,9 +147,12 @@ def _skhyper_estimators(obj) -> list:
     # Imported here: _base imports this module.
     from ._base import _ContextEstimator
 
-    candidates = [obj, getattr(obj, "best_estimator_", None)]
-    if hasattr(obj, "get_params") and not isinstance(obj, type):
-        candidates += list(obj.get_params(deep=True).values())
+    candidates = []
+    for root in (obj, getattr(obj, "best_estimator_", None)):
+        candidates.append(root)
+        # The nested estimators of each: a search's best Pipeline has its own.
+        if hasattr(root, "get_params") and not isinstance(root, type):
+            candidates += list(root.get_params(deep=True).values())
     return [c for c in candidates if isinstance(c, _ContextEstimator)]
 
 
@@ -163,7 +167,7 @@ def load(file: str | PathLike | IO[bytes], *, extra_trusted: Iterable[str] = ())
     ----------
     file : str, path-like or binary file object
         A file written by :func:`dump` (or by ``skops.io.dump``).
-    extra_trusted : iterable of str, default=()
+    extra_trusted : str or iterable of str, default=()
         Further fully qualified type names to trust, e.g. a transformer of
         your own in the same Pipeline. Name only types you have reviewed.
 
@@ -176,6 +180,8 @@ def load(file: str | PathLike | IO[bytes], *, extra_trusted: Iterable[str] = ())
     ------
     skops.io.exceptions.UntrustedTypesFoundException
         When the file holds any other type; nothing in it has been built.
+    ValueError
+        When the file is not one that :func:`dump` wrote, or was cut short.
 
     See Also
     --------
@@ -190,8 +196,17 @@ def load(file: str | PathLike | IO[bytes], *, extra_trusted: Iterable[str] = ())
     >>> load(io.BytesIO(buffer.getvalue()))
     HyperNetworkRegressor(context_column=0)
     """
+    if isinstance(extra_trusted, str):  # one name, not its characters
+        extra_trusted = [extra_trusted]
     trusted = TRUSTED_TYPES + list(extra_trusted)
-    return import_skops_io().load(file, trusted=trusted)
+    try:
+        return import_skops_io().load(file, trusted=trusted)
+    except zipfile.BadZipFile as error:  # a skops file is a zip archive
+        raise ValueError(
+            f"{file!r} is not a file that skhyper.dump (or skops.io.dump) "
+            f"wrote, or it was cut short ({error}). Write it again with dump; "
+            "a pickle or joblib file is read with pickle or joblib."
+        ) from error
 
 
 # -- the categories parameter as plain data --------------------------------------

@@ -7,6 +7,7 @@ anything in it is built; and the file must hold no pickled torch module
 pickle after all).
 """
 
+import copy
 import io
 import json
 import pickle
@@ -21,6 +22,7 @@ import skops.io as sio
 import torch
 from _helpers import CLASSIFIERS, ESTIMATORS, TINY, outputs, target
 from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from skops.io.exceptions import UntrustedTypesFoundException
@@ -231,10 +233,37 @@ def test_a_model_carrying_an_unknown_type_is_refused():
     skhyper.dump(model, buffer)
     with pytest.raises(UntrustedTypesFoundException, match="Payload"):
         skhyper.load(io.BytesIO(buffer.getvalue()))
-    # Trusting it explicitly is the caller's decision.
+    # Trusting it explicitly is the caller's decision: one name, or a list
+    # (a single string was split into its characters).
     name = f"{Payload.__module__}.{Payload.__qualname__}"
-    loaded = skhyper.load(io.BytesIO(buffer.getvalue()), extra_trusted=[name])
-    assert isinstance(loaded.note_, Payload)
+    for trusted in ([name], name):
+        loaded = skhyper.load(io.BytesIO(buffer.getvalue()), extra_trusted=trusted)
+        assert isinstance(loaded.note_, Payload)
+
+
+def test_a_file_that_dump_did_not_write_is_a_clear_error():
+    """A cut-short file, or another kind of file: zipfile's bare
+    BadZipFile said nothing of skops or what to do."""
+    model, _ = fit_model(HyperNetworkClassifier)
+    buffer = io.BytesIO()
+    skhyper.dump(model, buffer)
+    for data in (buffer.getvalue()[:200], b"not a model"):
+        with pytest.raises(ValueError, match="not a file that skhyper.dump"):
+            skhyper.load(io.BytesIO(data))
+
+
+def test_a_path_checkpoint_comes_back_a_path(tmp_path):
+    """skops trusts str, not pathlib's classes, so the state holds a string;
+    a loaded (or copied) model got it back as one."""
+    model = HyperNetworkClassifier("ctx", checkpoint=tmp_path / "fit")
+    copies = (
+        skops_round_trip(model)[0],
+        pickle.loads(pickle.dumps(model)),
+        copy.deepcopy(model),
+    )
+    for copied in copies:
+        assert copied.checkpoint == tmp_path / "fit"
+        assert isinstance(copied.checkpoint, type(tmp_path))
 
 
 def rewrite_schema(data: bytes, edit) -> bytes:
@@ -478,7 +507,15 @@ def test_attribute_columns_named_by_tuples_are_a_clear_error_at_dump():
         context_attributes=attributes,
     )
     message = r"column is named \('cat', 'zone'\).*table.columns = "
-    for obj in (model, make_pipeline(FunctionTransformer(), model)):
+    pipeline = make_pipeline(FunctionTransformer(), model)
+    # A search's best Pipeline too: its steps were not looked at (json's
+    # bare TypeError).
+    X, y = make_table()
+    search = GridSearchCV(
+        clone(pipeline), {"functiontransformer__validate": [False]}, cv=2
+    )
+    search.fit(X, target(HyperNetworkClassifier, y))
+    for obj in (model, pipeline, search):
         with pytest.raises(ValueError, match=message):
             skhyper.dump(obj, io.BytesIO())
     # An unfitted model holds the parameter only, as plain lists: it saves.

@@ -374,13 +374,14 @@ def test_without_checkpoint_nothing_is_written(tmp_path, monkeypatch):
 
 
 def test_a_path_checkpoint_saves_with_skops(tmp_path):
-    """skops trusts a string, not a pathlib path: the saved parameter is
-    the path as a string."""
+    """skops trusts a string, not a pathlib path: the file holds the path
+    as a string, and the loaded parameter is the path again."""
     model, X, _ = tiny_fit(HyperNetworkClassifier, tmp_path / "run")
     buffer = io.BytesIO()
     dump(model, buffer)
     loaded = load(io.BytesIO(buffer.getvalue()))
-    assert loaded.checkpoint == str(tmp_path / "run")
+    assert loaded.checkpoint == tmp_path / "run"
+    assert isinstance(loaded.checkpoint, type(tmp_path))
     assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
 
 

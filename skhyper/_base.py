@@ -280,7 +280,25 @@ class _ContextEstimator(
         run = open_checkpoint(
             self, encoded, target, weight, draw_seed(self.random_state)
         )
-        seed = run.seed
+        device, seed, train, valid = self._training_splits(
+            encoded, target, weight, run.seed
+        )
+        with torch_session(self.n_threads, seed, device):
+            net = self._train(encoded, module_params, seed, train, valid, run)
+            self._fit_shrinkage(net, train, valid)
+        self.resumed_from_epoch_ = run.resumed_from_epoch
+        return self._keep(release_net(net, self.device))
+
+    def _training_splits(
+        self, encoded: EncodedTable, target, weight: np.ndarray, seed: int
+    ) -> tuple[str, int, TensorTable, TensorTable | None]:
+        """``(device, seed, train, valid)`` for a fit or a warm start: the
+        rows on the device that trains (an accelerator's, where there is
+        one), the seed every process takes (process 0's, after checking that
+        all were given the same table: each would otherwise split and
+        shuffle on its own, and train on a mixture of tables), and the
+        early-stopping split drawn with it. Sets ``batch_size_`` for the
+        training split."""
         device = training_device(self.accelerator, self.device)
         data = TensorTable(
             encoded, target, weight, device, self._pooling(encoded, weight)
@@ -288,11 +306,7 @@ class _ContextEstimator(
         seed = agree_on_fit(self.accelerator, seed, data)
         train, valid = self._early_stopping_split(data, target, seed)
         self.batch_size_ = self._batch_size(len(train), device)
-        with torch_session(self.n_threads, seed, device):
-            net = self._train(encoded, module_params, seed, train, valid, run)
-            self._fit_shrinkage(net, train, valid)
-        self.resumed_from_epoch_ = run.resumed_from_epoch
-        return self._keep(release_net(net, self.device))
+        return device, seed, train, valid
 
     def _pooling(self, encoded: EncodedTable, weight: np.ndarray):
         """Each row's partial-pooling coefficient, or None without pooling.

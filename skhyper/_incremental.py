@@ -34,9 +34,10 @@ from ._continuation_checks import (
     check_no_balanced_weights,
     check_unchanged,
 )
-from ._distributed import agree_on_fit, release_net, training_device
+from ._distributed import release_net
 from ._encoding import TableEncoder, as_table
 from ._persistence import optimizer_state_from_plain
+from ._pooling import coefficients_of
 from ._runtime import draw_seed, torch_session
 
 
@@ -129,18 +130,11 @@ def _continue_fit(estimator, X, y, sample_weight, module_params):
     weight = estimator._combined_weights(table, target, sample_weight)
     target = estimator._apply_target_scale(target)
     encoded = estimator.encoder_.transform(table)
-    from ._data import TensorTable
-
-    pooling = estimator._pooling(encoded, weight)
-    # As fit: on an accelerator's device, with every process given the same
-    # table and taking process 0's seed (each would otherwise split and
-    # shuffle on its own, and train on a mixture of tables).
-    device = training_device(estimator.accelerator, estimator.device)
-    data = TensorTable(encoded, target, weight, device, pooling)
     earlier = _counted_rows(estimator)
-    seed = agree_on_fit(estimator.accelerator, draw_seed(estimator.random_state), data)
-    train, valid = estimator._early_stopping_split(data, target, seed)
-    estimator.batch_size_ = estimator._batch_size(len(train), device)
+    # As fit: the same device, checks across processes, seed and split.
+    device, seed, train, valid = estimator._training_splits(
+        encoded, target, weight, draw_seed(estimator.random_state)
+    )
     budget = estimator._budget_callbacks(valid, (estimator._continued_decay(),))
     with torch_session(estimator.n_threads, seed, device):
         net = training_net(estimator, encoded, module_params, seed, valid, budget)
@@ -297,12 +291,8 @@ def _cumulative_pooling(estimator, context: np.ndarray, weight: np.ndarray):
     )
     if strength <= 0:  # counted for the shrinkage only
         return None
-    rows = estimator._pooling_counts[index[len(keys) :]]
-    # A context whose rows so far all weigh 0 has no penalty, as in fit
-    # (pooling_coefficients): strength / 0 times a weight of 0 made the
-    # loss NaN.
-    with np.errstate(divide="ignore"):
-        return np.where(rows > 0, strength / rows, 0.0)
+    # As fit's: no penalty for a context whose rows so far all weigh 0.
+    return coefficients_of(estimator._pooling_counts[index[len(keys) :]], strength)
 
 
 def _streamed_shrinkage(estimator) -> float:

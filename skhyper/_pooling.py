@@ -54,9 +54,15 @@ def pooling_coefficients(
     _, group = np.unique(context, axis=0, return_inverse=True)
     group = group.ravel()
     rows = np.bincount(group, weights=weight / weight.mean())
+    return coefficients_of(rows, strength)[group]
+
+
+def coefficients_of(rows: np.ndarray, strength: float) -> np.ndarray:
+    """``strength / rows``, and 0 where ``rows`` is 0: a context whose rows
+    all weigh 0 adds nothing to the loss, and an infinite coefficient times
+    their weight of 0 would make it NaN."""
     with np.errstate(divide="ignore"):
-        per_context = np.where(rows > 0, strength / rows, 0.0)
-    return per_context[group]
+        return np.where(rows > 0, strength / rows, 0.0)
 
 
 def context_rows(

@@ -7,6 +7,7 @@ the regressors go through the same cases, except those about class labels.
 docs/reliability.md lists the outcome of each case.
 """
 
+import os
 import re
 from decimal import Decimal
 
@@ -682,6 +683,23 @@ FEW = settings(
 )
 
 finite_floats = st.floats(allow_nan=False, allow_infinity=False)
+
+
+def test_property_examples_repeat_from_run_to_run():
+    # conftest.py's "repeatable" profile: a red run reruns red.
+    if os.environ.get("HYPOTHESIS_PROFILE", "repeatable") != "repeatable":
+        pytest.skip("HYPOTHESIS_PROFILE asks for new examples")
+    drawn = []
+
+    @given(st.lists(st.integers(), min_size=3))
+    @settings(max_examples=10)
+    def draw(values):
+        drawn.append(values)
+
+    draw()
+    first, drawn[:] = list(drawn), []
+    draw()
+    assert drawn == first
 
 
 @st.composite

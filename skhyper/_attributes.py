@@ -23,9 +23,14 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_object_dtype
 
-from ._categories import mid_sentence, preview, repeated_labels
+from ._categories import lookup_index, mid_sentence, preview, repeated_labels
 from ._numeric import NumericEncoder, holds_numbers
-from ._plain import frame_from_plain, frame_to_plain
+from ._plain import (
+    frame_from_plain,
+    frame_to_plain,
+    objects_from_plain,
+    objects_to_plain,
+)
 
 # With attributes, a context column of S values seen at fit and U values
 # listed only in the table has 2 * S + 1 + U codes. The network looks up the
@@ -96,7 +101,7 @@ class AttributeTable:
         the values listed only in the table (``listed_only_``)."""
         # Found by label: .loc would read a list of bools (a bool context's
         # values) as a row mask.
-        positions = table.index.get_indexer(seen)
+        positions = lookup_index(table.index).get_indexer(seen)
         if (positions < 0).any():
             raise ValueError(self._absent_message(seen[positions < 0], table.index))
         listed_only = np.ones(len(table), dtype=bool)
@@ -209,7 +214,14 @@ class AttributeTable:
         # The user's DataFrame is not kept: what predict needs is encoded.
         state = dict(self.__dict__)
         state.pop("table", None)
+        if "listed_only_" in state:  # e.g. intervals, as CategoryEncoder's
+            state["listed_only_"] = objects_to_plain(state["listed_only_"])
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if "listed_only_" in state:
+            self.listed_only_ = objects_from_plain(state["listed_only_"])
 
 
 # Dates, times and durations: a timedelta64 even counts as a numbers.Real,

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_object_dtype
 
+from ._plain import objects_from_plain, objects_to_plain
+
 
 def preview(values, limit: int = 5) -> str:
     """A short, readable list of values for an error message."""
@@ -77,6 +79,17 @@ def _reject_containers(values: np.ndarray, what: str) -> None:
             )
 
 
+def lookup_index(values) -> pd.Index:
+    """An index that finds each of ``values`` by equality. pandas makes
+    intervals (``pd.cut``'s bins) an IntervalIndex, which finds a number
+    by the bin that holds it and cannot look up overlapping intervals at
+    all; an object index of them finds an interval by itself."""
+    index = pd.Index(values)
+    if isinstance(index, pd.IntervalIndex):
+        return pd.Index(np.asarray(values, dtype=object), dtype=object)
+    return index
+
+
 def _sorted_categories(values) -> np.ndarray:
     unique = np.asarray(pd.unique(values), dtype=object)
     try:
@@ -84,6 +97,10 @@ def _sorted_categories(values) -> np.ndarray:
     except TypeError:  # mixed types, e.g. ints and strings
         ordered = sorted(unique, key=lambda v: (type(v).__name__, str(v)))
     return np.asarray(ordered, dtype=object)
+
+
+# The fitted arrays of context values, saved by __getstate__ as plain data.
+_VALUE_ARRAYS = ("categories_", "listed_only_")
 
 
 class CategoryEncoder:
@@ -122,7 +139,7 @@ class CategoryEncoder:
                 "is no category to learn. Fill them with explicit categories."
             )
         self.categories_ = self._hashed(column[~missing], _sorted_categories)
-        self._index = pd.Index(self.categories_)
+        self._index = lookup_index(self.categories_)
         codes = self._index.get_indexer(column).astype(np.int64)
         codes[missing] = self.unknown_code
         return codes
@@ -153,7 +170,7 @@ class CategoryEncoder:
                 "non-empty list of values without missing ones."
             )
         self.categories_ = _sorted_categories(values)
-        self._index = pd.Index(self.categories_)
+        self._index = lookup_index(self.categories_)
         self.declared_ = True
         return self.encode(column)
 
@@ -163,13 +180,22 @@ class CategoryEncoder:
 
     def __getstate__(self) -> dict:
         # The pandas Index is rebuilt from categories_ on load: skops stores
-        # only plain values and arrays.
-        return {key: value for key, value in self.__dict__.items() if key != "_index"}
+        # only plain values and arrays. Values such as pd.cut's intervals or
+        # dates are stored as plain data, so that load trusts no pandas type.
+        state = {key: value for key, value in self.__dict__.items() if key != "_index"}
+        for key in _VALUE_ARRAYS:
+            if key in state:
+                state[key] = objects_to_plain(state[key])
+        return state
 
     def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        for key in _VALUE_ARRAYS:
+            if key in state:
+                state[key] = objects_from_plain(state[key])
         self.__dict__.update(state)
         if "categories_" in state:
-            self._index = pd.Index(self.categories_)
+            self._index = lookup_index(self.categories_)
 
     def list_values(self, values: np.ndarray) -> None:
         """Give ``values``, not seen at fit but listed in the column's
@@ -184,7 +210,7 @@ class CategoryEncoder:
         unseen = (codes < 0) & ~missing
         listed = getattr(self, "listed_only_", None)
         if unseen.any() and listed is not None and len(listed):
-            position = pd.Index(listed).get_indexer(column[unseen])
+            position = lookup_index(listed).get_indexer(column[unseen])
             found = position >= 0
             first = 2 * len(self.categories_) + 1
             codes[np.flatnonzero(unseen)[found]] = first + position[found]

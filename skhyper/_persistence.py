@@ -44,7 +44,7 @@ from skorch.utils import get_map_location
 from ._compat import import_skops_io
 from ._net import WeightedLossNet
 from ._optim import adamw_class
-from ._plain import pandas_kind, values_from_plain, values_to_plain
+from ._plain import values_from_plain, values_to_plain
 from ._runtime import torch_session
 
 # Every type a skhyper model's skops file holds beyond those skops trusts by
@@ -199,14 +199,28 @@ def load(file: str | PathLike | IO[bytes], *, extra_trusted: Iterable[str] = ())
     if isinstance(extra_trusted, str):  # one name, not its characters
         extra_trusted = [extra_trusted]
     trusted = TRUSTED_TYPES + list(extra_trusted)
+    skops_io = import_skops_io()
     try:
-        return import_skops_io().load(file, trusted=trusted)
+        return skops_io.load(file, trusted=trusted)
+    except skops_io.exceptions.UntrustedTypesFoundException as error:
+        # skops' message names the types; say what to do about them.
+        error.args = (f"{error.args[0]}\n\n{_UNTRUSTED_ADVICE}",)
+        raise
     except zipfile.BadZipFile as error:  # a skops file is a zip archive
         raise ValueError(
             f"{file!r} is not a file that skhyper.dump (or skops.io.dump) "
             f"wrote, or it was cut short ({error}). Write it again with dump; "
             "a pickle or joblib file is read with pickle or joblib."
         ) from error
+
+
+_UNTRUSTED_ADVICE = (
+    "skhyper.load refused the file before building anything in it. If you "
+    "wrote the file and trust the types named above (e.g. a transformer or an "
+    "Enum of your own), pass their names: skhyper.load(file, "
+    "extra_trusted=[...]). Context values of your own types can instead be "
+    "converted to strings before fit, so that the file needs no such type."
+)
 
 
 # -- the categories parameter as plain data --------------------------------------
@@ -225,7 +239,9 @@ def categories_to_plain(categories):
     categorical one with its categories and order), name and values as a
     list, a Series with its index (``_plain.values_to_plain``);
     :func:`categories_from_plain` rebuilds it. Lists, tuples and NumPy
-    arrays stay as they are, as does a ``categories`` without pandas values.
+    arrays stay as they are unless they hold values such as ``pd.cut``'s
+    intervals or dates (``_plain.scalar_to_plain``), as does a
+    ``categories`` without such values.
 
     Parameters
     ----------
@@ -237,15 +253,12 @@ def categories_to_plain(categories):
     plain : dict or None
         ``categories`` itself, or a marked dict of builtins.
     """
-    if not isinstance(categories, dict) or not any(
-        pandas_kind(values) for values in categories.values()
-    ):
+    if not isinstance(categories, dict):
         return categories
-    return {
-        _CATEGORIES_MARK: [
-            [key, *values_to_plain(values)] for key, values in categories.items()
-        ]
-    }
+    plain = [[key, *values_to_plain(values)] for key, values in categories.items()]
+    if all(entry[1] is None for entry in plain):  # nothing made plain
+        return categories
+    return {_CATEGORIES_MARK: plain}
 
 
 def categories_from_plain(plain):

@@ -15,6 +15,9 @@ form; a DataFrame is a dict of its index and its columns.
 
 from __future__ import annotations
 
+import datetime
+import decimal
+
 import numpy as np
 import pandas as pd
 
@@ -26,6 +29,22 @@ _KINDS = {
     "series": pd.Series,
     "array": pd.api.extensions.ExtensionArray,
 }
+
+
+def _object_array(items: list) -> np.ndarray:
+    values = np.empty(len(items), dtype=object)
+    values[:] = items
+    return values
+
+
+# Plain containers of a parameter's values, rebuilt as they were given.
+_SEQUENCES = {"list": list, "tuple": tuple, "ndarray": _object_array}
+
+
+def _sequence_kind(values) -> str | None:
+    if isinstance(values, np.ndarray):
+        return "ndarray" if values.dtype == object and values.ndim == 1 else None
+    return type(values).__name__ if type(values) in (list, tuple) else None
 
 
 def dtype_to_plain(dtype) -> str | list:
@@ -55,10 +74,18 @@ def pandas_kind(values) -> str | None:
 
 def values_to_plain(values) -> list:
     """``[kind, dtype, name, items]`` of an Index, Series or pandas array,
-    a Series' index (in the same form) after them; anything else as
-    ``[None, None, None, values]``. :func:`values_from_plain` rebuilds it."""
+    a Series' index (in the same form) after them; a list, tuple or NumPy
+    array holding values that :func:`scalar_to_plain` makes plain (pd.cut's
+    intervals, dates) as ``[container, None, None, items]``; anything else
+    as ``[None, None, None, values]``. :func:`values_from_plain` rebuilds
+    it."""
     kind = pandas_kind(values)
     if kind is None:
+        container = _sequence_kind(values)
+        if container is not None:
+            items = [scalar_to_plain(item) for item in values]
+            if any(p is not v for p, v in zip(items, values, strict=True)):
+                return [container, None, None, items]
         return [None, None, None, values]
     name = getattr(values, "name", None)
     plain = [kind, dtype_to_plain(values.dtype), name, _plain_items(values)]
@@ -73,6 +100,8 @@ def values_from_plain(kind, dtype, name, items, index=None):
     default one."""
     if kind is None:
         return items
+    if kind in _SEQUENCES:
+        return _SEQUENCES[kind]([scalar_from_plain(item) for item in items])
     index = None if index is None else values_from_plain(*index)
     try:
         return _built(kind, items, dtype_from_plain(dtype), name, index)
@@ -109,6 +138,7 @@ def frame_from_plain(plain: dict) -> pd.DataFrame:
 
 
 def _built(kind: str, items: list, dtype, name, index: pd.Index | None):
+    items = [scalar_from_plain(item) for item in items]
     if kind == "index":
         return pd.Index(items, dtype=dtype, name=name)
     if kind == "series":
@@ -127,8 +157,105 @@ def _plain_items(values) -> list:
 def _plain_item(item):
     if item is pd.NA or item is pd.NaT:
         return None
+    if isinstance(item, (pd.Interval, decimal.Decimal)) or _is_plain_date(item):
+        # No dtype parses these back from text (an interval's dtype names
+        # only its bounds' type; an object column holds the others).
+        return scalar_to_plain(item)
     if isinstance(item, (pd.Timestamp, pd.Timedelta, pd.Period)):
         # The saved dtype parses the text back exactly (to the nanosecond,
         # with its time zone): a Series indexed by dates still saves.
         return str(item)
     return item.item() if isinstance(item, np.generic) else item
+
+
+# -- single values: a context value that is an object skops would refuse ---------
+
+# Context values (categories_, listed_only_) that skops would store as pandas
+# or standard-library objects, whose types load does not trust (pd.cut's
+# intervals, dates, decimals), are stored as a list marked with this tag and
+# the value's kind; a context value is never a list (_categories refuses
+# containers), so the mark cannot be a user's value.
+_SCALAR_TAG = "skhyper.value"
+
+
+def scalar_to_plain(item):
+    """``item`` as a tagged list of builtins when it is an interval,
+    timestamp, duration, period, date or time, or decimal that comes back
+    equal (with its type and time zone) from :func:`scalar_from_plain`;
+    anything else as it is."""
+    plain = _tagged(item)
+    if plain is None:
+        return item
+    try:
+        back = scalar_from_plain(plain)
+    except (TypeError, ValueError, LookupError, OverflowError):
+        return item  # e.g. a zone not known by its name (ZoneInfoNotFoundError)
+    same_zone = str(getattr(back, "tzinfo", None)) == str(getattr(item, "tzinfo", None))
+    if type(back) is type(item) and back == item and same_zone:
+        return plain
+    return item  # e.g. a time zone its name does not rebuild: kept as it is
+
+
+def scalar_from_plain(plain):
+    """The value that :func:`scalar_to_plain` tagged (anything else as it
+    is)."""
+    if not (isinstance(plain, list) and plain and plain[0] == _SCALAR_TAG):
+        return plain
+    kind, *parts = plain[1:]
+    return _REBUILD[kind](*parts)
+
+
+def objects_to_plain(values: np.ndarray):
+    """An object array of context values, as a marked list where
+    :func:`scalar_to_plain` changes any of its items (the array itself
+    where it changes none, as files written before held)."""
+    plain = [scalar_to_plain(item) for item in values]
+    if all(p is v for p, v in zip(plain, values, strict=True)):
+        return values
+    return {_SCALAR_TAG: plain}
+
+
+def objects_from_plain(plain):
+    """The object array that :func:`objects_to_plain` made plain."""
+    if not (isinstance(plain, dict) and _SCALAR_TAG in plain):
+        return plain
+    return _object_array([scalar_from_plain(item) for item in plain[_SCALAR_TAG]])
+
+
+def _is_plain_date(item) -> bool:
+    # pd.Timestamp is a datetime, and a datetime is a date.
+    return isinstance(item, (datetime.date, datetime.time)) and not isinstance(
+        item, pd.Timestamp
+    )
+
+
+def _tagged(item) -> list | None:
+    if isinstance(item, pd.Interval):
+        left, right = scalar_to_plain(item.left), scalar_to_plain(item.right)
+        return [_SCALAR_TAG, "interval", left, right, item.closed]
+    if isinstance(item, pd.Timestamp):
+        zone = None if item.tz is None else str(item.tz)
+        return [_SCALAR_TAG, "timestamp", item.as_unit("ns").value, item.unit, zone]
+    if isinstance(item, pd.Timedelta):
+        return [_SCALAR_TAG, "timedelta", item.as_unit("ns").value, item.unit]
+    if isinstance(item, pd.Period):
+        return [_SCALAR_TAG, "period", str(item), item.freqstr]
+    if isinstance(item, decimal.Decimal):
+        return [_SCALAR_TAG, "decimal", str(item)]
+    if _is_plain_date(item):
+        return [_SCALAR_TAG, type(item).__name__, item.isoformat()]
+    return None
+
+
+_REBUILD = {
+    "interval": lambda left, right, closed: pd.Interval(
+        scalar_from_plain(left), scalar_from_plain(right), closed=closed
+    ),
+    "timestamp": lambda ns, unit, zone: pd.Timestamp(ns, tz=zone).as_unit(unit),
+    "timedelta": lambda ns, unit: pd.Timedelta(ns).as_unit(unit),
+    "period": lambda text, freq: pd.Period(text, freq=freq),
+    "decimal": decimal.Decimal,
+    "date": datetime.date.fromisoformat,
+    "datetime": datetime.datetime.fromisoformat,
+    "time": datetime.time.fromisoformat,
+}

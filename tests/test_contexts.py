@@ -920,3 +920,27 @@ def test_the_rare_context_warning_is_true_of_concat_models():
     message = str(caught[0].message)
     assert "Their generated layers rest on those rows alone" not in message
     assert "ConcatClassifier and ConcatRegressor have no such shrinkage" in message
+
+
+# -- intervals as context values (pd.cut's bins) ---------------------------------
+
+
+@pytest.mark.parametrize("cls", [HyperNetworkClassifier, ConcatRegressor])
+def test_interval_contexts_are_found_by_equality_not_by_containment(cls):
+    """pandas looks intervals up in an IntervalIndex, which found a number by
+    the bin that holds it (0.3 took the layer of (0, 0.5]) and could not
+    look up overlapping intervals at all (a raw InvalidIndexError at fit)."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=90), "z": rng.normal(size=90)})
+    X["bin"] = pd.cut(rng.uniform(size=90), [0.0, 0.5, 1.0])
+    y = target(cls, (X["x"] > 0).astype(int).to_numpy())
+    model = make_model(cls, context_column="bin").fit(X, y)
+    with pytest.raises(ValueError, match=r"not seen during fit: 0\.3"):
+        model.predict(X.head(2).assign(bin=0.3))
+    # Overlapping intervals: windows that share their start.
+    windows = [pd.Interval(0, 1 + k % 3) for k in range(len(X))]
+    X["bin"] = pd.Series(windows, dtype=object)
+    model = make_model(cls, context_column="bin").fit(X, y)
+    assert len(model.context_categories_) == 3
+    codes = model.encoder_.context_encoders_[0].encode(X["bin"])
+    assert np.array_equal(codes, np.arange(len(X)) % 3)

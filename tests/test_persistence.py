@@ -8,12 +8,14 @@ pickle after all).
 """
 
 import copy
+import datetime
 import io
 import json
 import pickle
 import sys
 import warnings
 import zipfile
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -558,3 +560,165 @@ def test_a_model_loaded_from_another_device_trains_on_after_set_params():
         loaded.partial_fit(X, y)
     loaded.set_params(device="cpu").partial_fit(X, y)
     assert loaded.net_.history[-1]["epoch"] == model.net_.history[-1]["epoch"] + 1
+
+
+# -- context values of pandas and standard-library types ------------------------
+
+START = pd.Timestamp("2024-03-01 08:00", tz="Europe/Berlin")
+CONTEXT_VALUES = {
+    # pd.cut's bins, as a categorical column and as objects.
+    "interval-categorical": lambda k: pd.cut(k / 4.0 + 0.1, [0.0, 0.5, 1.0]),
+    "interval-object": lambda k: pd.Series(
+        pd.cut(k / 4.0 + 0.1, [0.0, 0.5, 1.0]), dtype=object
+    ),
+    "interval-of-dates": lambda k: pd.Series(
+        [pd.Interval(START, START + pd.Timedelta(days=1 + int(i))) for i in k],
+        dtype=object,
+    ),
+    "timestamp-with-zone": lambda k: pd.Categorical(
+        [START + pd.Timedelta(hours=int(i)) for i in k]
+    ),
+    "timedelta": lambda k: pd.Categorical(pd.to_timedelta(k, unit="s")),
+    "period": lambda k: pd.Categorical(
+        pd.period_range("2024-01", periods=4, freq="M")[k]
+    ),
+    "date-object": lambda k: pd.Series(
+        [(START + pd.Timedelta(days=int(i))).date() for i in k], dtype=object
+    ),
+    "decimal-object": lambda k: pd.Series(
+        [Decimal("0.5") * int(i) for i in k], dtype=object
+    ),
+}
+
+
+@pytest.mark.filterwarnings("ignore:.*fewer than 10 rows in fit")
+@pytest.mark.parametrize("cls", [HyperNetworkClassifier, skhyper.ConcatRegressor])
+@pytest.mark.parametrize("kind", list(CONTEXT_VALUES))
+def test_context_values_of_pandas_types_load_with_only_the_trusted_types(cls, kind):
+    """Intervals (pd.cut), timestamps, durations, periods, dates and
+    decimals as context values: dump wrote them as pandas or
+    standard-library objects, which load then refused (untrusted types).
+    They are saved as plain data and come back equal, of their own type."""
+    X, y = make_table(n=80)
+    codes = np.arange(len(X)) % 4
+    X["ctx"] = CONTEXT_VALUES[kind](codes)
+    model = cls(context_column="ctx", max_epochs=2, random_state=0, **TINY[cls])
+    model.fit(X, target(cls, y))
+    loaded, data = skops_round_trip(model)
+    assert set(sio.get_untrusted_types(data=data)) <= set(TRUSTED_TYPES)
+    assert np.array_equal(outputs(loaded, X), outputs(model, X))
+    saved = model.encoder_.context_encoders_[0].categories_
+    back = loaded.encoder_.context_encoders_[0].categories_
+    assert back.dtype == object and list(back) == list(saved)
+    assert [type(v) for v in back] == [type(v) for v in saved]
+    assert [str(v) for v in back] == [str(v) for v in saved]  # zones, units
+
+
+@pytest.mark.parametrize(
+    "declared",
+    [
+        [pd.Interval(0.0, 0.5), pd.Interval(0.5, 1.0)],
+        (pd.Interval(0.0, 0.5), pd.Interval(0.5, 1.0)),
+        pd.IntervalIndex.from_breaks([0.0, 0.5, 1.0]),
+        np.array([pd.Interval(0.0, 0.5), pd.Interval(0.5, 1.0)], dtype=object),
+    ],
+    ids=["list", "tuple", "IntervalIndex", "object-array"],
+)
+def test_declared_interval_categories_come_back_as_they_were_given(declared):
+    """``categories={"ctx": list(X.ctx.cat.categories)}`` of pd.cut's bins:
+    the load refused pandas.Interval. get_params() is the same after."""
+    X, y = make_table(n=80)
+    X["ctx"] = pd.cut(np.arange(len(X)) % 2 / 2 + 0.1, [0.0, 0.5, 1.0])
+    model = HyperNetworkClassifier(
+        context_column="ctx",
+        categories={"ctx": declared},
+        max_epochs=2,
+        random_state=0,
+        **TINY[HyperNetworkClassifier],
+    ).fit(X, y)
+    loaded, data = skops_round_trip(model)
+    assert set(sio.get_untrusted_types(data=data)) <= set(TRUSTED_TYPES)
+    after = loaded.get_params()["categories"]["ctx"]
+    assert type(after) is type(declared)
+    if isinstance(declared, pd.Index):
+        pd.testing.assert_index_equal(after, declared, exact=True)
+    else:
+        assert list(after) == list(declared)
+    assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_an_unseen_interval_listed_in_context_attributes_survives_a_round_trip():
+    bins = pd.IntervalIndex.from_breaks([0.0, 0.5, 1.0, 1.5], name="ctx")
+    attributes = pd.DataFrame({"width": [0.5, 0.6, 0.7]}, index=bins)
+    X, y = make_table(n=80)
+    X["ctx"] = pd.cut(np.arange(len(X)) % 2 / 2 + 0.1, [0.0, 0.5, 1.0])
+    model = HyperNetworkClassifier(
+        context_column="ctx",
+        context_attributes=attributes,
+        max_epochs=2,
+        random_state=0,
+        **TINY[HyperNetworkClassifier],
+    ).fit(X, y)
+    loaded, data = skops_round_trip(model)
+    assert set(sio.get_untrusted_types(data=data)) <= set(TRUSTED_TYPES)
+    pd.testing.assert_frame_equal(loaded.context_attributes, attributes)
+    unseen = X.head(3).assign(ctx=pd.Interval(1.0, 1.5))
+    assert np.array_equal(loaded.predict_proba(unseen), model.predict_proba(unseen))
+
+
+class Site:
+    """A context value of the user's own type (hashable and ordered)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __eq__(self, other):
+        return isinstance(other, Site) and other.name == self.name
+
+    def __lt__(self, other):
+        return self.name < other.name
+
+    def __hash__(self):
+        return hash(self.name)
+
+
+def test_a_context_of_the_users_own_type_is_refused_with_what_to_do():
+    """A type of the user's own is one load cannot know to trust: the
+    refusal says how to trust it, and trusting it loads the model."""
+    X, y = make_table(n=40)
+    X["ctx"] = pd.Series([Site("ab"[i % 2]) for i in range(len(X))], dtype=object)
+    model = HyperNetworkClassifier(
+        context_column="ctx",
+        max_epochs=2,
+        random_state=0,
+        **TINY[HyperNetworkClassifier],
+    ).fit(X, y)
+    buffer = io.BytesIO()
+    skhyper.dump(model, buffer)
+    with pytest.raises(UntrustedTypesFoundException, match="Site") as raised:
+        skhyper.load(io.BytesIO(buffer.getvalue()))
+    assert "extra_trusted=[" in str(raised.value)
+    name = f"{Site.__module__}.{Site.__qualname__}"
+    loaded = skhyper.load(io.BytesIO(buffer.getvalue()), extra_trusted=name)
+    assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_a_value_whose_zone_its_name_does_not_rebuild_is_kept_as_it_is():
+    from skhyper._plain import scalar_from_plain, scalar_to_plain
+
+    class Zone(datetime.tzinfo):  # a zone pandas cannot rebuild by name
+        def utcoffset(self, dt):
+            return datetime.timedelta(hours=2)
+
+        def dst(self, dt):
+            return datetime.timedelta(0)
+
+        def tzname(self, dt):
+            return "custom"
+
+    odd = pd.Timestamp(datetime.datetime(2024, 1, 1, tzinfo=Zone()))
+    assert scalar_to_plain(odd) is odd
+    for value in (pd.Interval(START, START + pd.Timedelta(hours=1)), Decimal("2.5")):
+        plain = scalar_to_plain(value)
+        assert json.loads(json.dumps(plain)) == plain  # builtins only
+        assert scalar_from_plain(plain) == value

@@ -30,6 +30,7 @@ dtype keeps its declared categories and order.
 
 from __future__ import annotations
 
+import enum
 import json
 import zipfile
 from collections.abc import Iterable
@@ -41,6 +42,7 @@ import torch
 from skorch.history import History
 from skorch.utils import get_map_location
 
+from ._categories import mid_sentence
 from ._compat import import_skops_io
 from ._net import WeightedLossNet
 from ._optim import adamw_class
@@ -109,6 +111,7 @@ def dump(estimator: Any, file: str | PathLike | IO[bytes]) -> None:
     """
     skops_io = import_skops_io()  # first: without skops, say how to install it
     _check_attribute_column_names(estimator)
+    _check_no_enum_values(estimator)
     skops_io.dump(estimator, file)
 
 
@@ -139,6 +142,27 @@ def _check_attribute_column_names(obj) -> None:
                         "table.columns]) and refit, or save with pickle or "
                         "joblib if only you will load the file."
                     )
+
+
+def _check_no_enum_values(obj) -> None:
+    """Refuse, with the fix, a model whose context values are ``Enum``
+    members (categorical features take only strings and numbers): skops
+    writes them, but cannot build an ``Enum`` at load even when it is
+    trusted (a TypeError from ``Enum.__new__``), so the file could never
+    be loaded."""
+    for estimator in _skhyper_estimators(obj):
+        encoder = getattr(estimator, "encoder_", None)
+        for coder in getattr(encoder, "context_encoders_", None) or []:
+            values = getattr(coder, "categories_", ())
+            member = next((v for v in values if isinstance(v, enum.Enum)), None)
+            if member is not None:
+                raise ValueError(
+                    f"skhyper.dump cannot save {mid_sentence(coder.what)}: it holds "
+                    f"{member!r}, an Enum member, which skops cannot load. Fit on "
+                    f"its names or values instead (e.g. X[{coder.name!r}].map("
+                    "lambda member: member.name)), or save with pickle or joblib "
+                    "if only you will load the file."
+                )
 
 
 def _skhyper_estimators(obj) -> list:

@@ -9,6 +9,7 @@ pickle after all).
 
 import copy
 import datetime
+import enum
 import io
 import json
 import pickle
@@ -722,3 +723,22 @@ def test_a_value_whose_zone_its_name_does_not_rebuild_is_kept_as_it_is():
         plain = scalar_to_plain(value)
         assert json.loads(json.dumps(plain)) == plain  # builtins only
         assert scalar_from_plain(plain) == value
+
+
+class Colour(enum.Enum):
+    RED = 1
+    BLUE = 2
+
+
+def test_enum_contexts_are_refused_at_dump_not_after():
+    """skops writes Enum members but cannot build one at load, even
+    trusted (a TypeError from Enum.__new__): the file could never be
+    loaded. dump refuses, naming the column and the fix; pickle keeps them."""
+    X, y = make_table(n=40)
+    X["ctx"] = pd.Series([Colour(1 + i % 2) for i in range(len(X))], dtype=object)
+    model, _ = fit_model(HyperNetworkClassifier, context_column="ctx")
+    model.fit(X, y)
+    with pytest.raises(ValueError, match=r"'ctx'.*Enum member.*pickle"):
+        skhyper.dump(model, io.BytesIO())
+    again = pickle.loads(pickle.dumps(model))
+    assert np.array_equal(again.predict_proba(X), model.predict_proba(X))

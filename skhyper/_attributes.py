@@ -26,6 +26,7 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_object_dtype
 from ._categories import lookup_index, mid_sentence, preview, repeated_labels
 from ._numeric import NumericEncoder, holds_numbers
 from ._plain import (
+    FRAME_DETAILS,
     frame_from_plain,
     frame_to_plain,
     objects_from_plain,
@@ -357,6 +358,11 @@ def attributes_digest(given) -> str | None:
     plain = attributes_to_plain(given)
     if plain is given:  # not tables
         return None
+    # Without what the encoded values do not depend on, so that a digest
+    # saved before those details were stored still matches its table.
+    for _, table in plain[_PLAIN_MARK]:
+        for detail in FRAME_DETAILS:
+            table.pop(detail, None)
     try:
         text = json.dumps(plain, default=_refuse)
     except (TypeError, ValueError):

@@ -111,10 +111,15 @@ def values_from_plain(kind, dtype, name, items, index=None):
         return _built(kind, items, None, name, index)
 
 
+# What frame_to_plain stores of a table beyond its values, dtypes, index and
+# names: the columns' own name, and that the index is a RangeIndex.
+FRAME_DETAILS = ("columns_name", "index_range")
+
+
 def frame_to_plain(frame: pd.DataFrame) -> dict:
     """A DataFrame's index and columns, each with its dtype, as plain data;
     :func:`frame_from_plain` rebuilds it."""
-    return {
+    plain = {
         "index": _plain_items(frame.index),
         "index_name": frame.index.name,
         "index_dtype": dtype_to_plain(frame.index.dtype),
@@ -122,7 +127,12 @@ def frame_to_plain(frame: pd.DataFrame) -> dict:
             [name, dtype_to_plain(frame[name].dtype), _plain_items(frame[name])]
             for name in frame.columns
         ],
+        "columns_name": frame.columns.name,
     }
+    if isinstance(frame.index, pd.RangeIndex):  # not an Index of its numbers
+        index = frame.index
+        plain["index_range"] = [index.start, index.stop, index.step]
+    return plain
 
 
 def frame_from_plain(plain: dict) -> pd.DataFrame:
@@ -130,11 +140,16 @@ def frame_from_plain(plain: dict) -> pd.DataFrame:
     index = values_from_plain(
         "index", plain.get("index_dtype"), plain["index_name"], plain["index"]
     )
+    if "index_range" in plain:
+        index = pd.RangeIndex(*plain["index_range"], name=plain["index_name"])
     columns = {
         name: values_from_plain("series", dtype, name, items)
         for name, dtype, items in plain["columns"]
     }
-    return pd.DataFrame(columns).set_axis(index)
+    frame = pd.DataFrame(columns).set_axis(index)
+    # Tables saved before the columns' name was stored have none.
+    frame.columns.name = plain.get("columns_name")
+    return frame
 
 
 def _built(kind: str, items: list, dtype, name, index: pd.Index | None):

@@ -742,3 +742,45 @@ def test_enum_contexts_are_refused_at_dump_not_after():
         skhyper.dump(model, io.BytesIO())
     again = pickle.loads(pickle.dumps(model))
     assert np.array_equal(again.predict_proba(X), model.predict_proba(X))
+
+
+def test_context_attributes_keep_their_columns_name_and_range_index():
+    """The parameter comes back as it was given: the columns' name was
+    dropped and a RangeIndex came back an Index of its numbers."""
+    attributes = pd.DataFrame({"area": [1.5, 2.0], "zone": ["n", "s"]})
+    attributes.columns.name = "attribute"
+    X, y = make_table(n=60)
+    X["site"] = np.arange(len(X)) % 2
+    model = HyperNetworkClassifier(
+        context_column="site",
+        context_attributes={"site": attributes},
+        max_epochs=2,
+        random_state=0,
+        **TINY[HyperNetworkClassifier],
+    ).fit(X, y)
+    loaded, _ = skops_round_trip(model)
+    for back in (loaded, copy.deepcopy(model)):
+        table = back.get_params()["context_attributes"]["site"]
+        pd.testing.assert_frame_equal(table, attributes, check_index_type=True)
+        assert isinstance(table.index, pd.RangeIndex)
+        assert table.columns.name == "attribute"
+    # A warm start on the loaded model sees the same table (its digest).
+    loaded.set_params(warm_start=True, max_epochs=1).fit(X, y)
+
+
+def test_an_attribute_tables_digest_is_the_one_earlier_versions_saved():
+    """Saved digests are compared with the parameter when a loaded model
+    trains on; the details stored since (the columns' name, a RangeIndex)
+    are not part of it, so older files still match their tables."""
+    from skhyper._attributes import attributes_digest
+
+    table = pd.DataFrame(
+        {"a": [1.0, 2.0], "z": ["n", "s"]}, index=pd.Index(["x", "y"], name="ctx")
+    )
+    assert attributes_digest(table) == (
+        "56d068bc8c1ea82672b8c2c9dfd793c7c7c684d2f0ff8d9e6620822473372d66"
+    )
+    table.columns.name = "attribute"
+    assert attributes_digest(table) == (
+        "56d068bc8c1ea82672b8c2c9dfd793c7c7c684d2f0ff8d9e6620822473372d66"
+    )

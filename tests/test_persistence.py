@@ -78,6 +78,12 @@ def fit_model(cls, numeric_encoding="standard", **params):
     return model.fit(X, target(cls, y)), X
 
 
+def tiny_classifier(**params):
+    return HyperNetworkClassifier(
+        max_epochs=2, random_state=0, **TINY[HyperNetworkClassifier], **params
+    )
+
+
 def skops_round_trip(obj):
     buffer = io.BytesIO()
     skhyper.dump(obj, buffer)
@@ -630,12 +636,9 @@ def test_declared_interval_categories_come_back_as_they_were_given(declared):
     the load refused pandas.Interval. get_params() is the same after."""
     X, y = make_table(n=80)
     X["ctx"] = pd.cut(np.arange(len(X)) % 2 / 2 + 0.1, [0.0, 0.5, 1.0])
-    model = HyperNetworkClassifier(
+    model = tiny_classifier(
         context_column="ctx",
         categories={"ctx": declared},
-        max_epochs=2,
-        random_state=0,
-        **TINY[HyperNetworkClassifier],
     ).fit(X, y)
     loaded, data = skops_round_trip(model)
     assert set(sio.get_untrusted_types(data=data)) <= set(TRUSTED_TYPES)
@@ -653,12 +656,9 @@ def test_an_unseen_interval_listed_in_context_attributes_survives_a_round_trip()
     attributes = pd.DataFrame({"width": [0.5, 0.6, 0.7]}, index=bins)
     X, y = make_table(n=80)
     X["ctx"] = pd.cut(np.arange(len(X)) % 2 / 2 + 0.1, [0.0, 0.5, 1.0])
-    model = HyperNetworkClassifier(
+    model = tiny_classifier(
         context_column="ctx",
         context_attributes=attributes,
-        max_epochs=2,
-        random_state=0,
-        **TINY[HyperNetworkClassifier],
     ).fit(X, y)
     loaded, data = skops_round_trip(model)
     assert set(sio.get_untrusted_types(data=data)) <= set(TRUSTED_TYPES)
@@ -688,11 +688,8 @@ def test_a_context_of_the_users_own_type_is_refused_with_what_to_do():
     refusal says how to trust it, and trusting it loads the model."""
     X, y = make_table(n=40)
     X["ctx"] = pd.Series([Site("ab"[i % 2]) for i in range(len(X))], dtype=object)
-    model = HyperNetworkClassifier(
+    model = tiny_classifier(
         context_column="ctx",
-        max_epochs=2,
-        random_state=0,
-        **TINY[HyperNetworkClassifier],
     ).fit(X, y)
     buffer = io.BytesIO()
     skhyper.dump(model, buffer)
@@ -751,12 +748,9 @@ def test_context_attributes_keep_their_columns_name_and_range_index():
     attributes.columns.name = "attribute"
     X, y = make_table(n=60)
     X["site"] = np.arange(len(X)) % 2
-    model = HyperNetworkClassifier(
+    model = tiny_classifier(
         context_column="site",
         context_attributes={"site": attributes},
-        max_epochs=2,
-        random_state=0,
-        **TINY[HyperNetworkClassifier],
     ).fit(X, y)
     loaded, _ = skops_round_trip(model)
     for back in (loaded, copy.deepcopy(model)):

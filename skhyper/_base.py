@@ -188,9 +188,9 @@ class _ContextEstimator(
         """The target as the loss sees it, given the rows' weights."""
         return target
 
-    def _apply_target_scale(self, target: np.ndarray) -> np.ndarray:
+    def _apply_target_scale(self, target: np.ndarray, weight: np.ndarray) -> np.ndarray:
         """The target in the scale fixed by the first ``partial_fit`` call
-        (or by ``fit``)."""
+        (or by ``fit``), given the rows' weights."""
         return target
 
     @abstractmethod

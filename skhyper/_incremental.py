@@ -79,7 +79,7 @@ def _partial_fit(estimator, X, y, classes, sample_weight, first, module_params):
         estimator.context_categories_ = estimator.encoder_.categories_
         estimator.batch_size_ = estimator._batch_size(len(table))
     else:
-        target = estimator._apply_target_scale(target)
+        target = estimator._apply_target_scale(target, weight)
         encoded = estimator.encoder_.transform(table)
         if estimator.batch_size != "auto":  # set_params may change it
             estimator.batch_size_ = estimator._batch_size(len(table))
@@ -128,7 +128,7 @@ def _continue_fit(estimator, X, y, sample_weight, module_params):
     _validate_columns(estimator, X, reset=False)
     target = estimator._encode_known_target(y, len(table))
     weight = estimator._combined_weights(table, target, sample_weight)
-    target = estimator._apply_target_scale(target)
+    target = estimator._apply_target_scale(target, weight)
     encoded = estimator.encoder_.transform(table)
     earlier = _counted_rows(estimator)
     # As fit: the same device, checks across processes, seed and split.

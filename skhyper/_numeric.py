@@ -243,7 +243,11 @@ def _column_statistics(
     values near 1e-170 underflow to 0, and a scale of 1 would then leave the
     column at about 0. Such columns are divided by their largest magnitude
     first; other columns get the plain (bit-for-bit unchanged) computation.
+    Rows of weight 0 are left out: a fill value on such a row (1e300) would
+    otherwise set that magnitude, and the other rows' spread underflow.
     """
+    if weight is not None and not (weight > 0).all():
+        values, weight = values[weight > 0], weight[weight > 0]
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         mean, std = _moments(values, weight)
     redo = ~(np.isfinite(mean) & np.isfinite(std))

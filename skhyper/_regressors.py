@@ -66,14 +66,22 @@ class _ContextRegressor(RegressorMixin, _ContextEstimator):
             )
         return target
 
-    def _apply_target_scale(self, target: np.ndarray) -> np.ndarray:
-        return ((target - self.target_mean_) / self.target_scale_).astype(np.float32)
+    def _apply_target_scale(self, target: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):  # a weight-0 row's fill value, set below
+            scaled = ((target - self.target_mean_) / self.target_scale_).astype(
+                np.float32
+            )
+        # A row of weight 0 counts for nothing, but its squared error (of a
+        # fill value such as 1e20) would overflow to inf, and 0 * inf is NaN
+        # in the loss: its target is the mean instead.
+        scaled[weight == 0] = 0.0
+        return scaled
 
     def _scale_target(self, target: np.ndarray, weight: np.ndarray) -> np.ndarray:
         # Weighted statistics: a row of weight 0 must not move the scale.
         self.target_mean_, scale = _column_statistics(target, weight)
         self.target_scale_ = np.where(scale > 0, scale, 1.0)
-        return ((target - self.target_mean_) / self.target_scale_).astype(np.float32)
+        return self._apply_target_scale(target, weight)
 
     def _criterion(self):
         return torch.nn.MSELoss

@@ -125,6 +125,32 @@ def test_zero_sample_weight_rows_are_ignored():
         HyperNetworkRegressor("ctx").fit(X, y, sample_weight=-weight)
 
 
+@pytest.mark.parametrize("cls", [HyperNetworkRegressor, ConcatRegressor])
+@pytest.mark.parametrize("fill", [1e21, 1e300])
+def test_a_fill_value_on_a_zero_weight_row_changes_nothing(cls, fill):
+    """A row masked by weight 0 whose y is a fill value (netCDF's 1e20; here
+    on a target of spread 16): its squared error overflowed float32 and
+    0 * inf made the loss NaN (a divergence error in the training split,
+    NaN validation losses in the validation split), and 1e300 set the
+    target's scale. Rows in both splits here."""
+    X, y = _flip_regression(n=300)
+    weight = np.ones(len(y))
+    weight[::25] = 0.0
+    filled = np.where(weight == 0, fill, y)
+    for train in ("fit", "partial_fit"):
+        models = [
+            cls("ctx", max_epochs=3, early_stopping=True, weight_decay=0.5, **SMALL)
+            for _ in "ab"
+        ]
+        getattr(models[0], train)(X, y * (weight > 0), sample_weight=weight)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            getattr(models[1], train)(X, filled, sample_weight=weight)
+        if train == "fit":
+            assert np.isfinite(models[1].history_["valid_loss"]).all()
+        np.testing.assert_array_equal(models[1].predict(X), models[0].predict(X))
+
+
 def test_read_only_weights_are_copied_not_shared_with_torch():
     """pandas' copy-on-write gives read-only arrays (a Series's values):
     torch warned on each such fit that writing to them was undefined."""

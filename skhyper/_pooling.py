@@ -125,6 +125,8 @@ def choose_shrinkage(
     Leaves ``net`` predicting with the chosen shrinkage."""
     set_shrinkage(net.module_, ids, rows, 0.0)
     baseline = _row_losses(net, valid)
+    if len(baseline) < 2:  # no standard error to judge a gain by
+        return 0.0
     best, best_gain = 0.0, 0.0
     for prior_rows in grid:
         set_shrinkage(net.module_, ids, rows, prior_rows)

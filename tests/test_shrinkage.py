@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -233,6 +234,18 @@ def test_auto_is_none_without_a_validation_split():
     )
     assert model.context_shrinkage_ == 0.0
     assert model.net_.module_.context_layer.update_kept is None
+
+
+@pytest.mark.parametrize("cls", HYPERNETWORKS)
+def test_a_one_row_validation_split_chooses_none_without_warnings(cls):
+    """One validation row has no standard error: the choice leaves the fit
+    alone, as it did, but without NumPy's 16 'Degrees of freedom <= 0'
+    and 'invalid value' RuntimeWarnings."""
+    X, value = _shared_rule(n=300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        model = _fit(cls, X, value, validation_fraction=0.003, max_epochs=2)
+    assert model.context_shrinkage_ == 0.0
 
 
 def test_continuous_contexts_are_not_shrunk():

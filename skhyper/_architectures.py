@@ -215,8 +215,10 @@ default=NUMERIC_ENCODING_DEFAULT
         current network (its weights, its optimizer's state, its encoders)
         on the given rows, with the usual stopping rule and the kept weight
         decay (or ``weight_decay``, if set to a number since), instead of
-        starting a new one; ``batch_size_`` is chosen for the new rows as
-        ``fit`` chooses it, and each context's rows for
+        starting a new one; a regressor keeps the target scale of the first
+        fit (a target far outside it gets a ``UserWarning``: refit with
+        ``warm_start=False`` to take its scale); ``batch_size_`` is chosen
+        for the new rows as ``fit`` chooses it, and each context's rows for
         ``context_shrinkage`` add to those of the fit it goes on from. The
         columns, the classes and the parameters of the architecture and the
         encoding must be those of the first fit (a ``ValueError`` names any

@@ -177,8 +177,8 @@ class _ContextEstimator(
         """The torch loss class."""
 
     @abstractmethod
-    def _reference_loss(self) -> float:
-        """Training loss of a model that has learned nothing."""
+    def _reference_loss(self, data: TensorTable) -> float:
+        """Training loss of a model that has learned nothing, on ``data``."""
 
     @abstractmethod
     def _n_outputs(self) -> int:
@@ -548,7 +548,7 @@ class _ContextEstimator(
             **self._context_module_params(encoded),
             **module_params,
         }
-        callbacks = [("divergence", RaiseOnDivergence(self._reference_loss()))]
+        callbacks = [("divergence", RaiseOnDivergence(self._reference_loss))]
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
         callbacks += budget

@@ -49,12 +49,13 @@ class RaiseOnDivergence(Callback):
 
     Parameters
     ----------
-    reference_loss : float
+    reference_loss : float or callable
         Loss of an uninformed model (uniform probabilities for a
-        classifier). Training has diverged when the last epoch's loss of the
-        data (without the partial-pooling penalty) exceeds
-        ``DIVERGENCE_FACTOR`` times this; a NaN or infinite loss stops the fit
-        at once.
+        classifier), or a function of the training data that gives it
+        (a regressor that trains on in a kept target scale). Training has
+        diverged when the last epoch's loss of the data (without the
+        partial-pooling penalty) exceeds ``DIVERGENCE_FACTOR`` times this;
+        a NaN or infinite loss stops the fit at once.
 
     Notes
     -----
@@ -70,10 +71,12 @@ class RaiseOnDivergence(Callback):
     def __init__(self, reference_loss: float):
         self.reference_loss = reference_loss
 
-    def on_train_begin(self, net, **kwargs) -> None:
+    def on_train_begin(self, net, X=None, **kwargs) -> None:
         # partial_fit and warm starts append to the history: judge this
         # call's epochs only.
         self.first_epoch_ = len(net.history)
+        reference = self.reference_loss
+        self.reference_loss_ = reference(X) if callable(reference) else reference
 
     def on_epoch_end(self, net, **kwargs) -> None:
         loss = net.history[-1, "train_loss"]
@@ -88,11 +91,11 @@ class RaiseOnDivergence(Callback):
         last = net.history[-1]
         # An epoch cut short (Ctrl-C mid-epoch) has no loss yet: nothing to judge.
         loss = last.get("train_data_loss", last.get("train_loss"))
-        if loss is not None and loss > DIVERGENCE_FACTOR * self.reference_loss:
+        if loss is not None and loss > DIVERGENCE_FACTOR * self.reference_loss_:
             self._fail(
                 net,
                 f"ended at {loss:.4g}, more than {DIVERGENCE_FACTOR:g} times the "
-                f"{self.reference_loss:.3g} of an uninformed model",
+                f"{self.reference_loss_:.3g} of an uninformed model",
             )
 
     def _training_steps(self, net) -> int:

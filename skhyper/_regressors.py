@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from sklearn.base import RegressorMixin
@@ -18,6 +20,7 @@ from ._architectures import (
 )
 from ._base import _ContextEstimator, as_float64_array
 from ._numeric import _column_statistics
+from ._stack import user_stacklevel
 
 REGRESSOR_ATTRIBUTES_DOC = """\
 target_mean_ : ndarray of shape (n_outputs,)
@@ -75,6 +78,7 @@ class _ContextRegressor(RegressorMixin, _ContextEstimator):
         # fill value such as 1e20) would overflow to inf, and 0 * inf is NaN
         # in the loss: its target is the mean instead.
         scaled[weight == 0] = 0.0
+        _warn_if_target_moved(scaled, weight)
         return scaled
 
     def _scale_target(self, target: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -89,8 +93,17 @@ class _ContextRegressor(RegressorMixin, _ContextEstimator):
     def _n_outputs(self) -> int:
         return len(self.target_mean_)
 
-    def _reference_loss(self) -> float:
-        return 1.0  # predicting the mean of a standardised target
+    def _reference_loss(self, data=None) -> float:
+        """1, the loss of predicting the mean of a standardised target; on
+        a later call (warm start, partial_fit) whose target lies far outside
+        the kept scale, the loss of predicting the kept mean, which is
+        larger: that target is not a divergence of the training."""
+        if data is None:
+            return 1.0
+        squares = data.target.double().reshape(len(data.target), -1) ** 2
+        weight = data.weight.double()
+        kept_mean = float((squares.mean(dim=1) * weight).sum() / weight.sum())
+        return max(1.0, kept_mean)
 
     def predict(self, X) -> np.ndarray:
         """Predicted target values for ``X``.
@@ -346,3 +359,26 @@ for _estimator, _description, _architecture in (
         task_parameters="",
         task_attributes=REGRESSOR_ATTRIBUTES_DOC,
     )
+
+
+# A later call's target whose mean squared value, in the scale kept from the
+# first fit, exceeds this (1 for the rows of that fit; a root mean square of
+# over 3 kept standard deviations, which a fair sample of the same target
+# hardly reaches) gets a warning: the network, trained in that scale, learns
+# it slowly and predicts it poorly.
+MOVED_TARGET_SQUARES = 10.0
+
+
+def _warn_if_target_moved(scaled: np.ndarray, weight: np.ndarray) -> None:
+    squares = np.square(scaled, dtype=np.float64).reshape(len(scaled), -1).mean(axis=1)
+    moved = float(np.average(squares, weights=weight)) if weight.sum() > 0 else 0.0
+    if moved > MOVED_TARGET_SQUARES:
+        warnings.warn(
+            "y lies far outside the target scale kept from the first fit "
+            f"(its mean squared standardised value is {moved:.4g}; 1 for the "
+            "rows of that fit): a warm start and partial_fit train on in that "
+            "scale, so this target trains slowly and predicts poorly. Refit "
+            "with warm_start=False (or start a new stream) to take its scale.",
+            UserWarning,
+            stacklevel=user_stacklevel(),
+        )

@@ -366,7 +366,7 @@ def test_a_failed_partial_fit_changes_nothing():
     model.partial_fit(X.iloc[:300], value[:300])
     before = _snapshot(model, X)
     with pytest.raises(skhyper.TrainingDivergedError):
-        model.partial_fit(X.iloc[300:600], value[300:600] * 1e12)
+        model.partial_fit(X.iloc[300:600], value[300:600] * 1e20)  # inf loss
     _assert_same_snapshot(_snapshot(model, X), before)
     model.partial_fit(X.iloc[300:600], value[300:600])
     never_failed = make_model(HyperNetworkRegressor, context_shrinkage=5.0)
@@ -386,7 +386,7 @@ def test_a_failed_warm_start_fit_changes_nothing():
     before = _snapshot(model, X)
     never_failed = copy.deepcopy(model)  # through pickling: a restored net
     with pytest.raises(skhyper.TrainingDivergedError):
-        model.fit(X.iloc[300:600], value[300:600] * 1e12)
+        model.fit(X.iloc[300:600], value[300:600] * 1e20)  # inf loss
     _assert_same_snapshot(_snapshot(model, X), before)
     model.fit(X.iloc[300:600], value[300:600])
     never_failed.fit(X.iloc[300:600], value[300:600])
@@ -641,3 +641,52 @@ def test_a_constant_first_chunk_target_warns_that_it_sets_the_scale():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         model.partial_fit(X, np.linspace(0, 1, 40))  # later chunks: no warning
+
+
+def _regression_rows(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"ctx": rng.choice(["a", "b"], n), "x": rng.normal(size=n)})
+    y = 2.0 * X["x"].to_numpy() + (X["ctx"] == "a").to_numpy() + rng.normal(0, 0.1, n)
+    return X, y
+
+
+@pytest.mark.parametrize("mode", ["warm_start", "partial_fit"])
+@pytest.mark.parametrize("cls", REGRESSORS)
+def test_a_target_far_outside_the_kept_scale_warns_and_is_not_a_divergence(cls, mode):
+    """The same quantity in centimetres instead of metres: in the kept
+    scale its loss starts thousands of times above 1, which the divergence
+    check took for a training that blew up ("Lower the learning rate",
+    which does not help). Now the check measures against the loss of
+    predicting the kept mean, and a warning says what happened."""
+    X, y = _regression_rows()
+    model = make_model(cls, warm_start=mode == "warm_start")
+    train = model.fit if mode == "warm_start" else model.partial_fit
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        train(X, y)
+        train(*_regression_rows(seed=1))  # a fair sample: no warning
+    with pytest.warns(UserWarning, match=r"far outside the target scale") as caught:
+        train(X, 100 * y)
+    assert caught[0].filename == __file__
+    assert np.isfinite(model.predict(X)).all()
+
+
+def test_the_divergence_reference_of_a_later_call_is_the_kept_means_loss():
+    from skhyper._callbacks import RaiseOnDivergence
+    from skhyper._data import TensorTable
+
+    X, y = _regression_rows()
+    model = make_model(HyperNetworkRegressor).fit(X, y)
+    scaled = model._apply_target_scale(y[:, None], np.ones(len(y)))
+    assert model._reference_loss(None) == 1.0
+    encoded = model.encoder_.transform(X)
+    data = TensorTable(encoded, target=scaled, weight=np.ones(len(y)))
+    assert model._reference_loss(data) == pytest.approx(1.0, abs=0.1)
+    with pytest.warns(UserWarning):
+        moved = model._apply_target_scale(100 * y[:, None], np.ones(len(y)))
+    data = TensorTable(encoded, target=moved, weight=np.ones(len(y)))
+    expected = float(np.mean(moved.astype(np.float64) ** 2))
+    assert model._reference_loss(data) == pytest.approx(expected, rel=1e-6)
+    callback = RaiseOnDivergence(model._reference_loss)
+    callback.on_train_begin(model.net_, X=data)
+    assert callback.reference_loss_ == pytest.approx(expected, rel=1e-6)

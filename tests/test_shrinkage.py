@@ -205,7 +205,7 @@ def test_auto_keeps_the_weight_with_the_lowest_validation_loss():
     from skhyper._data import TensorTable
 
     encoded = model.encoder_.transform(X)
-    y = model._apply_target_scale(value.reshape(-1, 1))
+    y = model._apply_target_scale(value.reshape(-1, 1), np.ones(len(value)))
     data = TensorTable(encoded, y.astype(np.float32), np.ones(len(X)))
     from skhyper._runtime import draw_seed
 

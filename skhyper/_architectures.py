@@ -99,15 +99,17 @@ default=NUMERIC_ENCODING_DEFAULT
         rows. ``"standard"``: standardised with the training mean and
         standard deviation. ``"quantile"``: mapped through the training
         quantiles to standard normal scores, so only ranks count (robust to
-        heavy tails and skew). ``"piecewise_linear"``: each standardised
-        column is expanded over up to ``n_bins`` quantile bins (Gorishniy et
-        al., NeurIPS 2022), so the first layer can shape an irregular effect
-        of one feature bin by bin. In every case a missing value (NaN, None,
-        ``pd.NA``) is filled with the column's training median and flagged
-        by a 0/1 "missing" input per column that had missing values at fit,
-        so the network learns what a missing value means; a missing value
-        at predict in a column that had none at fit gets the median.
-        Infinite values are an error.
+        heavy tails and skew). ``"piecewise_linear"``: each column is
+        expanded over up to ``n_bins`` quantile bins (Gorishniy et al.,
+        NeurIPS 2022), so the first layer can shape an irregular effect of
+        one feature bin by bin. These two centre and scale each column by
+        its median and interquartile range, so a few fill values (1e20)
+        among ordinary numbers leave the others' ranks and bins. In every
+        case a missing value (NaN, None, ``pd.NA``) is filled with the
+        column's training median and flagged by a 0/1 "missing" input per
+        column that had missing values at fit, so the network learns what
+        a missing value means; a missing value at predict in a column that
+        had none at fit gets the median. Infinite values are an error.
     n_bins : int, default=16
         Largest number of quantile bins per column for
         ``numeric_encoding="piecewise_linear"``.

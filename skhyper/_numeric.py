@@ -82,19 +82,27 @@ class NumericEncoder:
     has_missing_ : ndarray of bool, shape (n_columns,)
         Columns with missing values at fit; each gets an indicator column.
     mean_, scale_ : ndarray of shape (n_columns,)
-        Standardisation (``"standard"`` and ``"piecewise_linear"``).
-        ``mean_`` is that of the filled column.
+        Standardisation: the mean and standard deviation of the filled
+        column (``"standard"``, and the plain value of the ``expand`` form);
+        for ``"quantile"`` and ``"piecewise_linear"``, whose ranks and bins
+        do not depend on them, its median and interquartile range over
+        1.349 (the standard deviation of normal data), so that a few huge
+        values do not squeeze the rest of the column into one float32 value
+        (the mean and standard deviation where that range is 0).
     observed_mean_ : ndarray of shape (n_columns,)
         Mean of each column's observed (not missing) training values,
-        standardised: 0 for a column without missing values, else off 0 by
-        what filling its missing values with the median moved the mean
-        (the mean an explanation starts from).
+        standardised (the mean an explanation starts from): 0 for a column
+        centred on its mean without missing values.
     quantiles_ : list of ndarray
         Training quantiles of each column (``"quantile"``).
+    bin_center_, bin_scale_ : ndarray of shape (n_columns,)
+        With ``expand``: the median and scale (as above) of the scale the
+        bins are taken in, where ``mean_`` and ``scale_`` standardise the
+        plain value.
     bin_edges_ : list of ndarray
-        Bin edges of each column in the standardised scale
-        (``"piecewise_linear"``); at least two distinct edges, or none for a
-        constant column.
+        Bin edges of each column in the standardised scale (with
+        ``expand``: in the bins' own scale) (``"piecewise_linear"``); at
+        least two distinct edges, or none for a constant column.
     expand : bool
         With ``"piecewise_linear"``, whether :meth:`transform` returns the
         standardised columns followed by their expanded bins
@@ -114,42 +122,60 @@ class NumericEncoder:
         self.has_missing_ = missing.any(axis=0)
         self.median_ = _nanmedian(raw)
         filled = self._fill(raw, missing)
-        self.mean_, scale = _column_statistics(filled)
-        # Constant columns keep a scale of 1 (scikit-learn's StandardScaler
-        # convention): they carry no information but must not produce
-        # 0/0 = NaN. Constant means equal extremes: the standard deviation of
-        # 50 copies of 0.1 is 2.8e-17, not 0, and dividing by it would send
-        # 0.2 at predict to 3.6e15.
-        constant = _is_constant(filled)
-        self.mean_[constant] = filled[0, constant] if len(filled) else 0.0
-        self.scale_ = np.where(constant | ~(scale > 0), 1.0, scale)
-        # Quantiles and bins are taken of the standardised values: ranks do
-        # not change, and the standardised values are finite and moderate
-        # even where the raw ones span the whole float range.
+        mean, std = _column_statistics(filled)
+        robust = _robust_statistics(filled, mean, std)
+        # The network sees the standardised value itself only under
+        # "standard" and in the "B" form (expand); elsewhere it sees ranks or
+        # bins, whose scale is the robust one.
+        self.mean_, self.scale_ = _settled(
+            *((mean, std) if self._passes_value else robust), filled
+        )
+        # Quantiles and bins are taken of standardised values: ranks do not
+        # change, and the standardised values are finite and moderate even
+        # where the raw ones span the whole float range.
         standardised = self._standardise(filled)
         observed = [standardised[~missing[:, j], j] for j in range(raw.shape[1])]
+        # 0 where the column was centred on the mean of its observed values.
+        centred_elsewhere = self.has_missing_ | (not self._passes_value)
         self.observed_mean_ = np.array(
             [
-                values.mean() if has_missing and len(values) else 0.0
-                for values, has_missing in zip(observed, self.has_missing_, strict=True)
+                values.mean() if elsewhere and len(values) else 0.0
+                for values, elsewhere in zip(observed, centred_elsewhere, strict=True)
             ]
         )
         if self.encoding == "quantile":
             self.quantiles_ = [_quantiles(values, N_QUANTILES) for values in observed]
         elif self.encoding == "piecewise_linear":
+            if self.expand:  # the bins of the "B" form, in the robust scale
+                self.bin_center_, self.bin_scale_ = _settled(*robust, filled)
+                binned = self._standardise(filled, self.bin_center_, self.bin_scale_)
+                observed = [binned[~missing[:, j], j] for j in range(raw.shape[1])]
             self.bin_edges_ = [_bin_edges(values, self.n_bins) for values in observed]
         return self
+
+    @property
+    def _passes_value(self) -> bool:
+        """Whether the network receives the standardised value itself."""
+        return self.encoding == "standard" or (
+            self.encoding == "piecewise_linear" and self.expand
+        )
 
     def transform(self, raw: np.ndarray) -> np.ndarray:
         """The network's numeric input: encoded columns, then the indicators
         of the columns that had missing values at fit."""
         missing = np.isnan(raw)
-        encoded = self._standardise(self._fill(raw, missing))
+        filled = self._fill(raw, missing)
+        encoded = self._standardise(filled)
         if self.encoding == "quantile":
             for j, quantiles in enumerate(self.quantiles_):
                 encoded[:, j] = _normal_scores(encoded[:, j], quantiles)
         if self.bin_columns is not None:
-            encoded = np.hstack([encoded, expand_bins(encoded, self.bin_edges_)])
+            # Encoders saved before the bins had a scale of their own took
+            # them of the standardised values.
+            center = getattr(self, "bin_center_", self.mean_)
+            scale = getattr(self, "bin_scale_", self.scale_)
+            binned = self._standardise(filled, center, scale)
+            encoded = np.hstack([encoded, expand_bins(binned, self.bin_edges_)])
         if not self.has_missing_.any():
             return encoded.astype(np.float32)
         indicators = missing[:, self.has_missing_]
@@ -176,19 +202,23 @@ class NumericEncoder:
             return raw
         return np.where(missing, self.median_, raw)
 
-    def _standardise(self, raw: np.ndarray) -> np.ndarray:
+    def _standardise(self, raw: np.ndarray, center=None, scale=None) -> np.ndarray:
+        """``(raw - center) / scale``, clipped; ``mean_`` and ``scale_``
+        unless given."""
+        center = self.mean_ if center is None else center
+        scale = self.scale_ if scale is None else scale
         with np.errstate(over="ignore", invalid="ignore"):
             # In place after the first pass: predict on a million rows spent
             # most of its encoding time allocating temporaries.
-            standardised = np.subtract(raw, self.mean_)
-            standardised /= self.scale_
+            standardised = np.subtract(raw, center)
+            standardised /= scale
             overflowed = ~np.isfinite(standardised)
             if overflowed.any():
                 # Near the float64 limit ``raw - mean`` can overflow although
                 # the standardised value is moderate (1.8e308 - (-1e296) in a
                 # column with scale 5e307 is 3.2): divide first there. What
                 # still overflows is huge and is clipped below.
-                divided_first = raw / self.scale_ - self.mean_ / self.scale_
+                divided_first = raw / scale - center / scale
                 standardised[overflowed] = divided_first[overflowed]
         return np.clip(
             standardised, -STANDARDISED_CLIP, STANDARDISED_CLIP, out=standardised
@@ -228,6 +258,46 @@ def _nanmedian(raw: np.ndarray) -> np.ndarray:
         # The lower median: averaging the two middle values could overflow.
         median[j] = np.quantile(raw[observed[:, j], j], 0.5, method="lower")
     return median
+
+
+# The interquartile range of a standard normal distribution.
+NORMAL_IQR = 1.3489795003921634
+
+
+def _robust_statistics(
+    values: np.ndarray, mean: np.ndarray, std: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column median, and interquartile range over that of a normal
+    distribution (its standard deviation for normal data), for the rank
+    encodings. With the mean and standard deviation, a few huge values (a
+    fill value such as 1e20 among ordinary numbers) set the centre and the
+    scale, and the float32 network input then holds the bulk of the column
+    in one value: its quantiles and bins collapse. A column whose
+    interquartile range is 0 or not finite (mostly one value) keeps its
+    mean and standard deviation."""
+    if not len(values):
+        return mean, std
+    median = np.quantile(values, 0.5, axis=0, method="lower")
+    lower, upper = np.quantile(values, [0.25, 0.75], axis=0, method="nearest")
+    with np.errstate(over="ignore", invalid="ignore"):
+        spread = (upper - lower) / NORMAL_IQR
+    robust = np.isfinite(spread) & (spread > 0)
+    return np.where(robust, median, mean), np.where(robust, spread, std)
+
+
+def _settled(
+    center: np.ndarray, scale: np.ndarray, filled: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``center`` and ``scale`` with constant columns kept as they are:
+    centred on their value with a scale of 1 (scikit-learn's
+    StandardScaler convention), so that they carry no information but do
+    not produce 0/0 = NaN. Constant means equal extremes: the standard
+    deviation of 50 copies of 0.1 is 2.8e-17, not 0, and dividing by it
+    would send 0.2 at predict to 3.6e15."""
+    constant = _is_constant(filled)
+    center = center.copy()
+    center[constant] = filled[0, constant] if len(filled) else 0.0
+    return center, np.where(constant | ~(scale > 0), 1.0, scale)
 
 
 def _column_statistics(

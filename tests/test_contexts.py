@@ -120,16 +120,41 @@ def test_piecewise_linear_context_expands_over_quantile_bins():
     # The standardised value, then its 8 bins.
     assert encoder.bin_columns == (1, 9)
     assert model.net_.module_.context_embedding.continuous_size == 9
-    standardised = encoder._standardise(X[["temperature"]].to_numpy())
+    raw = X[["temperature"]].to_numpy()
+    standardised = encoder._standardise(raw)
     encoded = model.encoder_.transform(X).continuous
     np.testing.assert_allclose(encoded[:, 0], standardised[:, 0], atol=1e-6)
-    # The same numbers as the network's own expansion of numeric features.
+    # The same numbers as the network's own expansion of numeric features,
+    # of the value in the bins' robust scale (median, interquartile range).
+    binned = encoder._standardise(raw, encoder.bin_center_, encoder.bin_scale_)
+    assert binned[:, 0] == pytest.approx(
+        (raw[:, 0] - np.median(raw)) / encoder.bin_scale_[0], abs=0.05
+    )
     in_network = PiecewiseLinearEncoding(encoder.bin_edges_)(
-        torch.tensor(standardised).float()
+        torch.tensor(binned).float()
     )
     np.testing.assert_allclose(encoded[:, 1:], in_network.numpy(), atol=1e-6)
     # Every value fills the bins left of it and none right of it.
     assert np.all(np.diff(encoded[:, 1:], axis=1) <= 0)
+
+
+def test_a_few_fill_values_in_a_continuous_context_leave_its_bins():
+    """5 values of 1e12 among 400 temperatures: with the bins taken of the
+    mean/std-standardised value the other rows fell in one float32 step,
+    and 2 of 9 edges were left (AUC 0.63 against 0.97 for the quantile
+    encoding in an audit). The plain value stays standardised as before."""
+    X, y = step_table(n=400)
+    X.loc[:4, "temperature"] = 1e12
+    model = HyperNetworkRegressor(
+        continuous_context="temperature", n_bins=8, max_epochs=1, random_state=0
+    ).fit(X, y)
+    encoder = model.encoder_.continuous_encoder_
+    assert len(encoder.bin_edges_[0]) == 9
+    bins = model.encoder_.transform(X).continuous[5:, 1:]
+    assert len(np.unique(bins, axis=0)) > 300
+    temperature = X["temperature"].to_numpy()
+    assert encoder.mean_[0] == pytest.approx(temperature.mean())
+    assert encoder.scale_[0] == pytest.approx(temperature.std())
 
 
 @pytest.mark.parametrize("cls", [HyperNetworkRegressor, ConcatRegressor])

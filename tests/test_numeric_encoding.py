@@ -22,7 +22,7 @@ from skhyper import (
     ConcatClassifier,
 )
 from skhyper._modules import PiecewiseLinearEncoding
-from skhyper._numeric import NumericEncoder
+from skhyper._numeric import NumericEncoder, expand_bins
 from skhyper._testing import assert_valid_proba
 
 ENCODINGS = ["standard", "quantile", "piecewise_linear"]
@@ -183,11 +183,58 @@ def test_bin_edges_are_increasing_float32_and_at_most_n_bins_plus_one():
         assert edges[j][-1] == np.float32(encoded[:, j].max())
 
 
-def test_piecewise_linear_passes_standardised_columns():
+def test_piecewise_linear_passes_robustly_scaled_columns():
+    """Centred on the median, scaled by the interquartile range over that
+    of a normal distribution: the bins do not depend on either."""
     raw = rng().lognormal(0, 1, (100, 2))
     encoded = NumericEncoder("piecewise_linear").fit(raw).transform(raw)
-    expected = NumericEncoder("standard").fit(raw).transform(raw)
-    np.testing.assert_array_equal(encoded, expected)
+    median = np.quantile(raw, 0.5, axis=0, method="lower")
+    lower, upper = np.quantile(raw, [0.25, 0.75], axis=0, method="nearest")
+    expected = (raw - median) / ((upper - lower) / 1.3489795003921634)
+    np.testing.assert_allclose(encoded, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("encoding", ["quantile", "piecewise_linear"])
+@pytest.mark.parametrize("fill", [9999999999.0, 1e12, 1e20, -1e20])
+def test_a_few_fill_values_leave_the_other_rows_ranks_and_bins(encoding, fill):
+    """Centred on the mean and scaled by the standard deviation, 5 fill
+    values among 2,000 normal rows put the other 1,995 in one float32 value
+    (piecewise_linear kept 2 of 17 edges) or one quantile code."""
+    raw = rng().normal(size=(2000, 1))
+    raw[:5] = fill
+    encoder = NumericEncoder(encoding).fit(raw)
+    encoded = encoder.transform(raw)
+    assert len(np.unique(encoded[5:, 0])) > 1950  # all but float32 ties
+    if encoding == "piecewise_linear":
+        assert len(encoder.bin_edges_[0]) == 17
+        bins = expand_bins(encoded.astype(np.float64), encoder.bin_edges_)
+        assert len(np.unique(bins[5:], axis=0)) > 1950
+
+
+@pytest.mark.parametrize("encoding", ["quantile", "piecewise_linear"])
+def test_rank_encodings_give_what_they_gave_on_ordinary_columns(encoding):
+    """The quantile codes and the expanded bins do not depend on where a
+    column is centred or how it is scaled: on a column without huge values
+    they are those of the mean and standard deviation, to float rounding."""
+    from skhyper._numeric import N_QUANTILES, _bin_edges, _quantiles
+
+    raw = rng().lognormal(0, 1, (300, 3))
+    robust = NumericEncoder(encoding).fit(raw)
+    classic = NumericEncoder(encoding).fit(raw)
+    classic.mean_, classic.scale_ = raw.mean(axis=0), raw.std(axis=0)
+    standardised = (raw - classic.mean_) / classic.scale_
+    if encoding == "quantile":
+        classic.quantiles_ = [_quantiles(c, N_QUANTILES) for c in standardised.T]
+        np.testing.assert_allclose(
+            robust.transform(raw), classic.transform(raw), atol=1e-5
+        )
+    else:
+        classic.bin_edges_ = [_bin_edges(c, 16) for c in standardised.T]
+        np.testing.assert_allclose(
+            expand_bins(robust.transform(raw).astype(np.float64), robust.bin_edges_),
+            expand_bins(classic.transform(raw).astype(np.float64), classic.bin_edges_),
+            atol=1e-5,
+        )
 
 
 # -- NumericEncoder: missing values ------------------------------------------
@@ -430,3 +477,17 @@ def test_piecewise_linear_learns_sharp_bands_that_standard_does_not(cls):
     # the gap at least 0.12 (0.2 and 0.29 for random_state=0).
     assert accuracy["piecewise_linear"] >= 0.8
     assert accuracy["piecewise_linear"] >= accuracy["standard"] + 0.1
+
+
+def test_an_expand_encoder_saved_before_the_bins_had_their_own_scale():
+    """Such an encoder's edges are in the standardised scale, and it has no
+    ``bin_center_``: it expands the standardised value, as it did."""
+    from skhyper._numeric import _bin_edges
+
+    raw = rng().lognormal(0, 1, (200, 2))
+    encoder = NumericEncoder("piecewise_linear", n_bins=8, expand=True).fit(raw)
+    del encoder.bin_center_, encoder.bin_scale_
+    standardised = encoder._standardise(raw)
+    encoder.bin_edges_ = [_bin_edges(c, 8) for c in standardised.T]
+    expected = np.hstack([standardised, expand_bins(standardised, encoder.bin_edges_)])
+    np.testing.assert_array_equal(encoder.transform(raw), expected.astype(np.float32))

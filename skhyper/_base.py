@@ -456,7 +456,18 @@ class _ContextEstimator(
         train, valid = data.subset(train_rows), data.subset(valid_rows)
         self._check_split_weights(train, "training")
         self._check_split_weights(valid, "validation")
+        unjudged = self._unjudged_classes(train, valid)
+        if unjudged is None:
+            return train, valid
+        if self.early_stopping == "auto":
+            return data, None  # trained as a table too small for a split
+        warnings.warn(unjudged, UserWarning, stacklevel=user_stacklevel())
         return train, valid
+
+    def _unjudged_classes(self, train: TensorTable, valid: TensorTable) -> str | None:
+        """Why the validation split cannot judge the fit, or None when it
+        can (a classifier's says which classes it lacks)."""
+        return None
 
     def _check_split_weights(self, split: TensorTable, name: str) -> None:
         """Raise if the rows of an early-stopping split all have weight 0:

@@ -180,6 +180,28 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
     def _criterion(self):
         return torch.nn.CrossEntropyLoss
 
+    def _unjudged_classes(self, train, valid) -> str | None:
+        """A validation split with rows of one class only, where the
+        training rows have more (a rare class's few rows all went to
+        training), cannot judge the fit: its monitor, the log loss of that
+        one class, is lowest for a network that predicts it everywhere, so
+        early stopping and the decay path would keep the epochs that ignore
+        the rarer classes. With several classes left, their log loss still
+        rewards telling them apart."""
+        trained = _weighted_classes(train)
+        judged = _weighted_classes(valid)
+        if len(judged) >= 2 or judged >= trained:
+            return None
+        lacking = [self.classes_[code] for code in sorted(trained - judged)]
+        return (
+            f"The validation split (validation_fraction={self.validation_fraction}) "
+            f"holds no row of class(es) {preview(lacking)}, only of "
+            f"{preview([self.classes_[code] for code in judged])}: early stopping "
+            "then keeps the epochs that predict that class everywhere. Pass "
+            'early_stopping="auto" (which trains on every row then) or False, '
+            "or a validation_fraction that leaves each class validation rows."
+        )
+
     def _monitor(self, valid):
         """One minus the validation ROC AUC (one-vs-rest for several
         classes), plus ``LOSS_TIE_BREAK`` times the validation log loss.
@@ -521,3 +543,9 @@ for _estimator, _description, _architecture in (
         task_parameters=CLASSIFIER_PARAMETERS_DOC,
         task_attributes=CLASSIFIER_ATTRIBUTES_DOC,
     )
+
+
+def _weighted_classes(split) -> set:
+    """The class codes that ``split`` holds rows of positive weight of."""
+    target = split.target.cpu().numpy()
+    return set(np.unique(target[split.weight.cpu().numpy() > 0]).tolist())

@@ -11,7 +11,12 @@ import sklearn
 import torch
 from _helpers import outputs
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import balanced_accuracy_score, r2_score, recall_score
+from sklearn.metrics import (
+    balanced_accuracy_score,
+    r2_score,
+    recall_score,
+    roc_auc_score,
+)
 from sklearn.model_selection import cross_validate
 from sklearn.pipeline import make_pipeline
 
@@ -108,6 +113,50 @@ def test_a_class_of_zero_weight_trains_on_the_others(cls):
     assert np.isfinite(model.predict_proba(X)).all()
     # The zero-weight class taught nothing: the model leans to the other.
     assert (model.predict(X) == 0).mean() > 0.9
+
+
+def _rare_positives(n=2000, positives=3, n_classes=2, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"ctx": rng.choice(["a", "b"], n), "x": rng.normal(size=n)})
+    X["z"] = rng.normal(size=n)
+    y = rng.integers(0, n_classes - 1, n) if n_classes > 2 else np.zeros(n, int)
+    rare = np.argsort(-X["x"].to_numpy())[:positives]  # the largest x
+    y[rare] = n_classes - 1
+    return X, y
+
+
+def test_a_split_with_one_class_only_is_not_held_out_by_auto():
+    """3 positives in 2,000 rows: the stratified 10% held none, and early
+    stopping monitored the log loss of the negatives alone, lowest for a
+    network that predicts "negative" everywhere. With balanced class
+    weights the test AUC was 0.66 where logistic regression's is 1.0."""
+    X, y = _rare_positives()
+    model = HyperNetworkClassifier(
+        "ctx", class_weight="balanced", max_epochs=30, **SMALL
+    ).fit(X, y)
+    assert "valid_loss" not in model.history_.columns  # trained on every row
+    proba = model.predict_proba(X)[:, 1]
+    assert roc_auc_score(y, proba) > 0.99
+    assert proba[y == 1].min() > np.median(proba)
+    # Asked for explicitly, the split is kept, with a warning that says why
+    # it cannot judge the fit.
+    explicit = HyperNetworkClassifier(
+        "ctx", early_stopping=True, max_epochs=2, weight_decay=0.5, **SMALL
+    )
+    with pytest.warns(UserWarning, match=r"holds no row of class\(es\) 1, only of 0"):
+        explicit.fit(X, y)
+    assert "valid_loss" in explicit.history_.columns
+
+
+def test_a_split_without_one_of_several_classes_is_kept():
+    """With three classes left in the validation split, their log loss
+    still rewards telling them apart: the split stays."""
+    X, y = _rare_positives(n_classes=4)
+    model = HyperNetworkClassifier("ctx", max_epochs=2, weight_decay=0.5, **SMALL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        model.fit(X, y)
+    assert "valid_loss" in model.history_.columns
 
 
 def test_zero_sample_weight_rows_are_ignored():

@@ -262,6 +262,15 @@ class DecayPath(Callback):
         if self._improved(net):
             return
         self.misses_ += 1
+        if self.best_weights_ is None and self.misses_ >= self.patience:
+            # Every epoch's score was NaN (or inf): there is no best epoch to
+            # go back to, and comparing NaNs would end the fit without a word.
+            raise TrainingDivergedError(
+                f"Early stopping found no finite validation score in "
+                f"{len(net.history)} epochs: the validation rows' loss is not "
+                "a number. Check y and sample_weight for extreme values, or "
+                "pass early_stopping=False."
+            )
         if self.stopped:
             raise KeyboardInterrupt  # skorch's signal to end training cleanly
         if self.misses_ < self.patience:

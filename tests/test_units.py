@@ -507,6 +507,18 @@ def test_decay_path_without_a_gain_when_annealing_keeps_the_path_best():
     assert callback.best_decay_ == 0.5
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_decay_path_without_any_finite_score_is_a_clear_error(bad):
+    """No epoch improves on inf: the next stage loaded best weights of None,
+    a raw TypeError from load_state_dict (or, with one stage, the fit ended
+    on its last weights without a word)."""
+    for decays in ([1.0, 0.1], [1.0]):
+        net = decay_net()
+        callback = DecayPath(decays, patience=2, tol=0.0)
+        with pytest.raises(TrainingDivergedError, match="no finite validation"):
+            run_epochs(callback, net, losses(bad, bad, bad, key="valid_loss"))
+
+
 def test_decay_path_first_decay_is_set_at_train_begin():
     net = decay_net()
     DecayPath([0.3, 0.03], patience=1, tol=0.0).on_train_begin(net)

@@ -6,12 +6,16 @@ Build it from the repository root::
     python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 ``SKHYPER_SMOKE=1`` in the environment runs the gallery's examples in their
-smoke mode (few folds, 2 epochs), as CI does; without it they run in full.
+smoke mode (few folds, 2 epochs), as CI does; without it they run in full
+(a gallery built in the other mode is removed first).
 """
 
 from __future__ import annotations
 
 import inspect
+import os
+import shutil
+from pathlib import Path
 
 import skhyper
 
@@ -114,6 +118,29 @@ myst_heading_anchors = 3
 myst_enable_extensions = ["dollarmath"]
 
 # -- Gallery (sphinx-gallery) -----------------------------------------------
+
+
+def _gallery_of_this_mode(gallery: Path, smoke: bool) -> None:
+    """Remove a gallery built in the other mode (smoke or full).
+
+    sphinx-gallery runs an example again only when its source changed, so
+    a full build after a smoke build in the same tree would show the smoke
+    run's numbers as the full ones (and the other way round). A marker file
+    records the mode each gallery was built in.
+    """
+    mode = "smoke" if smoke else "full"
+    marker = gallery / ".skhyper-mode"
+    if gallery.exists() and (not marker.exists() or marker.read_text() != mode):
+        shutil.rmtree(gallery)
+    gallery.mkdir(exist_ok=True)
+    marker.write_text(mode)
+
+
+_gallery_of_this_mode(
+    Path(__file__).parent / "auto_examples",
+    os.environ.get("SKHYPER_SMOKE", "0") not in ("", "0"),
+)
+
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",

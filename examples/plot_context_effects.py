@@ -34,15 +34,17 @@ from skhyper.datasets import make_sensor_data
 
 
 def parse_args() -> argparse.Namespace:
-    """``--out`` and ``--max-epochs``; ``SKHYPER_SMOKE=1`` means 2 epochs."""
+    """``--out`` and ``--max-epochs``; ``--smoke`` (or ``SKHYPER_SMOKE=1``)
+    means 2 epochs."""
     parser = argparse.ArgumentParser(description="Feature effects per context.")
     parser.add_argument(
         "--out", type=Path, default=None, help="save the pictures in this folder"
     )
     parser.add_argument("--max-epochs", type=int, default=None)
+    parser.add_argument("--smoke", action="store_true", help="2 epochs")
     args = parser.parse_args()
     if args.max_epochs is None:
-        smoke = os.environ.get("SKHYPER_SMOKE", "0") not in ("", "0")
+        smoke = args.smoke or os.environ.get("SKHYPER_SMOKE", "0") not in ("", "0")
         args.max_epochs = 2 if smoke else 200
     return args
 

@@ -71,6 +71,13 @@ TRUSTED_TYPES = sorted(
     ]
 )
 
+# Types that scikit-learn's own transformers keep in their fitted state and
+# skops does not trust by default: SimpleImputer's and KBinsDiscretizer's
+# NumPy dtype (rebuilt from its name; it runs no code). load trusts them too,
+# so that a Pipeline of scikit-learn transformers and a skhyper model, as the
+# README builds, loads without extra_trusted.
+SCIKIT_LEARN_STATE_TYPES = ["numpy.dtype"]
+
 # Bumped when the plain-data form of the network changes.
 NET_FORMAT = 1
 
@@ -183,9 +190,10 @@ def _skhyper_estimators(obj) -> list:
 def load(file: str | PathLike | IO[bytes], *, extra_trusted: Iterable[str] = ()) -> Any:
     """Load what :func:`dump` saved, trusting only known types.
 
-    The trusted types are :data:`TRUSTED_TYPES` and those skops trusts by
-    default; a file holding any other type is refused before anything in it
-    is built.
+    The trusted types are :data:`TRUSTED_TYPES`, those skops trusts by
+    default, and ``numpy.dtype`` (which scikit-learn's ``SimpleImputer``
+    and ``KBinsDiscretizer`` keep); a file holding any other type is
+    refused before anything in it is built.
 
     Parameters
     ----------
@@ -222,7 +230,7 @@ def load(file: str | PathLike | IO[bytes], *, extra_trusted: Iterable[str] = ())
     """
     if isinstance(extra_trusted, str):  # one name, not its characters
         extra_trusted = [extra_trusted]
-    trusted = TRUSTED_TYPES + list(extra_trusted)
+    trusted = TRUSTED_TYPES + SCIKIT_LEARN_STATE_TYPES + list(extra_trusted)
     skops_io = import_skops_io()
     try:
         return skops_io.load(file, trusted=trusted)

@@ -165,6 +165,28 @@ def test_pipeline_round_trip_needs_no_further_type():
     assert np.array_equal(loaded.transform(X), pipeline.transform(X))
 
 
+def test_a_pipeline_with_scikit_learns_imputer_loads_without_extra_trust():
+    """The README's pipeline: SimpleImputer keeps a numpy.dtype, which
+    skops does not trust by default, so skhyper.load refused it although
+    the docs promise that scikit-learn's own transformers add nothing."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import KBinsDiscretizer
+
+    X, y = make_table()
+    prepare = make_column_transformer(
+        (SimpleImputer(), ["x2"]),
+        (KBinsDiscretizer(n_bins=3, encode="ordinal"), ["x1"]),
+        remainder="passthrough",
+        verbose_feature_names_out=False,
+    ).set_output(transform="pandas")
+    pipeline = make_pipeline(
+        prepare, tiny_classifier(context_column=["ctx", "site"])
+    ).fit(X, y)
+    loaded, _ = skops_round_trip(pipeline)
+    assert np.array_equal(loaded.predict_proba(X), pipeline.predict_proba(X))
+
+
 def test_loaded_model_refits_clones_and_saves_again():
     model, X = fit_model(HyperNetworkClassifier)
     loaded, _ = skops_round_trip(model)

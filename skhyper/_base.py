@@ -55,7 +55,13 @@ from ._encoding import (
     warn_rare_contexts,
 )
 from ._explain import explain_rows
-from ._incremental import continue_fit, forget_stream, new_encoder, partial_fit
+from ._incremental import (
+    all_or_nothing,
+    continue_fit,
+    forget_stream,
+    new_encoder,
+    partial_fit,
+)
 from ._modules import ACTIVATIONS
 from ._numeric import NUMERIC_ENCODINGS
 from ._optim import adamw_class
@@ -72,7 +78,7 @@ from ._pooling import (
     pooling_coefficients,
     set_shrinkage,
 )
-from ._runtime import check_device, draw_seed, torch_session
+from ._runtime import check_device, draw_seed, raise_if_interrupted, torch_session
 from ._stack import user_stacklevel
 
 # With handle_unknown="learned", this fraction of training rows sees the
@@ -258,6 +264,12 @@ class _ContextEstimator(
         check_device(self.device)  # a ValueError now, not torch's later
         if self.warm_start and hasattr(self, "net_"):
             return continue_fit(self, X, y, sample_weight)
+        # A fit that fails (or is interrupted) leaves a fitted estimator as
+        # it was, not with new encoders beside the old network.
+        with all_or_nothing(self):
+            return self._fit(X, y, sample_weight)
+
+    def _fit(self, X, y, sample_weight) -> _ContextEstimator:
         module_params = self._module_params()  # validates what constraints cannot
         if y is None:
             raise ValueError(
@@ -510,6 +522,7 @@ class _ContextEstimator(
             encoded, module_params, seed, valid, self._budget_callbacks(valid)
         )
         path = run.fit(path, train)
+        raise_if_interrupted()  # Ctrl-C during the path: no second fit
         say(f"Weight decay {DECAY_PATH[-1]} until the training loss converges:")
         converged = [
             ("convergence", StopOnConvergence(self.tol, self.n_iter_no_change))
@@ -521,8 +534,9 @@ class _ContextEstimator(
         losses = [self._validation_loss(net, valid) for net in (path, weak)]
         kept = int(np.argmin(losses))
         say(
-            f"Kept the {('decay path', 'weak decay')[kept]} fit "
-            f"(validation {losses[0]:.4f} against {losses[1]:.4f})."
+            f"Kept the {('decay path', 'weak decay')[kept]} fit (validation "
+            f"score: decay path {losses[0]:.4f}, weak decay {losses[1]:.4f}; "
+            "lower is better)."
         )
         return (path, weak)[kept]
 

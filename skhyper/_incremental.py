@@ -56,7 +56,7 @@ def partial_fit(estimator, X, y, classes=None, sample_weight=None):
     module_params = estimator._module_params()
     if not first:
         check_unchanged(estimator, module_params, "partial_fit")
-    with _all_or_nothing(estimator):
+    with all_or_nothing(estimator):
         _partial_fit(estimator, X, y, classes, sample_weight, first, module_params)
     return estimator
 
@@ -117,7 +117,7 @@ def continue_fit(estimator, X, y, sample_weight=None):
     All or nothing: a call that raises leaves the estimator as it was."""
     module_params = estimator._module_params()
     check_unchanged(estimator, module_params, "warm_start")
-    with _all_or_nothing(estimator):
+    with all_or_nothing(estimator):
         _continue_fit(estimator, X, y, sample_weight, module_params)
     return estimator
 
@@ -157,7 +157,7 @@ def _counted_rows(estimator) -> tuple | None:
 
 
 @contextmanager
-def _all_or_nothing(estimator) -> Iterator[None]:
+def all_or_nothing(estimator) -> Iterator[None]:
     """Undo whatever a failed call changed in ``estimator``.
 
     The fitted net is never changed in place (:func:`training_net` trains a

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import threading
 from collections.abc import Iterator
 
@@ -170,6 +171,54 @@ def torch_session(
     # The lock first: a session waiting for it has not yet set the thread
     # count that the running fit uses.
     turn = _training_lock if training else contextlib.nullcontext()
-    with turn, _torch_threads(n_threads), torch.random.fork_rng(fork_devices):
+    noting = _noting_interrupts() if training else contextlib.nullcontext()
+    with turn, noting, _torch_threads(n_threads), torch.random.fork_rng(fork_devices):
         torch.manual_seed(seed)
         yield
+
+
+# Whether the user pressed Ctrl-C (SIGINT) during the current training
+# session. skorch ends its training loop on any KeyboardInterrupt and
+# returns, as the package's own stopping rules need; so a fit would go on
+# with its next net and return a half-trained model without a word. The
+# session notes the signal and raises once the loop has returned.
+_interrupted = False
+
+
+@contextlib.contextmanager
+def _noting_interrupts() -> Iterator[None]:
+    """Note a SIGINT during a training session and raise KeyboardInterrupt
+    when the session ends (only in the main thread, where Python delivers
+    signals, and over a handler that raises)."""
+    global _interrupted
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(
+        previous
+    ):
+        yield
+        return
+
+    def note(signum, frame):
+        global _interrupted
+        _interrupted = True
+        previous(signum, frame)  # Python's: raises KeyboardInterrupt
+
+    _interrupted = False
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    raise_if_interrupted()
+
+
+def raise_if_interrupted() -> None:
+    """Raise KeyboardInterrupt if the user pressed Ctrl-C in this training
+    session (the next net of a fit must not start)."""
+    global _interrupted
+    if _interrupted:
+        _interrupted = False
+        raise KeyboardInterrupt(
+            "Training interrupted (Ctrl-C): the estimator is left as it was "
+            "before this call; with checkpoint set, fit again to resume."
+        )

@@ -181,18 +181,17 @@ def kill_fit_midway(
                 seen = changed
                 if reached(checkpoint_progress(directory), fit, epochs):
                     os.kill(child.pid, sig)
-                    child.join(60)  # after SIGINT the fit still returns
+                    child.join(60)  # after SIGINT the fit raises and ends
                     break
             time.sleep(0.003)
     finally:
         if child.is_alive():  # not killed above: never leave it running
             child.kill()
         child.join()
-    # SIGINT is Python's KeyboardInterrupt, on which skorch ends training
-    # and the child ends by itself: fit returns (exit code 0), or, when the
-    # interrupt cut an epoch short, RaiseOnDivergence fails on the epoch's
-    # missing train_loss (exit code 1). Either way the checkpoint stays.
-    expected = (0, 1) if sig == signal.SIGINT else (-sig,)
+    # SIGINT is Python's KeyboardInterrupt: fit raises it once skorch's
+    # loop has returned, and the child ends with exit code 1. The
+    # checkpoint stays.
+    expected = (1,) if sig == signal.SIGINT else (-sig,)
     assert child.exitcode in expected, (
         f"the fit was not stopped mid-way (exit code {child.exitcode}): it "
         "ended before the checkpoint showed the point to stop it at"
@@ -259,9 +258,9 @@ def test_the_annealing_scenario_is_killed_while_annealing():
 
 
 def test_ctrl_c_leaves_the_fit_resumable(tmp_path):
-    """skorch ends training on a KeyboardInterrupt and ``fit`` returns the
-    model so far; the checkpoint must not call that fit finished, or the
-    next fit would give back the cut-short model."""
+    """``fit`` raises on a KeyboardInterrupt; the checkpoint must not call
+    that fit finished, or the next fit would give back the cut-short
+    model."""
     directory = tmp_path / "checkpoint"
     stopped_at = kill_fit_midway("convergence", directory, signal.SIGINT)
     assert not stopped_at[-1]["done"]

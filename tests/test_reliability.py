@@ -12,6 +12,7 @@ import json
 import os
 import pickle
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -25,7 +26,9 @@ import pytest
 import torch
 from _helpers import CLASSIFIERS, SMALL
 
+from skhyper import HyperNetworkClassifier
 from skhyper._testing import assert_valid_proba, make_context_frame
+from skhyper.datasets import make_sensor_data
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -287,3 +290,33 @@ def test_a_rows_prediction_in_a_narrow_network_is_independent_to_float32_roundin
     for i in [1, 2, 7, 500, 1023]:
         alone = clf.predict_proba(X_new.iloc[[i]])[0]
         np.testing.assert_allclose(alone, whole[i], rtol=1e-6, atol=1e-7)
+
+
+def test_ctrl_c_stops_the_fit_and_leaves_the_model_as_it_was(monkeypatch):
+    """skorch ends its loop on a KeyboardInterrupt and returns: a fit went
+    on with its second net (weight_decay="auto") and returned a half-trained
+    model without a word. Now fit raises once the loop has returned, trains
+    no further net, and a model fitted before is left as it was."""
+    data = make_sensor_data(n_per_type=300, seed=0)
+    X, y = data.drop(columns="anomaly"), data["anomaly"]
+    model = HyperNetworkClassifier("sensor_type", max_epochs=2, random_state=0)
+    before = model.fit(X, y).predict_proba(X)
+    built = []
+    build = HyperNetworkClassifier._build_net
+    monkeypatch.setattr(
+        HyperNetworkClassifier,
+        "_build_net",
+        lambda self, *a, **k: built.append(1) or build(self, *a, **k),
+    )
+    model.set_params(max_epochs=5000, n_iter_no_change=5000)
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(X, y)
+    finally:
+        timer.cancel()
+    assert len(built) <= 1  # the decay path's net, not the weak fit's
+    assert np.array_equal(model.predict_proba(X), before)
+    assert model.n_iter_ == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -15,6 +15,7 @@ that the error tells the user what to change.
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from dataclasses import dataclass
 from decimal import Decimal
@@ -98,10 +99,29 @@ def warn_rare_contexts(codes: np.ndarray, encoders: list[CategoryEncoder]) -> No
             "the shared layer where context_pooling or context_shrinkage is "
             "on; ConcatClassifier and ConcatRegressor have no such shrinkage. "
             "Consider merging rare values into one category or describing them "
-            "with context_attributes.",
+            f"with context_attributes.{_measurement_hint(encoder)}",
             RareContextWarning,
             stacklevel=4,
         )
+
+
+def _measurement_hint(encoder: CategoryEncoder) -> str:
+    """For a context of fractional numbers (each a category of its own,
+    most of them rare): the parameter that reads them as numbers."""
+    values = encoder.categories_
+    fractional = [
+        v
+        for v in values
+        if isinstance(v, (float, np.floating)) and np.isfinite(v) and v != int(v)
+    ]
+    if not fractional:
+        return ""
+    return (
+        f" It holds fractional numbers ({fractional[0]!r}, ...), each a category "
+        "of its own: if they measure something (an age, a temperature), pass "
+        f"continuous_context={encoder.name!r} instead, which reads them as "
+        "numbers."
+    )
 
 
 @dataclass(frozen=True)
@@ -321,7 +341,8 @@ def resolve_context_position(
                 else _unnamed_columns_message(table.columns)
             )
             raise ValueError(
-                f"{parameter}={context_column!r} is not a column of X; {available}."
+                f"{parameter}={context_column!r} is not a column of X; "
+                f"{available}.{_close_names(context_column, table.columns)}"
             )
         return int(table.columns.get_loc(context_column))
     labelled = _integer_label_position(table, context_column)
@@ -344,6 +365,25 @@ def resolve_context_position(
             "X.columns = X.columns.astype(str), and name the column."
         )
     return position
+
+
+def _close_names(name: str, columns) -> str:
+    """A hint at the columns ``name`` was likely meant to be: another case,
+    or the prefix a ColumnTransformer gives the columns it outputs
+    (``remainder__site``, ``onehot__site``), or a close spelling."""
+    names = [c for c in columns if isinstance(c, str)]
+    found = [c for c in names if c.lower() == name.lower()]
+    prefixed = [c for c in names if c.endswith(f"__{name}")]
+    found += prefixed or difflib.get_close_matches(name, names, n=3, cutoff=0.8)
+    if not found:
+        return ""
+    hint = f" Did you mean {preview(list(dict.fromkeys(found)))}?"
+    if prefixed:
+        hint += (
+            " A ColumnTransformer prefixes the names of the columns it outputs; "
+            "pass verbose_feature_names_out=False to it to keep them."
+        )
+    return hint
 
 
 def _integer_label_position(table: pd.DataFrame, label) -> str:

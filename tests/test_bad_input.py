@@ -181,6 +181,25 @@ def test_context_column_renamed_at_fit(cls):
         make_clf(cls).fit(renamed, y)
 
 
+@pytest.mark.parametrize(
+    ("renamed", "hint"),
+    [
+        ("remainder__ctx", r"Did you mean 'remainder__ctx'\?.*verbose_feature_names"),
+        ("CTX", r"Did you mean 'CTX'\?"),
+        ("ctx_", r"Did you mean 'ctx_'\?"),
+    ],
+)
+def test_a_context_column_under_another_name_is_pointed_at(cls, renamed, hint):
+    """A ColumnTransformer's prefix (verbose_feature_names_out), another
+    case or a close spelling: the message named up to 10 columns, which
+    could leave out the one meant, and suggested none."""
+    X, y = make_data(cls)
+    extra = pd.DataFrame({f"a{i}": X["x1"] for i in range(12)})  # listed first
+    X = pd.concat([extra, X.rename(columns={"ctx": renamed})], axis=1)
+    with pytest.raises(ValueError, match=hint):
+        make_clf(cls).fit(X, y)
+
+
 def test_a_context_name_among_labels_that_are_not_strings(cls):
     """X's labels are listed (it is not an array), and a tuple that is one
     column's label is not read silently as a list of columns."""

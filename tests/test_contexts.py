@@ -947,6 +947,21 @@ def test_the_rare_context_warning_is_true_of_concat_models():
     assert "ConcatClassifier and ConcatRegressor have no such shrinkage" in message
 
 
+def test_a_context_of_fractional_numbers_is_pointed_to_continuous_context():
+    """A measurement named as the context (an index of body mass, say)
+    becomes one category per value, nearly all rare, without a word on the
+    parameter that reads it as a number."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"bmi": rng.normal(25, 4, 60).round(1), "x": rng.normal(size=60)})
+    with pytest.warns(skhyper.RareContextWarning, match=r"continuous_context='bmi'"):
+        make_model(ConcatClassifier, context_column="bmi").fit(X, X["x"] > 0)
+    # Whole numbers (codes, years) stay categories without the hint.
+    X["bmi"] = X["bmi"].round()
+    with pytest.warns(skhyper.RareContextWarning) as caught:
+        make_model(ConcatClassifier, context_column="bmi").fit(X, X["x"] > 0)
+    assert "continuous_context" not in str(caught[0].message)
+
+
 # -- intervals as context values (pd.cut's bins) ---------------------------------
 
 

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import torch
 from sklearn.base import RegressorMixin
+from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.validation import check_array, column_or_1d
 
 from ._architectures import (
@@ -46,8 +47,15 @@ class _ContextRegressor(RegressorMixin, _ContextEstimator):
                 "have the same length."
             )
         if y.ndim == 2 and y.shape[1] == 1:
-            # As MLPRegressor: predict gives 1-D outputs for it, so say so.
-            y = column_or_1d(y, warn=True)
+            # As MLPRegressor: predict gives 1-D outputs for it, so say so,
+            # at the user's line (scikit-learn's warning points at this one).
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", DataConversionWarning)
+                y = column_or_1d(y, warn=True)
+            for warning in caught:
+                warnings.warn(
+                    warning.message, warning.category, stacklevel=user_stacklevel()
+                )
         return y.reshape(len(y), -1)
 
     def _declare_targets(self, classes) -> None:

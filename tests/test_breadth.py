@@ -310,8 +310,10 @@ def test_a_column_vector_target_warns_as_mlp_regressor_does():
 
     X, y = _flip_regression(n=300)
     model = HyperNetworkRegressor("ctx", max_epochs=2, **SMALL)
-    with pytest.warns(DataConversionWarning, match="column-vector y"):
-        model.fit(X, y[:, None])
+    for train in (model.fit, model.partial_fit):
+        with pytest.warns(DataConversionWarning, match="column-vector y") as caught:
+            train(X, y[:, None])
+        assert caught[0].filename == __file__  # the user's line, not ours
     assert model.predict(X).shape == (300,)
 
 

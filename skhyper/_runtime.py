@@ -188,12 +188,14 @@ _interrupted = False
 @contextlib.contextmanager
 def _noting_interrupts() -> Iterator[None]:
     """Note a SIGINT during a training session and raise KeyboardInterrupt
-    when the session ends (only in the main thread, where Python delivers
-    signals, and over a handler that raises)."""
+    when the session ends: only in the main thread, where Python delivers
+    signals, and over Python's own handler (one of asyncio's or the user's
+    may not mean "stop")."""
     global _interrupted
     previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or not callable(
-        previous
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or previous is not signal.default_int_handler
     ):
         yield
         return
@@ -201,22 +203,23 @@ def _noting_interrupts() -> Iterator[None]:
     def note(signum, frame):
         global _interrupted
         _interrupted = True
-        previous(signum, frame)  # Python's: raises KeyboardInterrupt
+        previous(signum, frame)  # raises KeyboardInterrupt
 
     _interrupted = False
     signal.signal(signal.SIGINT, note)
     try:
         yield
+        raise_if_interrupted()
     finally:
         signal.signal(signal.SIGINT, previous)
-    raise_if_interrupted()
+        _interrupted = False  # no later session may see this one's
 
 
 def raise_if_interrupted() -> None:
     """Raise KeyboardInterrupt if the user pressed Ctrl-C in this training
     session (the next net of a fit must not start)."""
     global _interrupted
-    if _interrupted:
+    if _interrupted and threading.current_thread() is threading.main_thread():
         _interrupted = False
         raise KeyboardInterrupt(
             "Training interrupted (Ctrl-C): the estimator is left as it was "

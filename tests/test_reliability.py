@@ -320,3 +320,50 @@ def test_ctrl_c_stops_the_fit_and_leaves_the_model_as_it_was(monkeypatch):
     assert np.array_equal(model.predict_proba(X), before)
     assert model.n_iter_ == 2
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_over_a_handler_of_the_users_own_is_left_to_it():
+    """A SIGINT handler that does not raise (asyncio's, or the user's) does
+    not mean "stop": the fit trains to the end and returns (it trained on,
+    then raised and was thrown away)."""
+    data = make_sensor_data(n_per_type=100, seed=0)
+    X, y = data.drop(columns="anomaly"), data["anomaly"]
+    noted = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: noted.append(1))
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    try:
+        timer.start()
+        model = HyperNetworkClassifier(
+            "sensor_type",
+            max_epochs=300,
+            early_stopping=False,
+            n_iter_no_change=999,
+            weight_decay=0.5,
+            random_state=0,
+        ).fit(X, y)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+    assert noted == [1]
+    assert model.n_iter_ == 300
+
+
+def test_an_interrupt_is_not_seen_by_a_later_fit_in_another_thread():
+    from skhyper import _runtime
+
+    data = make_sensor_data(n_per_type=40, seed=0)
+    X, y = data.drop(columns="anomaly"), data["anomaly"]
+    _runtime._interrupted = True  # as if left by an interrupted session
+    errors = []
+
+    def fit():
+        try:
+            HyperNetworkClassifier("sensor_type", max_epochs=2).fit(X, y)
+        except BaseException as error:  # noqa: BLE001 (what the thread saw)
+            errors.append(error)
+
+    thread = threading.Thread(target=fit)
+    thread.start()
+    thread.join()
+    _runtime._interrupted = False
+    assert errors == []

@@ -60,6 +60,7 @@ def dtype_from_plain(plain):
     """The dtype that :func:`dtype_to_plain` described (None stays None)."""
     if isinstance(plain, list):
         _, categories, ordered = plain
+        categories = [scalar_from_plain(category) for category in categories]
         return pd.CategoricalDtype(categories, ordered=ordered)
     return plain
 
@@ -198,13 +199,15 @@ def scalar_to_plain(item):
     timestamp, duration, period, date or time, or decimal that comes back
     equal (with its type and time zone) from :func:`scalar_from_plain`;
     anything else as it is."""
-    plain = _tagged(item)
-    if plain is None:
-        return item
     try:
+        plain = _tagged(item)
+        if plain is None:
+            return item
         back = scalar_from_plain(plain)
     except (TypeError, ValueError, LookupError, OverflowError):
-        return item  # e.g. a zone not known by its name (ZoneInfoNotFoundError)
+        # E.g. a zone not known by its name (ZoneInfoNotFoundError), or a
+        # date beyond nanoseconds' range (9999-12-31: OutOfBoundsDatetime).
+        return item
     same_zone = str(getattr(back, "tzinfo", None)) == str(getattr(item, "tzinfo", None))
     if type(back) is type(item) and back == item and same_zone:
         return plain

@@ -800,3 +800,31 @@ def test_an_attribute_tables_digest_is_the_one_earlier_versions_saved():
     assert attributes_digest(table) == (
         "56d068bc8c1ea82672b8c2c9dfd793c7c7c684d2f0ff8d9e6620822473372d66"
     )
+
+
+def test_dates_beyond_nanoseconds_range_still_pickle():
+    """9999-12-31, a common "no end" date, as a context value: its plain
+    form needs nanoseconds, which it overflows; it is kept as it is (pickle
+    and deepcopy raised OutOfBoundsDatetime)."""
+    X, y = make_table(n=60)
+    far = pd.Timestamp("9999-12-31").as_unit("s")
+    X["ctx"] = pd.Series([far, pd.Timestamp("2024-01-01")] * 30, dtype=object)
+    model = tiny_classifier(context_column="ctx").fit(X, y)
+    for back in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        assert np.array_equal(back.predict_proba(X), model.predict_proba(X))
+
+
+def test_an_ordered_categorical_of_intervals_keeps_its_dtype():
+    """Its categories were tagged but not rebuilt, and the dtype fell back
+    to the inferred interval one (a warm start then saw changed
+    context_attributes)."""
+    bins = pd.IntervalIndex.from_breaks([0.0, 0.5, 1.0, 1.5])
+    declared = pd.Categorical(bins[:2], categories=bins, ordered=True)
+    X, y = make_table(n=60)
+    X["ctx"] = pd.cut(np.arange(len(X)) % 2 / 2 + 0.1, [0.0, 0.5, 1.0])
+    model = tiny_classifier(context_column="ctx", categories={"ctx": declared})
+    model.fit(X, y)
+    loaded, _ = skops_round_trip(model)
+    after = loaded.get_params()["categories"]["ctx"]
+    assert after.dtype == declared.dtype
+    assert list(after) == list(declared)

@@ -130,8 +130,9 @@ save(fig, "context_embeddings.png")
 # ---------------
 # ``history_`` has one row per epoch: the training and validation loss, and
 # the score early stopping minimised (``valid_monitor``: 1 - ROC AUC plus a
-# hundredth of the log loss). The dotted line marks the epoch whose weights
-# it kept, the lowest of that score.
+# hundredth of the log loss). The dotted line marks the lowest of that
+# score: the epoch whose weights early stopping kept, unless a later epoch
+# came within ``tol`` of it.
 
 history = model.history_
 fig, ax = plt.subplots(figsize=(6, 4))
@@ -141,7 +142,7 @@ if "valid_loss" in history:
     best = history[
         "valid_monitor" if "valid_monitor" in history else "valid_loss"
     ].idxmin()
-    ax.axvline(best, color="grey", linestyle=":", label=f"kept epoch ({best})")
+    ax.axvline(best, color="grey", linestyle=":", label=f"best epoch ({best})")
 ax.set_xlabel("epoch")
 ax.set_ylabel("cross-entropy")
 ax.set_yscale("log")

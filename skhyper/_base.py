@@ -183,8 +183,9 @@ class _ContextEstimator(
         """The torch loss class."""
 
     @abstractmethod
-    def _reference_loss(self, data: TensorTable) -> float:
-        """Training loss of a model that has learned nothing, on ``data``."""
+    def _reference_loss(self) -> float | Callable[[TensorTable], float]:
+        """Training loss of a model that has learned nothing, or a function
+        of the training rows that gives it."""
 
     @abstractmethod
     def _n_outputs(self) -> int:
@@ -573,7 +574,7 @@ class _ContextEstimator(
             **self._context_module_params(encoded),
             **module_params,
         }
-        callbacks = [("divergence", RaiseOnDivergence(self._reference_loss))]
+        callbacks = [("divergence", RaiseOnDivergence(self._reference_loss()))]
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
         callbacks += budget

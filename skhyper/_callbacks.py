@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 
 from skorch.callbacks import Callback
 
@@ -68,7 +69,7 @@ class RaiseOnDivergence(Callback):
     or infinite loss still stops it.
     """
 
-    def __init__(self, reference_loss: float):
+    def __init__(self, reference_loss: float | Callable[..., float]):
         self.reference_loss = reference_loss
 
     def on_train_begin(self, net, X=None, **kwargs) -> None:

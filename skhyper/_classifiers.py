@@ -231,7 +231,7 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
     def _n_outputs(self) -> int:
         return len(self.classes_)
 
-    def _reference_loss(self, data=None) -> float:
+    def _reference_loss(self) -> float:
         return float(np.log(len(self.classes_)))  # uniform probabilities
 
     def predict_proba(self, X) -> np.ndarray:

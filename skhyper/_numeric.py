@@ -123,7 +123,8 @@ class NumericEncoder:
         self.median_ = _nanmedian(raw)
         filled = self._fill(raw, missing)
         mean, std = _column_statistics(filled)
-        robust = _robust_statistics(filled, mean, std)
+        ranked = self.encoding != "standard"  # quantiles or bins are taken
+        robust = _robust_statistics(filled, mean, std) if ranked else None
         # The network sees the standardised value itself only under
         # "standard" and in the "B" form (expand); elsewhere it sees ranks or
         # bins, whose scale is the robust one.

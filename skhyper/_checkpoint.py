@@ -681,7 +681,12 @@ def _differences(saved: dict, current: dict) -> str:
     ]
     if changed:
         return "other parameters: " + ", ".join(changed)
-    return "other training data (X, y or sample_weight)"
+    # The encoded inputs are compared, so an upgrade that encodes the same
+    # table otherwise (e.g. continuous contexts' bins) differs here too.
+    return (
+        "other training data (X, y or sample_weight), or a version of skhyper "
+        "that encodes them otherwise"
+    )
 
 
 def _shown(value) -> str:

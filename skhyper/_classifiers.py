@@ -48,6 +48,11 @@ def _probabilities(logits: torch.Tensor) -> np.ndarray:
     return torch.softmax(logits.double(), dim=1).cpu().numpy()
 
 
+def _log_probabilities(logits: torch.Tensor) -> np.ndarray:
+    """Log-softmax in float64: finite where a probability underflows to 0."""
+    return torch.log_softmax(logits.double(), dim=1).cpu().numpy()
+
+
 def _most_probable(logits: torch.Tensor) -> np.ndarray:
     """Index of each row's largest logit."""
     return logits.argmax(dim=1).cpu().numpy()
@@ -248,6 +253,25 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
             Columns in the order of ``classes_``; rows sum to 1.
         """
         return self._forward(X, then=_probabilities)
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        """Log of the class probabilities for ``X``.
+
+        Computed from the network's outputs directly (a log-softmax), so a
+        confident row gets a finite log-probability where
+        ``np.log(predict_proba(X))`` would be ``-inf``.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like of shape (n_samples, n_features)
+            Same columns as in ``fit``.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        return self._forward(X, then=_log_probabilities)
 
     def predict(self, X) -> np.ndarray:
         """Most probable class label for each row of ``X``.

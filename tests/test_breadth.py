@@ -724,3 +724,20 @@ def test_num_fc_layers_sets_the_layers_after_the_generated_one(num_fc_layers):
     session = onnxruntime.InferenceSession(model.SerializeToString())
     _, onnx_proba = session.run(None, onnx_inputs(model, X[:400]))
     np.testing.assert_allclose(onnx_proba, proba, atol=1e-5)
+
+
+@pytest.mark.parametrize("cls", [HyperNetworkClassifier, ConcatClassifier])
+def test_predict_log_proba_is_the_log_of_predict_proba_and_stays_finite(cls):
+    """As MLPClassifier has it; from the logits, so that a confident row's
+    log-probability is finite where np.log(predict_proba) is -inf."""
+    X, labels = _sensor()
+    model = cls("sensor_type", max_epochs=3, **SMALL).fit(X, labels)
+    log_proba, proba = model.predict_log_proba(X), model.predict_proba(X)
+    assert log_proba.shape == proba.shape
+    assert np.isfinite(log_proba).all()
+    shown = proba > 1e-300
+    np.testing.assert_allclose(log_proba[shown], np.log(proba[shown]), atol=1e-12)
+    # A row pushed far along its strongest feature: probabilities of 0.
+    far = X.head(1).copy()
+    far[far.select_dtypes("number").columns] *= 1e6
+    assert np.isfinite(model.predict_log_proba(far)).all()

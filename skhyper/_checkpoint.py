@@ -52,6 +52,7 @@ from skorch.history import History
 
 from ._callbacks import DecayPath, StopOnConvergence, WeightAveraging
 from ._persistence import _json_scalar
+from ._stack import user_stacklevel
 
 # Bumped when what a checkpoint file holds changes; a file of another format
 # is not resumed.
@@ -249,7 +250,7 @@ def open_checkpoint(estimator, encoded, target, weight, seed: int):
             f"{_differences(stale[0].meta['fingerprint'], fingerprint)}. This "
             "fit starts afresh, and its checkpoint replaces the old one.",
             UserWarning,
-            stacklevel=4,  # the caller of fit, past its validating wrapper
+            stacklevel=user_stacklevel(),
         )
         _remove_fit_files(directory)
         saved = []

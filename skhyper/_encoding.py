@@ -31,6 +31,7 @@ from ._attributes import AttributeTable, attributes_digest
 from ._categories import CategoryEncoder, preview, repeated_labels
 from ._compat import is_arrow_categorical
 from ._numeric import NumericEncoder, holds_numbers
+from ._stack import user_stacklevel
 
 HANDLE_UNKNOWN_OPTIONS = ("error", "learned")
 
@@ -101,7 +102,7 @@ def warn_rare_contexts(codes: np.ndarray, encoders: list[CategoryEncoder]) -> No
             "Consider merging rare values into one category or describing them "
             f"with context_attributes.{_measurement_hint(encoder)}",
             RareContextWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
 
 

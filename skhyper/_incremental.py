@@ -39,6 +39,7 @@ from ._encoding import TableEncoder, as_table
 from ._persistence import optimizer_state_from_plain
 from ._pooling import coefficients_of
 from ._runtime import draw_seed, torch_session
+from ._stack import user_stacklevel
 
 
 def partial_fit(estimator, X, y, classes=None, sample_weight=None):
@@ -194,7 +195,7 @@ def _warn_if_constant_target(estimator, target: np.ndarray, weight) -> None:
             "is trained on is 1. Make the first chunk a fair sample of the "
             "target (shuffle the rows or the partitions).",
             UserWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
 
 

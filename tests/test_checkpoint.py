@@ -320,8 +320,9 @@ def test_a_checkpoint_of_another_fit_is_not_resumed(change, says, tmp_path):
     fresh = other.fit(X, y).predict_proba(X)
 
     other.set_params(checkpoint=tmp_path)
-    with pytest.warns(UserWarning, match=f"of another fit: {says}"):
+    with pytest.warns(UserWarning, match=f"of another fit: {says}") as caught:
         other.fit(X, y)
+    assert caught[0].filename == __file__  # the user's line
     assert other.resumed_from_epoch_ == 0
     assert np.array_equal(other.predict_proba(X), fresh)
     # Its own checkpoint replaced the old one: the next fit resumes it.

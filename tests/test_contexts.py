@@ -942,6 +942,7 @@ def test_the_rare_context_warning_is_true_of_concat_models():
     X = pd.DataFrame({"ctx": ["a"] * 3 + ["b"] * 30, "x": np.arange(33.0)})
     with pytest.warns(skhyper.RareContextWarning) as caught:
         make_model(ConcatClassifier, context_column="ctx").fit(X, X["x"] > 15)
+    assert caught[0].filename == __file__  # the user's line, past fit's wrappers
     message = str(caught[0].message)
     assert "Their generated layers rest on those rows alone" not in message
     assert "ConcatClassifier and ConcatRegressor have no such shrinkage" in message

@@ -635,8 +635,9 @@ def test_a_constant_first_chunk_target_warns_that_it_sets_the_scale():
     model = HyperNetworkRegressor("ctx", random_state=0, hidden_size=8)
     with pytest.warns(
         UserWarning, match="first partial_fit chunk's target is constant"
-    ):
+    ) as caught:
         model.partial_fit(X, y)
+    assert caught[0].filename == __file__
     assert model.target_scale_.tolist() == [1.0]
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)

@@ -372,9 +372,15 @@ for _estimator, _description, _architecture in (
 MOVED_TARGET_SQUARES = 10.0
 
 
-def _warn_if_target_moved(scaled: np.ndarray, weight: np.ndarray) -> None:
+def _mean_square(scaled: np.ndarray, weight: np.ndarray) -> float:
+    """The weighted mean of the rows' mean squared scaled target: the loss
+    of predicting the kept mean (1 for the rows of the first fit)."""
     squares = np.square(scaled, dtype=np.float64).reshape(len(scaled), -1).mean(axis=1)
-    moved = float(np.average(squares, weights=weight)) if weight.sum() > 0 else 0.0
+    return float(np.average(squares, weights=weight)) if weight.sum() > 0 else 0.0
+
+
+def _warn_if_target_moved(scaled: np.ndarray, weight: np.ndarray) -> None:
+    moved = _mean_square(scaled, weight)
     if moved > MOVED_TARGET_SQUARES:
         warnings.warn(
             "y may lie outside the target scale kept from the first fit (its "
@@ -395,7 +401,5 @@ def kept_mean_loss(data) -> float:
     start, partial_fit) whose target lies far outside the kept scale, the
     loss of predicting the kept mean, which is larger: that target is not
     a divergence of the training."""
-    target = data.target.reshape(len(data.target), -1)
-    squares = (target.float() ** 2).mean(dim=1)
-    weight = data.weight.float()
-    return max(1.0, float((squares * weight).sum() / weight.sum()))
+    scaled = data.target.cpu().numpy()
+    return max(1.0, _mean_square(scaled, data.weight.cpu().numpy()))

@@ -221,7 +221,7 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
         # The AUC is undefined unless every class has validation rows of
         # positive weight (class_weight or sample_weight may zero a class):
         # use the loss then.
-        if len(np.unique(target[weight > 0])) < len(self.classes_):
+        if len(_weighted_classes(valid)) < len(self.classes_):
             return None
 
         def score(net) -> float:

@@ -27,10 +27,10 @@ from ._categories import lookup_index, mid_sentence, preview, repeated_labels
 from ._numeric import NumericEncoder, holds_numbers
 from ._plain import (
     FRAME_DETAILS,
+    arrays_from_plain,
+    arrays_to_plain,
     frame_from_plain,
     frame_to_plain,
-    objects_from_plain,
-    objects_to_plain,
 )
 
 # With attributes, a context column of S values seen at fit and U values
@@ -213,16 +213,11 @@ class AttributeTable:
 
     def __getstate__(self) -> dict:
         # The user's DataFrame is not kept: what predict needs is encoded.
-        state = dict(self.__dict__)
-        state.pop("table", None)
-        if "listed_only_" in state:  # e.g. intervals, as CategoryEncoder's
-            state["listed_only_"] = objects_to_plain(state["listed_only_"])
-        return state
+        state = {key: value for key, value in self.__dict__.items() if key != "table"}
+        return arrays_to_plain(state, ("listed_only_",))  # e.g. pd.cut's bins
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        if "listed_only_" in state:
-            self.listed_only_ = objects_from_plain(state["listed_only_"])
+        self.__dict__.update(arrays_from_plain(state, ("listed_only_",)))
 
 
 # Dates, times and durations: a timedelta64 even counts as a numbers.Real,

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_object_dtype
 
-from ._plain import objects_from_plain, objects_to_plain
+from ._plain import arrays_from_plain, arrays_to_plain
 
 
 def preview(values, limit: int = 5) -> str:
@@ -183,16 +183,10 @@ class CategoryEncoder:
         # only plain values and arrays. Values such as pd.cut's intervals or
         # dates are stored as plain data, so that load trusts no pandas type.
         state = {key: value for key, value in self.__dict__.items() if key != "_index"}
-        for key in _VALUE_ARRAYS:
-            if key in state:
-                state[key] = objects_to_plain(state[key])
-        return state
+        return arrays_to_plain(state, _VALUE_ARRAYS)
 
     def __setstate__(self, state: dict) -> None:
-        state = dict(state)
-        for key in _VALUE_ARRAYS:
-            if key in state:
-                state[key] = objects_from_plain(state[key])
+        state = arrays_from_plain(state, _VALUE_ARRAYS)
         self.__dict__.update(state)
         if "categories_" in state:
             self._index = lookup_index(self.categories_)

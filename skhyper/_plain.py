@@ -83,10 +83,9 @@ def values_to_plain(values) -> list:
     kind = pandas_kind(values)
     if kind is None:
         container = _sequence_kind(values)
-        if container is not None:
-            items = [scalar_to_plain(item) for item in values]
-            if any(p is not v for p, v in zip(items, values, strict=True)):
-                return [container, None, None, items]
+        items = None if container is None else _scalars_made_plain(values)
+        if items is not None:
+            return [container, None, None, items]
         return [None, None, None, values]
     name = getattr(values, "name", None)
     plain = [kind, dtype_to_plain(values.dtype), name, _plain_items(values)]
@@ -227,10 +226,28 @@ def objects_to_plain(values: np.ndarray):
     """An object array of context values, as a marked list where
     :func:`scalar_to_plain` changes any of its items (the array itself
     where it changes none, as files written before held)."""
-    plain = [scalar_to_plain(item) for item in values]
-    if all(p is v for p, v in zip(plain, values, strict=True)):
-        return values
-    return {_SCALAR_TAG: plain}
+    plain = _scalars_made_plain(values)
+    return values if plain is None else {_SCALAR_TAG: plain}
+
+
+def arrays_to_plain(state: dict, keys: tuple[str, ...]) -> dict:
+    """``state`` (an object's ``__getstate__``) with its object arrays of
+    context values under ``keys`` made plain (:func:`objects_to_plain`)."""
+    return {k: objects_to_plain(v) if k in keys else v for k, v in state.items()}
+
+
+def arrays_from_plain(state: dict, keys: tuple[str, ...]) -> dict:
+    """What :func:`arrays_to_plain` made plain, rebuilt."""
+    return {k: objects_from_plain(v) if k in keys else v for k, v in state.items()}
+
+
+def _scalars_made_plain(values) -> list | None:
+    """The items of ``values`` through :func:`scalar_to_plain`, or None
+    where it changes none of them (nothing to store otherwise)."""
+    items = [scalar_to_plain(item) for item in values]
+    if any(p is not v for p, v in zip(items, values, strict=True)):
+        return items
+    return None
 
 
 def objects_from_plain(plain):

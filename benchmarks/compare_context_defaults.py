@@ -287,17 +287,16 @@ def paired(scores: dict, a, b, task: str | None = None) -> np.ndarray:
     return np.concatenate([np.subtract(scores[a][k], scores[b][k]) for k in keys])
 
 
-def task_gains(scores: dict, a, b) -> np.ndarray:
+def task_gains(scores: dict, a, b) -> dict[str, float]:
     """Each task's mean difference ``a - b`` over its seeds and folds."""
     tasks = dict.fromkeys(k[0] for k in scores[a])
-    return np.array([paired(scores, a, b, t).mean() for t in tasks])
+    return {t: float(paired(scores, a, b, t).mean()) for t in tasks}
 
 
 def worst_task_loss(scores: dict, candidate, off) -> tuple[str, float]:
     """The task where ``candidate`` does worst against ``off`` (mean
     difference over seeds and folds), and that difference."""
-    tasks = dict.fromkeys(k[0] for k in scores[candidate])
-    diffs = {t: float(paired(scores, candidate, off, t).mean()) for t in tasks}
+    diffs = task_gains(scores, candidate, off)
     task = min(diffs, key=diffs.get)
     return task, diffs[task]
 
@@ -332,7 +331,7 @@ def choose(rows: list[dict], parameter: str) -> dict:
     # the margin the default kept).
     rivals = [c for c in admissible if c != default]
     rival = max(rivals, key=means.get) if rivals else default
-    gain = task_gains(scores, rival, default)
+    gain = np.array(list(task_gains(scores, rival, default).values()))
     error = float(np.std(gain, ddof=1) / np.sqrt(len(gain))) if len(gain) > 1 else 0.0
     if default not in admissible or gain.mean() > error:
         chosen = rival

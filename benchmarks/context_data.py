@@ -52,6 +52,9 @@ class ContextData(NamedTuple):
     X: pd.DataFrame
     y: np.ndarray
     attributes: pd.DataFrame | None = None
+    # The noiseless score ``y`` was drawn from (the varying tasks'): the
+    # best any model can predict, a ceiling to read the others against.
+    truth: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,7 @@ def make_seasonal(
     beta = amplitude * np.sin(angle[:, None] + phase) + mean
     linear = 0.5 * np.cos(angle) + np.einsum("nd,nd->n", X.to_numpy(), beta)
     X["day"] = day
-    return ContextData(X, _outcome(linear, problem, noise, rng))
+    return ContextData(X, _outcome(linear, problem, noise, rng), truth=linear)
 
 
 def make_piecewise(
@@ -167,7 +170,7 @@ def make_piecewise(
     intercept = rng.normal(0.0, 0.5, 3)
     linear = intercept[regime] + np.einsum("nd,nd->n", X.to_numpy(), beta[regime])
     X["temperature"] = temperature
-    return ContextData(X, _outcome(linear, problem, noise, rng))
+    return ContextData(X, _outcome(linear, problem, noise, rng), truth=linear)
 
 
 def make_interaction(
@@ -194,7 +197,7 @@ def make_interaction(
     linear = 0.5 * a * d + np.einsum("nd,nd->n", X.to_numpy(), beta)
     X["age"] = age
     X["dose"] = dose
-    return ContextData(X, _outcome(linear, problem, noise, rng))
+    return ContextData(X, _outcome(linear, problem, noise, rng), truth=linear)
 
 
 def make_mixed(
@@ -225,7 +228,7 @@ def make_mixed(
     labels = _labels("r", n_regions)
     X["region"] = pd.Categorical(labels[region], categories=labels)
     X["hour"] = hour
-    return ContextData(X, _outcome(linear, problem, noise, rng))
+    return ContextData(X, _outcome(linear, problem, noise, rng), truth=linear)
 
 
 # -- (b) contexts described by attributes --------------------------------------
@@ -329,7 +332,7 @@ def make_clustered_rare(
     linear = b[codes] + np.einsum("nd,nd->n", X.to_numpy(), w[codes])
     labels = _labels("c", n_contexts)
     X["context"] = pd.Categorical(labels[codes], categories=labels)
-    return ContextData(X, _outcome(linear, problem, noise, rng))
+    return ContextData(X, _outcome(linear, problem, noise, rng), truth=linear)
 
 
 # -- the task list ---------------------------------------------------------------

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed
 from scipy import stats
+from sklearn.metrics import r2_score, roc_auc_score
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -49,7 +50,7 @@ from bench_quality import git_commit  # noqa: E402
 from context_data import CONTEXT_TASKS, CONTEXT_TASKS_BY_NAME, ContextTask  # noqa: E402
 from context_suite import fmt  # noqa: E402
 
-MODELS = ("hypernetwork", "contextualized", "hist_gb", "lightgbm")
+MODELS = ("hypernetwork", "contextualized", "hist_gb", "lightgbm", "oracle")
 SEED_STEP = 1000
 N_SPLITS = 5
 SMOKE_TASKS = ("seasonal_reg", "mixed_clf")
@@ -79,9 +80,21 @@ def run_job(task: ContextTask, draw: int, model: str, smoke: bool) -> dict:
         cv = {"n_splits": 2 if smoke else N_SPLITS, "n_repeats": 1}
         splits = suite.fold_splits(task, data.X, data.y, cv)
         start = time.perf_counter()
-        result = suite.run_model(model, task, data, splits, smoke, {})
+        if model == "oracle":
+            result = oracle_scores(task, data, splits)
+        else:
+            result = suite.run_model(model, task, data, splits, smoke, {})
     result["wall_s"] = time.perf_counter() - start
     return {"task": task.name, "draw": draw, "model": model, **result}
+
+
+def oracle_scores(task: ContextTask, data, splits) -> dict:
+    """Per-fold scores of the noiseless score ``y`` was drawn from: the
+    best ROC AUC or R² any model can reach on those test rows."""
+    metric = roc_auc_score if task.problem == "classification" else r2_score
+    return {
+        "test": [float(metric(data.y[test], data.truth[test])) for _, test in splits]
+    }
 
 
 def mean_scores(rows: list[dict]) -> dict:
@@ -94,11 +107,17 @@ def mean_scores(rows: list[dict]) -> dict:
     return means
 
 
+def score_of(scores: dict, model) -> float | None:
+    """One (task, draw)'s score of ``model``: a model name or a function of
+    the scores (None where missing)."""
+    return model(scores) if callable(model) else scores.get(model)
+
+
 def gap(scores: dict, baseline) -> float | None:
     """The hypernetwork's score minus ``baseline``'s in one (task, draw);
     ``baseline`` is a model name or a function of the scores. None where
     either is missing."""
-    other = baseline(scores) if callable(baseline) else scores.get(baseline)
+    other = score_of(scores, baseline)
     if "hypernetwork" not in scores or other is None:
         return None
     return scores["hypernetwork"] - other
@@ -155,6 +174,33 @@ def per_task_lines(means: dict) -> list[str]:
     return lines
 
 
+def ceiling_lines(means: dict) -> list[str]:
+    """Per problem: how far each model's mean score is below the oracle's
+    (none where no run scored the oracle)."""
+    models = {
+        "HyperNetwork": "hypernetwork",
+        "contextualized-ml": "contextualized",
+        "better boosting": better_boosting,
+    }
+    lines = []
+    for problem, subset in by_problem(means).items():
+        rows = [scores for scores in subset.values() if "oracle" in scores]
+        shortfalls = []
+        for model in models.values():
+            found = [
+                score_of(s, model) - s["oracle"]
+                for s in rows
+                if score_of(s, model) is not None
+            ]
+            shortfalls.append(f"{np.mean(found):+.4f}" if found else "—")
+        if rows:
+            lines.append(f"| {problem} | {len(rows)} | {' | '.join(shortfalls)} |")
+    if not lines:
+        return []
+    header = f"| minus the oracle | pairs | {' | '.join(models)} |"
+    return ["", header, "|---|---|---|---|---|", *lines]
+
+
 def provenance(runs: list[dict]) -> str:
     """Which draws each run fitted, at which commit, in how long."""
     return "; ".join(
@@ -170,18 +216,18 @@ def report(rows: list[dict], runs: list[dict]) -> str:
     means = mean_scores(rows)
     header = (
         "| task | draw | HyperNetwork | contextualized-ml | better boosting "
-        "| HN − contextualized-ml |"
+        "| oracle | HN − contextualized-ml |"
     )
-    lines = [header, "|---|---|---|---|---|---|"]
+    lines = [header, "|---|---|---|---|---|---|---|"]
     for (task, draw), scores in sorted(means.items()):
         to_contextualized = gap(scores, "contextualized")
         lines.append(
             f"| {task} | {draw} | {fmt(scores.get('hypernetwork'))} | "
             f"{fmt(scores.get('contextualized'))} | "
-            f"{fmt(better_boosting(scores))} | "
+            f"{fmt(better_boosting(scores))} | {fmt(scores.get('oracle'))} | "
             f"{'—' if to_contextualized is None else f'{to_contextualized:+.4f}'} |"
         )
-    lines += ["", *per_task_lines(means)]
+    lines += ["", *per_task_lines(means), *ceiling_lines(means)]
     lines += ["", "| HyperNetwork minus | pairs | mean | SE | p | ahead | behind |"]
     lines.append("|---|---|---|---|---|---|---|")
     for name, baseline, pairs in (

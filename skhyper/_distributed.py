@@ -36,7 +36,7 @@ import torch
 import torch.distributed as dist
 
 from ._data import TensorBatches, TensorTable
-from ._net import WeightedLossNet
+from ._net import WeightedLossNet, loss_denominator
 from ._shared_memory import SharedMemorySum
 
 # Accelerate's distributed types that are plain data parallelism, which is
@@ -277,7 +277,8 @@ class ShardedBatches(TensorBatches):
     descend) is the weighted mean loss of the whole batch, also when the
     parts differ in size or weight. A process left without rows (a last
     batch with fewer rows than processes) gets one of the batch's rows with
-    weight 0, which adds nothing to the gradient.
+    weight 0, which adds nothing to the gradient; a batch whose rows all
+    weigh 0 adds nothing either (:func:`loss_denominator`).
     """
 
     def __init__(
@@ -296,9 +297,9 @@ class ShardedBatches(TensorBatches):
     def __iter__(self):
         n_rows = len(self.dataset)
         order = self.row_order()
-        # Sizes of the whole batches, for the epoch's record (see
+        # Sizes and weights of the whole batches, for the epoch's record (see
         # DistributedNet.run_single_epoch).
-        self.batch_sizes_ = []
+        self.batch_sizes_, self.batch_weights_ = [], []
         for start in range(0, n_rows, self.batch_size):
             rows = order[start : start + self.batch_size]
             self.batch_sizes_.append(len(rows))
@@ -311,7 +312,9 @@ class ShardedBatches(TensorBatches):
                 weight = torch.zeros_like(weight)
             else:
                 inputs, (target, weight) = self.dataset.rows(part)
-            denominator = self.dataset.weight.index_select(0, rows).sum()
+            total_weight = self.dataset.weight.index_select(0, rows).sum()
+            self.batch_weights_.append(total_weight)
+            denominator = loss_denominator(total_weight)
             yield inputs, (target, weight, denominator / self.n_shards)
 
 
@@ -440,9 +443,14 @@ class DistributedNet(WeightedLossNet):
         mean = torch.tensor(values, dtype=torch.float64, device=self.device)
         dist.all_reduce(mean)
         mean = (mean / self.accelerator.num_processes).tolist()
-        for batch, loss, size in zip(
-            batches, mean, iterator.batch_sizes_, strict=False
-        ):
+        # In validation, the sizes are the batches' weights, as
+        # WeightedLossNet records them (valid_loss: the split's weighted mean).
+        sizes = (
+            iterator.batch_sizes_
+            if training
+            else torch.stack(iterator.batch_weights_).tolist()
+        )
+        for batch, loss, size in zip(batches, mean, sizes, strict=False):
             batch[prefix + "_loss"] = loss
             batch[prefix + "_batch_size"] = size
         if data_loss in epoch:

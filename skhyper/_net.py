@@ -10,6 +10,13 @@ from skorch.dataset import get_len
 from skorch.utils import to_tensor
 
 
+def loss_denominator(total_weight: torch.Tensor) -> torch.Tensor:
+    """A batch's total weight, to divide its weighted loss sum by; 1 where
+    its rows all have weight 0, so that it contributes nothing (0, not
+    0/0 = NaN, which would stop the fit as diverged)."""
+    return torch.where(total_weight > 0, total_weight, 1.0)
+
+
 class WeightedLossNet(NeuralNet):
     """A ``NeuralNet`` whose targets come with per-row weights.
 
@@ -30,10 +37,7 @@ class WeightedLossNet(NeuralNet):
         losses = self.criterion_(y_pred, to_tensor(target, device=self.device))
         if losses.dim() > 1:
             losses = losses.mean(dim=tuple(range(1, losses.dim())))
-        # A batch whose rows all have weight 0 contributes nothing (0, not
-        # 0/0 = NaN, which would stop the fit as diverged).
-        total_weight = weight.sum()
-        total_weight = torch.where(total_weight > 0, total_weight, 1.0)
+        total_weight = loss_denominator(weight.sum())
         loss = torch.dot(losses, weight) / total_weight
         if penalty is None:
             return loss
@@ -58,10 +62,16 @@ class WeightedLossNet(NeuralNet):
         each step before the next one is queued. Here the losses stay on the
         device until the epoch ends; then each batch's record gets its loss,
         so the history holds what skorch's own loop would have recorded.
+
+        In validation, each batch's recorded size is its total weight:
+        skorch averages the batches' (weighted mean) losses by their sizes,
+        so ``valid_loss`` is then the weighted mean loss of the whole split
+        (which early stopping compares), also over several batches of
+        unequal weight.
         """
         if iterator is None:
             return
-        losses, records, sizes = [], [], []
+        losses, records, sizes, weights = [], [], [], []
         self._data_losses = []
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
@@ -70,10 +80,17 @@ class WeightedLossNet(NeuralNet):
             records.append(self.history[-1]["batches"][-1])
             sizes.append(get_len(batch[0]))
             self.history.record_batch(prefix + "_batch_size", sizes[-1])
+            if not training:
+                weights.append(batch[1][1].sum())
             self.notify("on_batch_end", batch=batch, training=training, **step)
         if losses:
             for record, loss in zip(records, torch.stack(losses).tolist(), strict=True):
                 record[prefix + "_loss"] = loss
+        if weights:
+            for record, weight in zip(
+                records, torch.stack(weights).tolist(), strict=True
+            ):
+                record[prefix + "_batch_size"] = weight
         if self._data_losses:
             self.history.record(
                 prefix + "_data_loss", _weighted_mean(self._data_losses, sizes)

@@ -163,6 +163,39 @@ def test_shards_make_up_the_single_process_batches(n_shards):
         torch.testing.assert_close(sum(shard_losses) / n_shards, whole)
 
 
+def test_shards_record_each_whole_batchs_weight():
+    """Validation batches are recorded with their weight (so valid_loss is
+    the split's weighted mean), and a batch whose rows all weigh 0 has a
+    loss of 0 on every process, not 0/0: an accelerated fit with such a
+    batch stopped as diverged, where the plain fit trains."""
+    table = _tensor_table(n_rows=3 * 8)
+    table.weight[:8] = 0.0
+    for rank in range(2):
+        iterator = ShardedBatches(table, 8, rank=rank, n_shards=2)
+        parts = list(iterator)
+        weights = [float(w) for w in iterator.batch_weights_]
+        expected = [float(table.weight[i : i + 8].sum()) for i in (0, 8, 16)]
+        assert weights == pytest.approx(expected)
+        target, weight, denominator = parts[0][1]  # the batch that weighs 0
+        assert float(torch.dot(target, weight) / denominator) == 0.0
+
+
+def test_a_batch_of_zero_weight_trains_on_an_accelerator(accelerator):
+    X, target = _table()
+    weight = np.zeros(len(target))
+    weight[::15] = 1.0  # 20 rows of 300 count: many batches of 8 weigh 0
+    model = HyperNetworkRegressor(
+        "kind",
+        hidden_size=8,
+        max_epochs=2,
+        batch_size=8,
+        early_stopping=False,
+        accelerator=accelerator,
+    )
+    model.fit(X, target, sample_weight=weight)
+    assert np.isfinite(model.history_["train_loss"]).all()
+
+
 def test_training_and_validation_batches_are_both_split(accelerator, monkeypatch):
     """Each process trains and scores only its share of every batch (the
     held-out split is scored once per epoch: on one process of two it was

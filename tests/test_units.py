@@ -734,3 +734,31 @@ def test_auto_batch_size_is_chosen_for_the_device_that_trains():
     assert model._batch_size(1_000_000) == 4096
     assert model._batch_size(1_000_000, "cuda:0") == 16384
     assert model.set_params(batch_size=64)._batch_size(1_000_000, "cuda:0") == 64
+
+
+def test_valid_loss_is_the_weighted_mean_over_batches_of_unequal_weight():
+    """skorch averages the batches' losses by their sizes; in validation
+    the recorded size is the batch's weight, so that ``valid_loss`` (what
+    early stopping compares) is the split's weighted mean loss, not a mean
+    of batch means (0.9043 for 0.9029 on 84,000 rows)."""
+    from skorch.callbacks import PassthroughScoring
+
+    from skhyper import HyperNetworkClassifier
+    from skhyper._distributed import predict_rows
+
+    X, y = make_context_frame(n=300, seed=0)
+    model = HyperNetworkClassifier("ctx", hidden_size=8, max_epochs=2)
+    model.fit(X, y)
+    weight = np.random.default_rng(0).uniform(0.1, 3.0, len(y))
+    weight[:20] = 20.0  # the first batches weigh far more than the rest
+    codes = np.searchsorted(model.classes_, y)
+    valid = TensorTable(model.encoder_.transform(X), codes, weight)
+    net = model.net_
+    net.history.new_epoch()
+    net.run_single_epoch(TensorBatches(valid, 7), False, "valid", net.validation_step)
+    recorded = PassthroughScoring("valid_loss").get_avg_score(net.history)
+    with torch.no_grad():
+        whole = net.get_loss(
+            predict_rows(net, valid).float(), (valid.target, valid.weight)
+        )
+    assert recorded == pytest.approx(float(whole), rel=1e-5)

@@ -179,7 +179,8 @@ default=NUMERIC_ENCODING_DEFAULT
         stalls, a last stage trains on from the best weights at a tenth of
         the learning rate, until it stalls in turn; its epochs count like
         any others for the best one.
-        ``"auto"`` does so from 200 training rows on, where the split holds
+        ``"auto"`` does so from 200 training rows on (of positive
+        ``sample_weight``), where the split holds
         rows of two classes or more (a classifier's rare class with too few
         rows for it would leave the split blind to it). Without a validation
         split the fit stops when the training loss has not improved by

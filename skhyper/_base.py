@@ -285,7 +285,7 @@ class _ContextEstimator(
 
         forget_stream(self)
         self.encoder_ = new_encoder(self)
-        encoded = self.encoder_.fit_transform(table)
+        encoded = self.encoder_.fit_transform(table, weight)
         self.context_categories_ = self.encoder_.categories_
         warn_rare_contexts(encoded.context, self.encoder_.context_encoders_)
 
@@ -461,7 +461,7 @@ class _ContextEstimator(
 
     def _early_stopping_split(self, data: TensorTable, target, seed: int):
         """``(train, valid)``; ``valid`` is None without early stopping."""
-        if not self._uses_validation(len(data)):
+        if not self._uses_validation(int((data.weight > 0).sum())):
             return data, None
         train_rows, valid_rows = _validation_split(
             len(data), self.validation_fraction, self._stratify(target), seed

@@ -171,11 +171,17 @@ class _ContextClassifier(ClassifierMixin, _ContextEstimator):
             return None
         if isinstance(self.class_weight, dict):
             _check_class_weight_values(self.class_weight)
-            unknown = set(self.class_weight) - set(self.classes_.tolist())
-            if unknown:
+            classes = set(self.classes_.tolist())
+            unknown = set(self.class_weight) - classes
+            # As scikit-learn: labels absent from y are ignored when every
+            # class of y has its weight (a fold of cross-validation without a
+            # rare class); beside an unweighted class they look like a typo.
+            if unknown and not classes <= set(self.class_weight):
                 raise ValueError(
                     f"class_weight names label(s) {sorted(unknown, key=str)!r} "
-                    f"that are not in y; the classes are {self.classes_.tolist()!r}."
+                    "that are not in y, and leaves out class(es) "
+                    f"{sorted(classes - set(self.class_weight), key=str)!r} of y; "
+                    f"the classes are {self.classes_.tolist()!r}."
                 )
         return compute_sample_weight(self.class_weight, self.classes_[target])
 

@@ -520,8 +520,9 @@ def _check_some_values(
     if empty:
         raise ValueError(
             f"The continuous context column {empty[0]} has only missing "
-            "values, so there is nothing to learn from it: fill it, or leave "
-            "it out of continuous_context."
+            "values (on the rows of positive sample_weight), so there is "
+            "nothing to learn from it: fill it, or leave it out of "
+            "continuous_context."
         )
 
 
@@ -607,8 +608,15 @@ class TableEncoder:
         self.declare_dtypes = declare_dtypes
         self.continuous_encoding = continuous_encoding
 
-    def fit_transform(self, X) -> EncodedTable:
+    def fit_transform(self, X, sample_weight=None) -> EncodedTable:
+        """Learn the encoding of ``X`` and encode it. The numeric and
+        continuous-context statistics (centre, scale, quantiles, bins) are
+        taken over the rows of positive ``sample_weight`` (all rows when it
+        is None): a row of weight 0 counts for nothing in the fit, so a
+        placeholder value on it (1e10, a sentinel) must not set the scale
+        of a column. The categories come from every row."""
         table = as_table(X, self.estimator_name)
+        counted = slice(None) if sample_weight is None else sample_weight > 0
         self._resolve_context_columns(table)
         self.n_columns_ = table.shape[1]
         context = self.context_positions_ + self.continuous_positions_
@@ -648,14 +656,14 @@ class TableEncoder:
 
         raw = self._numeric_matrix(table, self.numeric_positions_)
         self.numeric_encoder_ = NumericEncoder(self.numeric_encoding, self.n_bins)
-        self.numeric_encoder_.fit(raw)
+        self.numeric_encoder_.fit(raw[counted])
         continuous = None
         if self.continuous_positions_:
             raw_context = self._numeric_matrix(table, self.continuous_positions_)
-            _check_some_values(raw_context, table, self.continuous_positions_)
+            _check_some_values(raw_context[counted], table, self.continuous_positions_)
             self.continuous_encoder_ = NumericEncoder(
                 self.continuous_encoding, self.n_bins, expand=True
-            ).fit(raw_context)
+            ).fit(raw_context[counted])
             continuous = self.continuous_encoder_.transform(raw_context)
         return EncodedTable(
             self.numeric_encoder_.transform(raw), categorical, context, continuous

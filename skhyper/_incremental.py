@@ -76,7 +76,7 @@ def _partial_fit(estimator, X, y, classes, sample_weight, first, module_params):
         _warn_if_constant_target(estimator, target, weight)
         target = estimator._scale_target(target, weight)
         estimator.encoder_ = new_encoder(estimator, declare_dtypes=True)
-        encoded = estimator.encoder_.fit_transform(table)
+        encoded = estimator.encoder_.fit_transform(table, weight)
         estimator.context_categories_ = estimator.encoder_.categories_
         estimator.batch_size_ = estimator._batch_size(len(table))
     else:
@@ -274,17 +274,20 @@ def _cumulative_pooling(estimator, context: np.ndarray, weight: np.ndarray):
         np.concatenate([keys, context]), axis=0, return_inverse=True
     )
     index = index.ravel()
-    # In rows of the mean weight of every row so far, as a fit counts them,
-    # not of each chunk's own mean: the earlier counts go back to weights
-    # first. (Where the earlier rows' weight is not known, after a fit or
-    # in a file from before it was kept, they are taken at this chunk's
-    # mean, as they were before.)
+    # In rows of the mean positive weight of every row so far, as a fit
+    # counts them (in_rows), not of each chunk's own mean: the earlier
+    # counts go back to weights first. (Where the earlier rows' weight is
+    # not known, after a fit or in a file from before it was kept, they are
+    # taken at this chunk's mean, as they were before.)
     earlier_rows = counts.sum()
-    earlier_weight = getattr(estimator, "_pooling_weight", earlier_rows * weight.mean())
+    positive = weight[weight > 0]
+    chunk_mean = positive.mean() if len(positive) else 0.0
+    earlier_weight = getattr(estimator, "_pooling_weight", earlier_rows * chunk_mean)
     earlier_mean = earlier_weight / earlier_rows if earlier_rows > 0 else 0.0
     weights = np.concatenate([counts * earlier_mean, weight])
     total_weight = earlier_weight + weight.sum()
-    mean = total_weight / (earlier_rows + len(weight))
+    positive_rows = earlier_rows + len(positive)
+    mean = total_weight / positive_rows if positive_rows > 0 else 1.0
     estimator._pooling_keys = merged
     estimator._pooling_weight = float(total_weight)
     estimator._pooling_counts = (

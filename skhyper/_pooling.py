@@ -13,10 +13,11 @@ shrunk towards the population's: a context with ``n_c`` training rows keeps
 the share ``n_c / (n_c + k)`` of its own generated update and takes the rest
 from the mean update over the training rows. ``n_c`` counts the rows of the
 training split (not the early-stopping validation split), in rows of average
-sample weight: a context seen in fit only in the validation split, or only
-with weight zero, has ``n_c = 0`` and takes the mean update whole, since its
-embedding never trained (the ``RareContextWarning``, by contrast, counts
-every row passed to fit, whatever its weight). The mean update is not the
+positive sample weight (:func:`in_rows`): a context seen in fit only in the
+validation split, or only with weight zero, has ``n_c = 0`` and takes the
+mean update whole, since its embedding never trained (the
+``RareContextWarning``, by contrast, counts every row passed to fit,
+whatever its weight). The mean update is not the
 update of a hidden or average embedding: with ``handle_unknown="error"``
 the unknown embedding never trains, and the generator is not linear, so the
 layer of a mean embedding is not a mean layer. ``k``, the prior's weight in
@@ -37,12 +38,22 @@ from ._distributed import predict_rows
 SHRINKAGE_GRID = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
 
 
+def in_rows(weight):
+    """``weight`` (a NumPy array or a tensor) in rows of the mean positive
+    weight: each context's count is then its number of rows when the
+    weights are uniform, whatever their scale, and rows of weight 0 count
+    for nothing, neither themselves nor by lowering the mean (all 0 where
+    no row weighs anything)."""
+    positive = weight[weight > 0]
+    return weight / positive.mean() if len(positive) else weight * 0
+
+
 def pooling_coefficients(
     context: np.ndarray, weight: np.ndarray, strength: float
 ) -> np.ndarray:
     """Each row's partial-pooling coefficient, ``strength / n_c``, where
     ``n_c`` is the number of rows of the row's context (its combination of
-    context values) in ``context``, counted in rows of average weight:
+    context values) in ``context``, counted by :func:`in_rows`:
     ``fit`` passes all its rows, the validation split's included.
 
     Added to every row's loss, ``n_c`` such terms make each context's
@@ -53,7 +64,7 @@ def pooling_coefficients(
     """
     _, group = np.unique(context, axis=0, return_inverse=True)
     group = group.ravel()
-    rows = np.bincount(group, weights=weight / weight.mean())
+    rows = np.bincount(group, weights=in_rows(weight))
     return coefficients_of(rows, strength)[group]
 
 
@@ -73,7 +84,7 @@ def context_rows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The context combinations of the training rows (sorted ids, see
     :meth:`ContextEmbedding.combination_ids`) and each one's rows, counted
-    in rows of average weight.
+    by :func:`in_rows`.
 
     ``seen`` holds the context codes of rows that fit saw but did not train
     on (the validation split): their combinations are listed too, with the
@@ -83,7 +94,7 @@ def context_rows(
     """
     embedding = module.context_embedding
     ids = embedding.combination_ids(context)
-    share = (weight / weight.mean()).double()
+    share = in_rows(weight).double()
     if seen is not None:
         ids = torch.cat([ids, embedding.combination_ids(seen)])
         share = torch.cat([share, share.new_zeros(len(seen))])
@@ -140,11 +151,14 @@ def choose_shrinkage(
 
 
 def _row_losses(net, valid) -> np.ndarray:
-    """Each validation row's loss, times its weight over the mean weight."""
+    """Each validation row's loss, times its weight in rows (:func:`in_rows`),
+    for the rows of positive weight: a row of weight 0 is no evidence, and
+    its zero would shrink both the mean gain and its standard error."""
     outputs = predict_rows(net, valid)
     with torch.no_grad():
         losses = net.criterion_(outputs.float(), valid.target)
         if losses.dim() > 1:
             losses = losses.mean(dim=tuple(range(1, losses.dim())))
-        weight = valid.weight / valid.weight.mean()
-        return (losses * weight).double().cpu().numpy()
+        weight = in_rows(valid.weight)
+        kept = weight > 0
+        return (losses[kept] * weight[kept]).double().cpu().numpy()

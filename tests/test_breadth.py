@@ -86,8 +86,24 @@ def test_class_weight_dict_uses_original_labels():
         "sensor_type", max_epochs=2, class_weight={"anomaly": 20.0}, **SMALL
     )
     model.fit(X, labels)
-    with pytest.raises(ValueError, match="'fault'"):
+    with pytest.raises(ValueError, match="'fault'.*'normal'"):
         ConcatClassifier("sensor_type", class_weight={"fault": 2.0}).fit(X, labels)
+
+
+def test_class_weight_may_name_labels_a_fold_lacks():
+    """As scikit-learn's: a dict that weighs every class of y may name more
+    (a training fold of cross-validation without the rare class); it was
+    refused, so cross_val_score failed where LogisticRegression ran."""
+    X, y = _sensor()
+    labels = np.where(y == 1, "anomaly", "normal")
+    weights = {"anomaly": 5.0, "normal": 1.0}
+    fits = [
+        ConcatClassifier("sensor_type", max_epochs=2, class_weight=w, **SMALL)
+        .fit(X[:300], labels[:300])
+        .predict_proba(X[:50])
+        for w in (weights, {**weights, "fault": 2.0})
+    ]
+    np.testing.assert_array_equal(fits[0], fits[1])
 
 
 @pytest.mark.parametrize("cls", [HyperNetworkClassifier, ConcatClassifier])
@@ -198,6 +214,45 @@ def test_a_fill_value_on_a_zero_weight_row_changes_nothing(cls, fill):
         if train == "fit":
             assert np.isfinite(models[1].history_["valid_loss"]).all()
         np.testing.assert_array_equal(models[1].predict(X), models[0].predict(X))
+
+
+@pytest.mark.parametrize("cls", [HyperNetworkRegressor, ConcatRegressor])
+@pytest.mark.parametrize(
+    "encoding", [{}, {"numeric_encoding": "quantile"}, {"continuous_context": "x"}]
+)
+def test_a_fill_value_in_a_feature_of_a_zero_weight_row_changes_nothing(cls, encoding):
+    """Rows of weight 0 whose features hold a placeholder (1e6 on a column
+    of spread 1) set the numeric encoding's centre and scale: the other
+    rows' values collapsed into a sliver of it (R² 0.94 to 0.11)."""
+    X, y = _flip_regression(n=300)
+    X["z"] = X["noise"] * 3
+    weight = np.ones(len(y))
+    weight[::10] = 0.0
+    filled = X.copy()
+    filled.loc[weight == 0, ["x", "z"]] = 1e6
+    kwargs = {"max_epochs": 3, "early_stopping": True, "weight_decay": 0.5, **SMALL}
+    context = {"context_column": "ctx", **encoding}
+    models = [cls(**context, **kwargs) for _ in "ab"]
+    models[0].fit(X, y, sample_weight=weight)
+    models[1].fit(filled, y, sample_weight=weight)
+    kept = weight > 0
+    np.testing.assert_allclose(
+        models[1].predict(X[kept]), models[0].predict(X[kept]), rtol=1e-6
+    )
+
+
+def test_auto_early_stopping_counts_rows_of_positive_weight():
+    """150 rows that count and 100 of weight 0: a table too small for a
+    validation split, as without them (they turned the split on, held out
+    a tenth of the real rows and changed the chosen decay)."""
+    X, y = _flip_regression(n=250)
+    weight = np.r_[np.ones(150), np.zeros(100)]
+    model = ConcatRegressor("ctx", max_epochs=2, **SMALL)
+    model.fit(X, y, sample_weight=weight)
+    assert "valid_loss" not in model.history_.columns
+    weight[150:200] = 1.0  # 200 rows that count: the split is held
+    model.fit(X, y, sample_weight=weight)
+    assert "valid_loss" in model.history_.columns
 
 
 def test_read_only_weights_are_copied_not_shared_with_torch():

@@ -28,7 +28,12 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skhyper import HyperNetworkClassifier, HyperNetworkRegressor, dump, load
 from skhyper._modules import HyperNetworkModule
-from skhyper._pooling import SHRINKAGE_GRID, _row_losses, context_rows
+from skhyper._pooling import (
+    SHRINKAGE_GRID,
+    _row_losses,
+    context_rows,
+    pooling_coefficients,
+)
 
 HYPERNETWORKS = [HyperNetworkClassifier, HyperNetworkRegressor]
 
@@ -153,6 +158,69 @@ def test_rows_are_counted_per_combination_in_rows_of_average_weight():
     )
     np.testing.assert_array_equal(ids, expected_ids.numpy())
     np.testing.assert_allclose(rows, [2.0, 1.0, 1.0])
+
+
+def test_rows_of_weight_zero_count_for_nothing():
+    """Neither themselves nor by lowering the mean weight: with a copy of
+    every row at weight 0 the counts doubled (and pooling halved)."""
+    module = HyperNetworkModule(2, [], [3, 2], 2, 8, 4, 8)
+    context = torch.tensor([[0, 1], [0, 1], [2, 0], [1, 1]])
+    weight = torch.tensor([1.0, 3.0, 2.0, 2.0])
+    doubled = torch.cat([context, context])
+    padded = torch.cat([weight, torch.zeros(4)])
+    np.testing.assert_allclose(
+        context_rows(module, doubled, padded)[1],
+        context_rows(module, context, weight)[1],
+    )
+    coefficients = pooling_coefficients(doubled.numpy(), padded.numpy(), 8.0)
+    np.testing.assert_allclose(
+        coefficients[:4], pooling_coefficients(context.numpy(), weight.numpy(), 8.0)
+    )
+
+
+@pytest.mark.parametrize("train", ["fit", "partial_fit"])
+def test_a_copy_of_the_table_at_weight_zero_changes_no_count(train):
+    X, value = _shared_rule(n_contexts=6)
+    y = (value > 0).astype(int)
+    params = dict(
+        context_shrinkage=4.0,
+        context_pooling=10.0,
+        early_stopping=False,
+        random_state=0,
+        **TINY[HyperNetworkClassifier],
+    )
+    counts = []
+    for X_, y_, w in (
+        (X, y, np.ones(len(y))),
+        (pd.concat([X, X]), np.r_[y, y], np.r_[np.ones(len(y)), np.zeros(len(y))]),
+    ):
+        model = HyperNetworkClassifier("ctx", **params)
+        extra = {"classes": [0, 1]} if train == "partial_fit" else {}
+        getattr(model, train)(X_, y_, sample_weight=w, **extra)
+        counts.append(model._pooled_rows)
+    np.testing.assert_allclose(counts[1], counts[0])
+
+
+def test_validation_rows_of_weight_zero_are_no_evidence_for_shrinkage():
+    """Their losses are left out of the per-row losses that choose the
+    prior weight: zeros shrank the mean gain and its standard error."""
+    from skhyper._data import TensorTable
+
+    X, value = _shared_rule(n_contexts=6)
+    model = _fit(HyperNetworkRegressor, X, value, context_shrinkage=0.0)
+
+    encoded = model.encoder_.transform(X)
+    scaled = (value - model.target_mean_) / model.target_scale_
+    weight = np.r_[np.ones(300), np.zeros(300)]
+    rows = TensorTable(encoded, scaled[:, None].astype(np.float32), weight)
+    first = TensorTable(
+        model.encoder_.transform(X[:300]),
+        scaled[:300, None].astype(np.float32),
+        weight[:300],
+    )
+    np.testing.assert_allclose(
+        _row_losses(model.net_, rows), _row_losses(model.net_, first), rtol=1e-6
+    )
 
 
 # -- the estimators -------------------------------------------------------------
@@ -522,7 +590,8 @@ def test_a_split_whose_weights_sum_to_zero_is_an_error(cls, split):
     y = target(cls, value if cls is HyperNetworkRegressor else (value > 0) * 1)
     in_valid = np.isin(np.arange(len(X)), _split_rows(cls, np.asarray(y)))
     weight = (in_valid if split == "training" else ~in_valid).astype(float)
-    model = cls("ctx", max_epochs=2, random_state=0, **TINY[cls])
+    # (Explicitly: "auto" counts the rows of positive weight, too few here.)
+    model = cls("ctx", max_epochs=2, early_stopping=True, random_state=0, **TINY[cls])
     message = (
         rf"The {split} split's sample weights .* sum to zero: its "
         rf"{in_valid.sum() if split == 'validation' else (~in_valid).sum()} rows"

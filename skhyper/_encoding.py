@@ -181,9 +181,11 @@ def as_table(X, estimator_name: str) -> pd.DataFrame:
 
 def _is_other_data_frame(X) -> bool:
     """A data frame of another library that converts itself to pandas (it
-    speaks the data frame interchange protocol, as pyarrow's and polars'
-    do): converted, its column names are kept, as scikit-learn keeps them."""
-    return hasattr(X, "__dataframe__") and callable(getattr(X, "to_pandas", None))
+    speaks the Arrow stream interface, as pyarrow's and polars' do, or the
+    older interchange protocol, which polars 2 dropped): converted, its
+    column names are kept, as scikit-learn keeps them."""
+    speaks = hasattr(X, "__arrow_c_stream__") or hasattr(X, "__dataframe__")
+    return speaks and callable(getattr(X, "to_pandas", None))
 
 
 def _check_column_labels(columns: pd.Index) -> None:

@@ -422,6 +422,34 @@ def test_sparse_columns_and_pyarrow_tables_are_taken_as_frames(cls):
 
 
 @pytest.mark.parametrize("cls", CLASSIFIERS)
+def test_polars_frames_are_taken_with_their_column_names(cls):
+    """polars 2 dropped the interchange protocol (``__dataframe__``) that
+    told skhyper a frame from an array: its frames lost their names, so a
+    context named, found by context_column=None, or passed on by a
+    ColumnTransformer with set_output(transform="polars") was "not a
+    column of X", although feature_names_in_ listed it."""
+    pl = pytest.importorskip("polars")
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_frame()
+    expected = make_clf(cls).fit(X, y).predict_proba(X)
+    frame = pl.from_pandas(X)
+    fitted = make_clf(cls).fit(frame, pl.Series(y))
+    assert list(fitted.feature_names_in_) == list(X.columns)
+    assert np.array_equal(fitted.predict_proba(frame), expected)
+    auto = make_clf(cls, context_column=None).fit(frame, y)
+    assert auto.encoder_.context_positions_ == [X.columns.get_loc("ctx")]
+    numeric = [c for c in X.columns if c != "ctx"]
+    scaled = ColumnTransformer(
+        [("scale", StandardScaler(), numeric)], remainder="passthrough"
+    ).set_output(transform="polars")
+    pipeline = make_pipeline(scaled, make_clf(cls, context_column="remainder__ctx"))
+    assert pipeline.fit(X, y).predict_proba(X).shape == (len(X), 2)
+
+
+@pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_context_column_none_with_array_raises(cls):
     X, y = make_frame()
     with pytest.raises(ValueError, match="context_column=None"):

@@ -300,6 +300,14 @@ CONTEXT_FORMS = {
 # form was faster at every size, 3 contexts included; docs/performance.md).
 DENSE_MAX_WIDTH = {"cpu": 64, "cuda": 0}
 
+# The grouped form multiplies a padded block of the largest group's size per
+# group of the batch; once those blocks hold more than this many times the
+# batch's rows, the gathered form (a fixed cost per row) is faster in CPU
+# training: one context of 5% of the rows among many ("unknown" with
+# handle_unknown="learned") or user ids' long tail made epochs 7-17x slower.
+# Crossover measured at 6-8x for batches of 256 and 2,048 rows.
+GROUPED_MAX_PADDING = 6
+
 # Up to this many context combinations, every context's update is generated
 # at every step, which needs no torch.unique and so never waits for a GPU;
 # beyond it, only the contexts present in the batch are generated.
@@ -310,6 +318,13 @@ GENERATE_ALL_MAX = 1024
 # to make a layer from the attributes alone: what a value listed only in
 # the attribute table gets at predict.
 ATTRIBUTE_HIDE_RATE = 0.25
+
+
+def regrouping_pays(index: torch.Tensor) -> bool:
+    """Whether the grouped form's padded blocks for rows of groups ``index``
+    stay within ``GROUPED_MAX_PADDING`` times the rows."""
+    counts = torch.bincount(index)
+    return len(counts) * int(counts.max()) <= GROUPED_MAX_PADDING * len(index)
 
 
 def choose_form(
@@ -331,10 +346,11 @@ def choose_form(
     * In training, a low-rank update is multiplied densely while the
       contexts are few, on a CPU (on an H200 the gathered form was faster
       at every size).
-    * Otherwise, on a CPU, regrouping is fastest in training; a GPU
-      gathers each row's factors, in training and prediction alike:
-      regrouping reads the largest group's size back to the host, and the
-      summed form was not measured there.
+    * Otherwise, on a CPU, regrouping is fastest in training (unless a
+      batch's groups are too uneven: :func:`regrouping_pays`, checked per
+      batch); a GPU gathers each row's factors, in training and prediction
+      alike: regrouping reads the largest group's size back to the host,
+      and the summed form was not measured there.
     """
     if rank is None:
         return "grouped"
@@ -865,6 +881,8 @@ class ContextLinear(nn.Module):
                 batch_independent=not self.training,
             )
         parts, index = self._updates_for(ids, generated, form == "grouped")
+        if self.form == "auto" and form == "grouped" and self.rank is not None:
+            form = "grouped" if regrouping_pays(index) else "gathered"
         *factors, bias_update = parts
         update = CONTEXT_FORMS[form](inputs, index, factors, bias_update)
         if self._pools(context):

@@ -410,8 +410,9 @@ The numeric (non-context) features are standardised and projected
 
     A categorical context's layer is generated per context, not per row:
     in training for every context at each step (beyond 1,024 context
-    combinations, for the batch's own), for prediction once (while all
-    fit in 256 MB). Rows go through it without a weight matrix per row: a
+    combinations, for the batch's own), for prediction once, and kept
+    for later predictions until the network changes (while all fit in
+    256 MB; the model then holds them in memory). Rows go through it without a weight matrix per row: a
     rank-``r`` update ``A(c) B(c)`` is applied one factor at a time (on a
     CPU, in training densely over all contexts while they are few, else
     with the rows regrouped by context (each row's factors gathered where

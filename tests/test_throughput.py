@@ -644,3 +644,43 @@ def test_uneven_groups_train_in_the_gathered_form(monkeypatch):
     assert calls == ["gathered", "grouped", "grouped"]
     layer.form = "grouped"  # the forms agree on the uneven batch
     torch.testing.assert_close(layer(inputs, uneven[:, None])[0], outputs[0])
+
+
+def test_generated_weights_are_kept_between_predictions_until_they_change():
+    """A one-row predict generated every context's update anew: 130 ms at
+    10,000 contexts. They are kept while no parameter changes; a
+    partial_fit step changes them, and the next prediction sees it."""
+    import pickle
+
+    from skhyper import HyperNetworkClassifier
+    from skhyper._testing import make_context_frame
+
+    X, y = make_context_frame(n=200, seed=0)
+    X["ctx"] = [f"c{i % 20}" for i in range(len(X))]  # 10 rows each
+    model = HyperNetworkClassifier("ctx", hidden_size=8, max_epochs=2, random_state=0)
+    model.fit(X, y)
+    layer = model.net_.module_.context_layer
+    generated = []
+    original = layer.generate_update
+
+    def counting(*args, **kwargs):
+        generated.append(1)
+        return original(*args, **kwargs)
+
+    layer.generate_update = counting
+    first = model.predict_proba(X.iloc[:1])
+    assert np.array_equal(model.predict_proba(X.iloc[:1]), first)
+    assert np.array_equal(model.predict_proba(X)[:1], first)
+    assert len(generated) == 1
+    module = model.net_.module_
+    assert "_kept_weights" not in module.__getstate__()  # not saved
+    with torch.no_grad():  # as an optimiser step changes the generator
+        next(layer.generator.parameters()).add_(0.5)
+    changed = model.predict_proba(X)
+    assert len(generated) == 2 and not np.array_equal(changed[:1], first)
+    fresh = pickle.loads(pickle.dumps(model))
+    assert np.array_equal(fresh.predict_proba(X), changed)
+    model.partial_fit(X, y)
+    assert np.array_equal(
+        model.predict_proba(X), pickle.loads(pickle.dumps(model)).predict_proba(X)
+    )

@@ -412,14 +412,14 @@ The numeric (non-context) features are standardised and projected
     in training for every context at each step (beyond 1,024 context
     combinations, for the batch's own), for prediction once, and kept
     for later predictions until the network changes (while all fit in
-    256 MB; the model then holds them in memory). Rows go through it without a weight matrix per row: a
-    rank-``r`` update ``A(c) B(c)`` is applied one factor at a time (on a
-    CPU, in training densely over all contexts while they are few, else
-    with the rows regrouped by context (each row's factors gathered where
-    a batch's contexts are too uneven for that), and in prediction as sums
-    of factor rows; on a GPU, with each row's factors gathered). A full-rank
-    update is applied to the rows regrouped by context, in one batched
-    matrix product.
+    256 MB; the model then holds them in memory). Rows go through it
+    without a weight matrix per row: a rank-``r`` update ``A(c) B(c)`` is
+    applied one factor at a time (on a CPU, in training densely over all
+    contexts while they are few, else with the rows regrouped by context
+    (each row's factors gathered where a batch's contexts are too uneven
+    for that), and in prediction as sums of factor rows; on a GPU, with
+    each row's factors gathered). A full-rank update is applied to the
+    rows regrouped by context, in one batched matrix product.
     A continuous context gives each row a layer of its own: a per-row
     product with its generated factors, which with ``generator_rank=None``
     builds a ``hidden_size x output_size`` matrix per row.

@@ -899,9 +899,10 @@ class TableEncoder:
 
     @staticmethod
     def _numeric_matrix(table: pd.DataFrame, positions: list[int]) -> np.ndarray:
-        columns = [_numeric_column(table, i) for i in positions]
-        if not columns:  # every non-context column is categorical
-            return np.empty((len(table), 0))
-        values = np.column_stack(columns)
+        # Filled column by column: a list of the columns and its stacked
+        # copy held the table twice.
+        values = np.empty((len(table), len(positions)))
+        for j, position in enumerate(positions):
+            values[:, j] = _numeric_column(table, position)
         _check_no_infinity(values, [column_label(table, i) for i in positions])
         return values

@@ -44,6 +44,11 @@ STANDARDISED_CLIP = 1e6
 # ranks are kept this far from 0 and 1 so that normal scores stay finite
 # (about +-5.2, as scikit-learn's QuantileTransformer does).
 N_QUANTILES = 1000
+
+# transform encodes this many values (rows x columns) at a time: its
+# temporaries (missing masks, filled and standardised float64 copies) then
+# stay small, where on a whole table of 100,000 x 2,000 they took 4 GB.
+TRANSFORM_CHUNK_VALUES = 2**20
 RANK_MARGIN = 1e-7
 
 
@@ -163,7 +168,22 @@ class NumericEncoder:
 
     def transform(self, raw: np.ndarray) -> np.ndarray:
         """The network's numeric input: encoded columns, then the indicators
-        of the columns that had missing values at fit."""
+        of the columns that had missing values at fit; encoded a block of
+        rows at a time (every value is encoded on its own, so the blocks
+        change nothing but the memory the temporaries take)."""
+        block = max(1, TRANSFORM_CHUNK_VALUES // max(1, raw.shape[1]))
+        first = self._transform_rows(raw[:block])
+        if len(raw) <= block:
+            return first
+        encoded = np.empty((len(raw), first.shape[1]), dtype=np.float32)
+        encoded[:block] = first
+        for start in range(block, len(raw), block):
+            encoded[start : start + block] = self._transform_rows(
+                raw[start : start + block]
+            )
+        return encoded
+
+    def _transform_rows(self, raw: np.ndarray) -> np.ndarray:
         missing = np.isnan(raw)
         filled = self._fill(raw, missing)
         encoded = self._standardise(filled)

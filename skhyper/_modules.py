@@ -1239,7 +1239,7 @@ class HyperNetworkModule(_ContextNetwork):
         The same computation, so the outputs are those of a fresh one."""
         if self.context_embedding.per_row or not self._caches_all_weights():
             return None
-        key = self._weights_key() if keep else None
+        key = self._weights_key() if keep else None  # None: keep nothing
         kept = self.__dict__.get("_kept_weights")
         if key is not None and kept is not None and kept[0] == key:
             return kept[1]
@@ -1252,9 +1252,13 @@ class HyperNetworkModule(_ContextNetwork):
             self.__dict__["_kept_weights"] = (key, parts)
         return parts
 
-    def _weights_key(self) -> tuple:
-        """Which tensors the generated updates came from, in which version."""
+    def _weights_key(self) -> tuple | None:
+        """Which tensors the generated updates came from, in which version;
+        None where a tensor keeps no version (made in inference mode, as by
+        a model loaded there), so that nothing is kept."""
         tensors = [*self.parameters(), *self.buffers()]
+        if any(t.is_inference() for t in tensors):
+            return None
         return tuple((id(t), t._version, t.device, t.dtype) for t in tensors)
 
     def __getstate__(self) -> dict:

@@ -16,7 +16,10 @@ family (both halves: ten tasks) again from new seeds (the task's own seed
 plus ``1000 * draw``), with the same rows, rules and noise, and scores the
 hypernetwork (defaults), contextualized-ml and the two gradient boosting
 libraries by the suite's own 5-fold cross-validation (``context_suite``).
-No default was chosen on these draws.
+No default was chosen on these draws. The *oracle* scores the same test
+rows by the noiseless score ``y`` was drawn from (``ContextData.truth``):
+the best any model can do there, so that each model's distance below it
+shows how much of the possible gain a difference between models is.
 
 Each (task, draw) is an independent data set, so the unit of comparison
 is its 5-fold mean: the report gives the mean of the hypernetwork's

@@ -377,7 +377,8 @@ def test_choose_form():
     assert choose_form(8, 201, "cuda") == "gathered"
 
 
-def test_auto_form_follows_choose_form(monkeypatch):
+def _record_forms(monkeypatch) -> list[str]:
+    """The names of the context forms called from now on, in order."""
     calls = []
     for name, function in CONTEXT_FORMS.items():
 
@@ -386,6 +387,11 @@ def test_auto_form_follows_choose_form(monkeypatch):
             return _function(*args)
 
         monkeypatch.setitem(CONTEXT_FORMS, name, recording)
+    return calls
+
+
+def test_auto_form_follows_choose_form(monkeypatch):
+    calls = _record_forms(monkeypatch)
     layer = _random_weights(ContextLinear([30], 6, 4, 3, 7, "relu", rank=3))
     inputs, context = torch.randn(20, 6), torch.randint(0, 30, (20, 1))
     assert layer.form == "auto"
@@ -624,14 +630,7 @@ def test_uneven_groups_train_in_the_gathered_form(monkeypatch):
     update (too large to gather per row) always is."""
     from skhyper._modules import regrouping_pays
 
-    calls = []
-    for name, function in CONTEXT_FORMS.items():
-
-        def recording(*args, _name=name, _function=function):
-            calls.append(_name)
-            return _function(*args)
-
-        monkeypatch.setitem(CONTEXT_FORMS, name, recording)
+    calls = _record_forms(monkeypatch)
     uneven = torch.cat([torch.zeros(70, dtype=torch.long), torch.arange(30)])
     even = torch.arange(100) % 30
     assert not regrouping_pays(torch.unique(uneven, return_inverse=True)[1])

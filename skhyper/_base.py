@@ -373,6 +373,7 @@ class _ContextEstimator(
         # Eval mode for good: predict then never switches modes, so threads
         # can share the fitted network.
         net.module_.eval()
+        net.module_.forget_kept_weights()
         self.net_ = net
         self.n_iter_ = len(net.history)
         stopper = dict(net.callbacks_).get("early_stopping")

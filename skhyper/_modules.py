@@ -994,6 +994,12 @@ class _ContextNetwork(nn.Module):
         """Width of what :meth:`combine` returns."""
         return self.output.in_features
 
+    def forget_kept_weights(self) -> None:
+        """Drop the generated weights kept by :meth:`predicting_weights`
+        (those of the validation scoring, once a fit ends: out of date, and
+        on the training device)."""
+        self.__dict__.pop("_kept_weights", None)
+
     def predicting_weights(self, keep: bool = False) -> tuple[torch.Tensor, ...] | None:
         """Generated weights of all contexts to reuse across predict batches
         (with ``keep``, across calls too, while the weights are unchanged)."""

@@ -688,3 +688,20 @@ def test_generated_weights_are_kept_between_predictions_until_they_change():
     assert np.array_equal(
         model.predict_proba(X), pickle.loads(pickle.dumps(model)).predict_proba(X)
     )
+
+
+def test_a_fit_keeps_no_generated_weights_from_its_validation_scoring():
+    """Scoring the validation split during fit (weight_decay="auto" compares
+    its two fits there) predicts in eval mode and kept that network's
+    weights: out of date for the network kept, and on the training device."""
+    from skhyper import HyperNetworkRegressor
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(600, 4)), columns=["a", "b", "c", "d"])
+    X["ctx"] = pd.Categorical(rng.integers(0, 8, len(X)).astype(str))
+    small = dict(hidden_size=8, hyper_hidden_size=8, output_size=8, embedding_size=4)
+    model = HyperNetworkRegressor("ctx", max_epochs=4, random_state=0, **small)
+    model.fit(X, X["a"].to_numpy())  # 600 rows: a validation split
+    assert "_kept_weights" not in model.net_.module_.__dict__
+    model.predict(X.iloc[:1])
+    assert "_kept_weights" in model.net_.module_.__dict__

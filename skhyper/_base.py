@@ -278,7 +278,9 @@ class _ContextEstimator(
                 "y is None."
             )
         table = as_table(X, type(self).__name__)
-        validate_data(self, X, skip_check_array=True, reset=True)
+        # The converted table, not X: scikit-learn before 1.9 reads no
+        # column names from a polars frame, which gave no feature_names_in_.
+        validate_data(self, table, skip_check_array=True, reset=True)
         target = self._encode_target(y, n_samples=len(table))
         weight = self._combined_weights(table, target, sample_weight)
         target = self._scale_target(target, weight)
@@ -701,7 +703,7 @@ class _ContextEstimator(
         check_is_fitted(self, "net_")
         table = as_table(X, type(self).__name__)
         try:
-            validate_data(self, X, skip_check_array=True, reset=False)
+            validate_data(self, table, skip_check_array=True, reset=False)
         except ValueError as error:  # scikit-learn's message says what differs
             raise ValueError(
                 f"{error}\nPass the same columns, in the same order, as at fit."

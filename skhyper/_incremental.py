@@ -65,7 +65,7 @@ def partial_fit(estimator, X, y, classes=None, sample_weight=None):
 def _partial_fit(estimator, X, y, classes, sample_weight, first, module_params):
     _check_y_given(estimator, y)
     table = as_table(X, type(estimator).__name__)
-    _validate_columns(estimator, X, reset=first)
+    _validate_columns(estimator, table, reset=first)
     if first:
         estimator._declare_targets(classes)
     elif classes is not None:
@@ -126,7 +126,7 @@ def continue_fit(estimator, X, y, sample_weight=None):
 def _continue_fit(estimator, X, y, sample_weight, module_params):
     _check_y_given(estimator, y)
     table = as_table(X, type(estimator).__name__)
-    _validate_columns(estimator, X, reset=False)
+    _validate_columns(estimator, table, reset=False)
     target = estimator._encode_known_target(y, len(table))
     weight = estimator._combined_weights(table, target, sample_weight)
     target = estimator._apply_target_scale(target, weight)

@@ -250,8 +250,9 @@ def _check_estimator(estimator, X) -> None:
             "pickle instead."
         )
     if X is not None:
+        table = as_table(X, "to_onnx")
         try:
-            validate_data(estimator, X, skip_check_array=True, reset=False)
+            validate_data(estimator, table, skip_check_array=True, reset=False)
         except ValueError as error:
             raise ValueError(
                 f"{error}\nPass to_onnx the same columns, in the same order, as at fit."

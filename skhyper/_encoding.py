@@ -435,6 +435,15 @@ def _object_column_to_float(values: np.ndarray, label: str, name) -> np.ndarray:
     """Convert an object column of numbers (and None) to float64."""
     if holds_numbers(values):
         return pd.to_numeric(values).astype(np.float64)
+    present = [value for value in values if not _is_missing(value)]
+    if present and all(isinstance(value, (str, bytes)) for value in present):
+        # Only strings: at fit such a column is categorical, so this is
+        # predict on a column that was numeric (pandas before 3 holds a
+        # column of strings as object, not as the str dtype).
+        raise ValueError(
+            f"Column {label} was numeric at fit but holds strings now (e.g. "
+            f"{present[0]!r}); pass it as numbers, e.g. X[{name!r}].astype(float)."
+        )
     for value in values:
         if isinstance(value, (str, bytes)):
             raise ValueError(

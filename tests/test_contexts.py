@@ -322,14 +322,18 @@ def test_a_continuous_context_of_only_missing_values_is_an_error():
         model.fit(X, value)
 
 
-@pytest.mark.parametrize("dtype", ["str", "category"])
-def test_a_continuous_context_given_as_labels_at_predict_says_it_was_numeric(dtype):
+@pytest.mark.parametrize("dtype", ["str", "category", "object"])
+@pytest.mark.parametrize("column", ["age", "z"])
+def test_a_numeric_column_given_as_labels_at_predict_says_it_was_numeric(dtype, column):
+    """Strings in an object column (how pandas before 3 holds them) were
+    said to be "among numbers", with advice about fit."""
     X, value, _ = varying_table(n=60)
     model = make_model(
         HyperNetworkRegressor, context_column="site", continuous_context="age"
     ).fit(X, value)
-    with pytest.raises(ValueError, match=r"'age' was numeric at fit but holds"):
-        model.predict(X.assign(age=X["age"].round().astype(dtype)))
+    labels = X[column].round().astype(str).astype(dtype)
+    with pytest.raises(ValueError, match=rf"'{column}' was numeric at fit but holds"):
+        model.predict(X.assign(**{column: labels}))
 
 
 @pytest.mark.parametrize(

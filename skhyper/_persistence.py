@@ -73,10 +73,15 @@ TRUSTED_TYPES = sorted(
 
 # Types that scikit-learn's own transformers keep in their fitted state and
 # skops does not trust by default: SimpleImputer's and KBinsDiscretizer's
-# NumPy dtype (rebuilt from its name; it runs no code). load trusts them too,
-# so that a Pipeline of scikit-learn transformers and a skhyper model, as the
+# NumPy dtype (rebuilt from its name; it runs no code) and, in scikit-learn
+# 1.6, the list of a ColumnTransformer's remainder columns (a UserList with
+# three flags; later releases keep a plain list). load trusts them too, so
+# that a Pipeline of scikit-learn transformers and a skhyper model, as the
 # README builds, loads without extra_trusted.
-SCIKIT_LEARN_STATE_TYPES = ["numpy.dtype"]
+SCIKIT_LEARN_STATE_TYPES = [
+    "numpy.dtype",
+    "sklearn.compose._column_transformer._RemainderColsList",
+]
 
 # Bumped when the plain-data form of the network changes.
 NET_FORMAT = 1
@@ -191,9 +196,10 @@ def load(file: str | PathLike | IO[bytes], *, extra_trusted: Iterable[str] = ())
     """Load what :func:`dump` saved, trusting only known types.
 
     The trusted types are :data:`TRUSTED_TYPES`, those skops trusts by
-    default, and ``numpy.dtype`` (which scikit-learn's ``SimpleImputer``
-    and ``KBinsDiscretizer`` keep); a file holding any other type is
-    refused before anything in it is built.
+    default, ``numpy.dtype`` (which scikit-learn's ``SimpleImputer`` and
+    ``KBinsDiscretizer`` keep) and the list in which scikit-learn 1.6's
+    ``ColumnTransformer`` keeps its remainder columns; a file holding any
+    other type is refused before anything in it is built.
 
     Parameters
     ----------

@@ -345,11 +345,14 @@ def attributes_to_plain(given):
     return given
 
 
-def attributes_digest(given) -> str | None:
+def attributes_digest(given, *, strings_alike: bool = True) -> str | None:
     """A fingerprint of ``context_attributes`` (a DataFrame or a dict of
     them): equal for equal tables (values, dtypes, index, names and order),
-    also after a save and load; None for anything else, or where a value has
-    no exact plain form (then nothing can be compared)."""
+    also after a save and load, and under pandas 2 and 3 alike; None for
+    anything else, or where a value has no exact plain form (then nothing
+    can be compared). ``strings_alike=False`` gives the digest that
+    earlier versions saved, in which strings held as ``object`` differ
+    from the same strings held as pandas 3's ``str``."""
     plain = attributes_to_plain(given)
     if plain is given:  # not tables
         return None
@@ -358,11 +361,28 @@ def attributes_digest(given) -> str | None:
     for _, table in plain[_PLAIN_MARK]:
         for detail in FRAME_DETAILS:
             table.pop(detail, None)
+        if strings_alike:
+            _name_string_dtypes_alike(table)
     try:
         text = json.dumps(plain, default=_refuse)
     except (TypeError, ValueError):
         return None
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _name_string_dtypes_alike(table: dict) -> None:
+    """pandas 2 holds a column (or index) of strings as ``object``, pandas 3
+    as ``str``: one name for both, so that a model saved under one version
+    and trained on under the other sees the same table as the same."""
+
+    def alike(dtype, items):
+        only_strings = items and all(isinstance(item, str) for item in items)
+        return "str" if dtype == "object" and only_strings else dtype
+
+    table["index_dtype"] = alike(table.get("index_dtype"), table["index"])
+    table["columns"] = [
+        [name, alike(dtype, items), items] for name, dtype, items in table["columns"]
+    ]
 
 
 def _refuse(value):

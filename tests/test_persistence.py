@@ -802,6 +802,51 @@ def test_an_attribute_tables_digest_is_the_one_earlier_versions_saved():
     )
 
 
+def test_strings_held_as_object_or_str_give_one_digest():
+    """pandas 2 holds strings as object, pandas 3 as str: the digest named
+    the dtype, so a model saved under one refused a warm start under the
+    other ("context_attributes changed") on the same table."""
+    from skhyper._attributes import attributes_digest
+
+    table = pd.DataFrame(
+        {"a": [1.0, 2.0], "z": ["n", "s"]}, index=pd.Index(["x", "y"], name="ctx")
+    )
+    held_as_object = table.astype({"z": object}).set_axis(
+        table.index.astype(object), axis=0
+    )
+    assert held_as_object["z"].dtype == object
+    assert held_as_object.index.dtype == object
+    assert attributes_digest(held_as_object) == attributes_digest(table)
+    assert attributes_digest(table.assign(z=["n", "t"])) != attributes_digest(table)
+    mixed = table.astype({"z": object}).assign(z=["n", 1])
+    assert attributes_digest(mixed) != attributes_digest(table)
+
+
+def test_a_digest_saved_before_strings_were_alike_still_matches():
+    """Files from before the digest named object-held strings as str carry
+    the older digest; their table is still the same table."""
+    from skhyper._attributes import attributes_digest
+
+    attributes = pd.DataFrame(
+        {"area": [1.5, 2.0], "zone": ["n", "s"]},
+        index=pd.Index(["a", "b"], dtype=object),
+    ).astype({"zone": object})
+    X, y = make_table(n=60)
+    X["site"] = np.where(np.arange(len(X)) % 2, "a", "b")
+    model = tiny_classifier(
+        context_column="site", context_attributes={"site": attributes}
+    ).fit(X, y)
+    loaded, _ = skops_round_trip(model)
+    encoder = loaded.encoder_
+    older = attributes_digest({"site": attributes}, strings_alike=False)
+    assert older != attributes_digest({"site": attributes})
+    encoder.attributes_digest_ = older
+    loaded.set_params(warm_start=True, max_epochs=1).fit(X, y)
+    encoder.attributes_digest_ = "not the digest of this table"
+    with pytest.raises(ValueError, match="context_attributes"):
+        loaded.fit(X, y)
+
+
 def test_dates_beyond_nanoseconds_range_still_pickle():
     """9999-12-31, a common "no end" date, as a context value: its plain
     form needs nanoseconds, which it overflows; it is kept as it is (pickle

@@ -3,7 +3,9 @@
 scikit-learn's parameter constraints (``Interval``, ``StrOptions``), its
 ``_fit_context`` decorator and its sample-weight check are private API that
 every scikit-learn-compatible estimator uses; torch's fused AdamW kernel is
-private too and runs on a CPU from torch 2.4 on. Keeping them here means one
+private too and runs on a CPU from torch 2.4 on, and ``embedding_bag``
+differentiates its per-sample weights alone from torch 2.6 on. Keeping them
+here means one
 file to read when a new release moves them. Optional libraries (skops, for
 :func:`skhyper.dump` and :func:`skhyper.load`) are imported here too, with an
 error that says how to install them.
@@ -23,6 +25,7 @@ __all__ = [
     "_check_sample_weight",
     "_fit_context",
     "has_fused_adamw",
+    "embedding_bag_differentiates_weights_alone",
     "import_onnx",
     "import_pyplot",
     "import_skops_io",
@@ -41,6 +44,18 @@ def _torch_version() -> tuple[int, int]:
 def has_fused_adamw() -> bool:
     """Whether ``torch._fused_adamw_`` exists and runs on a CPU."""
     return hasattr(torch, "_fused_adamw_") and _torch_version() >= FUSED_ADAMW_CPU_SINCE
+
+
+# Before torch 2.6, the gradient of embedding_bag's per_sample_weights
+# failed an internal assert ("isDifferentiableType") when the table itself
+# needed none, as in explain's frozen copy of the network.
+EMBEDDING_BAG_WEIGHTS_ALONE_SINCE = (2, 6)
+
+
+def embedding_bag_differentiates_weights_alone() -> bool:
+    """Whether ``embedding_bag`` can differentiate ``per_sample_weights``
+    for a table that needs no gradient."""
+    return _torch_version() >= EMBEDDING_BAG_WEIGHTS_ALONE_SINCE
 
 
 def is_arrow_categorical(dtype) -> bool:

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._compat import embedding_bag_differentiates_weights_alone
+
 ACTIVATIONS = {
     "relu": nn.ReLU,
     "tanh": nn.Tanh,
@@ -231,6 +233,11 @@ def summed_low_rank(
     depends on the others.
     """
     a, b = factors
+    if inputs.requires_grad and not (
+        a.requires_grad or embedding_bag_differentiates_weights_alone()
+    ):
+        # Explaining a frozen network on torch before 2.6: the same product.
+        return gathered_low_rank(inputs, index, factors, bias)
     n_contexts, n_in, rank = a.shape
     low = nn.functional.embedding_bag(
         bag_rows(index, n_contexts, n_in),

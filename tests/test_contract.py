@@ -58,6 +58,20 @@ def test_fused_adamw_only_from_the_torch_that_runs_it_on_a_cpu(
     assert _optim.adamw_class() is expected_class
 
 
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [("2.2.2+cu121", False), ("2.5.1", False), ("2.6.0", True), ("2.13.0+cpu", True)],
+)
+def test_embedding_bag_weights_alone_from_the_torch_that_differentiates_them(
+    monkeypatch, version, expected
+):
+    """Checked with torch 2.2.2, 2.3.1, 2.4.1, 2.5.1 and 2.6.0 from PyPI
+    (2026-12-06): the gradient of per_sample_weights for a frozen table
+    failed an internal assert up to 2.5.1 and worked in 2.6.0."""
+    monkeypatch.setattr(torch, "__version__", version)
+    assert _compat.embedding_bag_differentiates_weights_alone() is expected
+
+
 def test_the_base_class_cannot_be_instantiated():
     from skhyper._base import _ContextEstimator
 

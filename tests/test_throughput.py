@@ -37,6 +37,7 @@ from skhyper import (
     HyperNetworkRegressor,
 )
 from skhyper._base import pooling_coefficients
+from skhyper._compat import embedding_bag_differentiates_weights_alone, has_fused_adamw
 from skhyper._data import TensorTable
 from skhyper._metrics import binary_roc_auc, log_loss, roc_auc
 from skhyper._modules import (
@@ -46,6 +47,7 @@ from skhyper._modules import (
     Dropout,
     bag_rows,
     choose_form,
+    summed_low_rank,
 )
 from skhyper._net import WeightedLossNet
 from skhyper._optim import FusedAdamW, adamw_class
@@ -110,11 +112,20 @@ def _assert_differs(model, other):
     )
 
 
+# Before torch 2.4 the fused kernel has no CPU version: the estimators train
+# with torch.optim.AdamW there (tests/test_contract.py checks that choice).
+needs_fused_adamw = pytest.mark.skipif(
+    not has_fused_adamw(), reason="this torch has no CPU kernel for fused AdamW"
+)
+
+
+@needs_fused_adamw
 def test_fused_adamw_is_the_optimizer_the_estimators_use():
     assert adamw_class() is FusedAdamW  # this torch has the fused kernel
     assert isinstance(_fused_adamw(_model()), torch.optim.Optimizer)
 
 
+@needs_fused_adamw
 def test_fused_adamw_updates_bitwise_like_torch_adamw():
     ours, theirs = _model(), _model()
     _train(ours, _fused_adamw(ours), range(6))
@@ -123,6 +134,7 @@ def test_fused_adamw_updates_bitwise_like_torch_adamw():
     _assert_differs(ours, _model())  # the steps did move the parameters
 
 
+@needs_fused_adamw
 def test_fused_adamw_state_dict_continues_the_run():
     uninterrupted = _model()
     optimizer = _fused_adamw(uninterrupted)
@@ -141,6 +153,7 @@ def test_fused_adamw_state_dict_continues_the_run():
     _assert_same_parameters(resumed, uninterrupted)
 
 
+@needs_fused_adamw
 def test_fused_adamw_state_dict_counts_steps():
     model = _model()
     optimizer = _fused_adamw(model)
@@ -152,6 +165,7 @@ def test_fused_adamw_state_dict_counts_steps():
         assert float(entry["step"]) == 4
 
 
+@needs_fused_adamw
 def test_fused_adamw_pickles_with_its_model():
     model = _model()
     optimizer = _fused_adamw(model)
@@ -164,6 +178,7 @@ def test_fused_adamw_pickles_with_its_model():
     _assert_same_parameters(model_copy, model)
 
 
+@needs_fused_adamw
 def test_fused_adamw_follows_a_changed_learning_rate():
     ours, theirs, unchanged = _model(), _model(), _model()
     ours_opt, theirs_opt = _fused_adamw(ours), _torch_adamw(theirs)
@@ -179,6 +194,7 @@ def test_fused_adamw_follows_a_changed_learning_rate():
     _assert_differs(ours, unchanged)
 
 
+@needs_fused_adamw
 def test_fused_adamw_rejects_state_of_other_groups():
     model = _model()
     optimizer = _fused_adamw(model)
@@ -199,6 +215,7 @@ def test_fused_adamw_rejects_state_of_other_groups():
         regrouped.load_state_dict(saved)
 
 
+@needs_fused_adamw
 def test_fit_does_not_import_torch_dynamo():
     code = textwrap.dedent(
         """
@@ -355,6 +372,51 @@ def test_summed_form_rows_do_not_depend_on_their_block():
         for i in (0, 17, 39):
             alone = layer(inputs[i : i + 1], context[i : i + 1])[1]
             assert torch.equal(alone[0], whole_update[i]), i
+
+
+@pytest.mark.parametrize(
+    "weights_alone",
+    [
+        pytest.param(
+            True,
+            marks=pytest.mark.skipif(
+                not embedding_bag_differentiates_weights_alone(),
+                reason="this torch's embedding_bag fails there (before 2.6)",
+            ),
+        ),
+        False,
+    ],
+)
+def test_the_summed_form_gives_gradients_for_inputs_of_a_frozen_layer(
+    monkeypatch, weights_alone
+):
+    """Explain differentiates the inputs of a frozen network: before torch
+    2.6, embedding_bag failed an internal assert there, so the summed form
+    hands those products to the gathered one (the same numbers)."""
+    import skhyper._modules as modules
+
+    monkeypatch.setattr(
+        modules, "embedding_bag_differentiates_weights_alone", lambda: weights_alone
+    )
+    if not weights_alone:  # the torch of before 2.6, as far as this form goes
+
+        def refuse(*args, **kwargs):
+            raise RuntimeError("isDifferentiableType INTERNAL ASSERT FAILED")
+
+        monkeypatch.setattr(modules.nn.functional, "embedding_bag", refuse)
+    generator = torch.Generator().manual_seed(5)
+    a, b = (torch.randn(4, *s, generator=generator).double() for s in [(6, 3), (3, 7)])
+    bias = torch.randn(4, 7, generator=generator).double()
+    index = torch.randint(0, 4, (10,), generator=generator)
+    x = torch.randn(10, 6, generator=generator).double()
+    weight = a[index] @ b[index]  # each row's generated matrix
+    output = torch.bmm(x.unsqueeze(1), weight).squeeze(1) + bias[index]
+    inputs = x.clone().requires_grad_(True)
+    summed = summed_low_rank(inputs, index, [a, b], bias)
+    torch.testing.assert_close(summed, output)
+    summed.square().sum().backward()
+    expected = 2 * torch.bmm(output.unsqueeze(1), weight.transpose(1, 2)).squeeze(1)
+    torch.testing.assert_close(inputs.grad, expected)
 
 
 def test_choose_form():

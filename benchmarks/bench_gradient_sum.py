@@ -116,6 +116,7 @@ def worker(calls: int, rounds: int) -> None:
         print("\n| operation | ms per call (median of rounds) |\n|---|---:|")
         for name, value in medians.items():
             print(f"| {name} | {value:.3f} |")
+    dist.barrier()  # torch 2.2's gloo could hang in a lone destroy
     dist.destroy_process_group()
 
 

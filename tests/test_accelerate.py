@@ -437,6 +437,7 @@ shared = share_rows(net, 7, values)
 torch.save({"weights": weights, "own": own, "averaged": averaged,
             "computed": computed, "shared": shared},
            Path(sys.argv[1]) / f"rank{rank}.pt")
+dist.barrier()  # else torch 2.2's gloo could leave one process hanging here
 dist.destroy_process_group()
 """
 

@@ -551,7 +551,13 @@ class Network:
         if isinstance(layer, nn.Sigmoid):
             return graph.op("Sigmoid", x)
         if isinstance(layer, nn.SiLU):
-            return graph.op("Mul", x, graph.op("Sigmoid", x))
+            if not self.float64:
+                return graph.op("Mul", x, graph.op("Sigmoid", x))
+            # x / (1 + exp(-x)): onnxruntime before 1.32 (seen in 1.23)
+            # fuses x * Sigmoid(x) into a QuickGelu that has no float64
+            # kernel, and the session fails to run.
+            exp = graph.op("Exp", graph.op("Neg", x))
+            return graph.op("Div", x, graph.op("Add", exp, graph.const(1, dtype)))
         positive = graph.op("Greater", x, graph.const(0, dtype))
         if isinstance(layer, nn.LeakyReLU):
             slope = graph.const(layer.negative_slope, dtype)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import textwrap
 from numbers import Integral, Real
 
 import numpy as np
@@ -464,12 +465,26 @@ def fill_docstring(estimator: type, **sections: str) -> None:
     attributes = SHARED_ATTRIBUTES_DOC
     if "context_shrinkage" in parameters:
         attributes += HYPERNETWORK_ATTRIBUTES_DOC
-    doc = estimator.__doc__.format(
+    doc = _indented_as_written(estimator.__doc__).format(
         shared_parameters=shared,
         shared_attributes=attributes,
         **sections,
     )
     estimator.__doc__ = _parameters_in_signature_order(doc, list(parameters))
+
+
+def _indented_as_written(doc: str) -> str:
+    """``doc`` with the class body's indentation it was written with.
+
+    Python 3.13 strips a docstring's common indentation when it compiles
+    it; the shared sections spliced into it here are indented for a class
+    body, and ``import skhyper`` failed there.
+    """
+    first, _, rest = doc.partition("\n")
+    lines = [line for line in rest.splitlines() if line.strip()]
+    if lines and min(len(line) - len(line.lstrip()) for line in lines) == 0:
+        rest = textwrap.indent(rest, "    ")
+    return f"{first}\n{rest}"
 
 
 def _parameters_in_signature_order(doc: str, names: list[str]) -> str:

@@ -13,6 +13,7 @@ without editing this file.
 from __future__ import annotations
 
 import inspect
+from textwrap import dedent
 
 import numpydoc.validate
 import pytest
@@ -93,3 +94,36 @@ def test_docstring_passes_numpydoc_validation(import_path, is_member):
         if code not in ignored
     ]
     assert not errors, f"{import_path}:\n" + "\n".join(errors)
+
+
+WRITTEN = """Title.
+
+    Parameters
+    ----------
+    b : int
+        The second.
+    a : int
+        The first.
+
+    Attributes
+    ----------
+    x_ : int
+        Learned.
+    """
+
+
+@pytest.mark.parametrize("compiled_by", ["python<3.13", "python>=3.13"])
+def test_shared_sections_are_ordered_whatever_strips_the_indentation(compiled_by):
+    """Python 3.13 strips a docstring's common indentation when it compiles
+    it, and the parameter reordering looked for an indented section title:
+    ``import skhyper`` failed there ("not enough values to unpack")."""
+    from skhyper._architectures import (
+        _indented_as_written,
+        _parameters_in_signature_order,
+    )
+
+    first, _, rest = WRITTEN.partition("\n")
+    doc = WRITTEN if compiled_by == "python<3.13" else f"{first}\n{dedent(rest)}"
+    ordered = _parameters_in_signature_order(_indented_as_written(doc), ["a", "b"])
+    assert ordered.index("    a : int") < ordered.index("    b : int")
+    assert "\n    Attributes\n    ----------\n    x_ : int\n" in ordered

@@ -5,10 +5,9 @@ scikit-learn's parameter constraints (``Interval``, ``StrOptions``), its
 every scikit-learn-compatible estimator uses; torch's fused AdamW kernel is
 private too and runs on a CPU from torch 2.4 on, and ``embedding_bag``
 differentiates its per-sample weights alone from torch 2.6 on. Keeping them
-here means one
-file to read when a new release moves them. Optional libraries (skops, for
-:func:`skhyper.dump` and :func:`skhyper.load`) are imported here too, with an
-error that says how to install them.
+here means one file to read when a new release moves them. Optional
+libraries (skops, for :func:`skhyper.dump` and :func:`skhyper.load`) are
+imported here too, with an error that says how to install them.
 """
 
 from __future__ import annotations
@@ -24,8 +23,8 @@ __all__ = [
     "StrOptions",
     "_check_sample_weight",
     "_fit_context",
-    "has_fused_adamw",
     "embedding_bag_differentiates_weights_alone",
+    "has_fused_adamw",
     "import_onnx",
     "import_pyplot",
     "import_skops_io",

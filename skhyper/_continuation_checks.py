@@ -165,11 +165,12 @@ def _same_attributes(encoder: TableEncoder, given) -> bool:
     if fitted is None and _has_attribute_tables(encoder):
         saved = getattr(encoder, "attributes_digest_", None)
         # Files saved before strings held as object and as str were alike
-        # in the digest hold the other form.
-        return saved is None or saved in {
-            attributes_digest(given),
-            attributes_digest(given, strings_alike=False),
-        }
+        # in the digest hold the other form (computed only if needed).
+        return (
+            saved is None
+            or saved == attributes_digest(given)
+            or saved == attributes_digest(given, strings_alike=False)
+        )
     if fitted is None or given is None:
         return fitted is None and given is None
     if isinstance(fitted, pd.DataFrame) or isinstance(given, pd.DataFrame):

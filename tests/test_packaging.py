@@ -15,10 +15,15 @@ from packaging.version import Version
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def project_table() -> dict:
+    """The ``[project]`` table of pyproject.toml."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11 and later
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
 def declared_lower_bounds() -> dict[str, Version]:
     """Each runtime and test dependency's ``>=`` bound, by name."""
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11 and later
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    project = project_table()
     bounds = {}
     for line in project["dependencies"] + project["optional-dependencies"]["test"]:
         requirement = Requirement(line)
@@ -51,7 +56,5 @@ def test_each_oldest_pin_is_a_declared_lower_bound():
 def test_every_runtime_dependency_but_torch_is_pinned():
     """torch stays at the local CPU wheel in CI (its oldest is a CUDA
     build on PyPI): ``SKHYPER_OLDEST_TORCH`` runs the declared one."""
-    tomllib = pytest.importorskip("tomllib")
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    runtime = {Requirement(line).name for line in project["dependencies"]}
+    runtime = {Requirement(line).name for line in project_table()["dependencies"]}
     assert runtime - set(oldest_pins()) == {"torch"}

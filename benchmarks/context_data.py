@@ -55,6 +55,10 @@ class ContextData(NamedTuple):
     # The noiseless score ``y`` was drawn from (the varying tasks'): the
     # best any model can predict, a ceiling to read the others against.
     truth: np.ndarray | None = None
+    # The varying tasks' true design: columns of which ``truth`` is a linear
+    # combination (the generator's basis of the context times 1 and each
+    # feature), so that a linear model told the form is a second ceiling.
+    form: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,14 @@ def _outcome(
     return (rng.random(len(linear)) < _sigmoid(linear)).astype(int)
 
 
+def _form(basis: np.ndarray, X: pd.DataFrame) -> np.ndarray:
+    """Each column of the context ``basis`` times 1 and times each feature:
+    the design a varying-coefficient model ``b0(c) + x . beta(c)`` with
+    ``b0, beta`` in the span of ``basis`` is linear in."""
+    features = np.column_stack([np.ones(len(X)), X.to_numpy()])
+    return np.einsum("ni,nj->nij", basis, features).reshape(len(X), -1)
+
+
 def _labels(prefix: str, n: int) -> np.ndarray:
     """``prefix000``, ``prefix001``, ... (zero-padded so they sort)."""
     width = len(str(n - 1))
@@ -144,8 +156,11 @@ def make_seasonal(
     mean = rng.normal(0.0, 0.5, FEATURES)
     beta = amplitude * np.sin(angle[:, None] + phase) + mean
     linear = 0.5 * np.cos(angle) + np.einsum("nd,nd->n", X.to_numpy(), beta)
+    form = _form(np.column_stack([np.ones(n_rows), np.sin(angle), np.cos(angle)]), X)
     X["day"] = day
-    return ContextData(X, _outcome(linear, problem, noise, rng), truth=linear)
+    return ContextData(
+        X, _outcome(linear, problem, noise, rng), truth=linear, form=form
+    )
 
 
 def make_piecewise(
@@ -169,8 +184,11 @@ def make_piecewise(
     beta *= 2.5 / np.linalg.norm(beta, axis=1, keepdims=True)
     intercept = rng.normal(0.0, 0.5, 3)
     linear = intercept[regime] + np.einsum("nd,nd->n", X.to_numpy(), beta[regime])
+    form = _form(np.eye(3)[regime], X)
     X["temperature"] = temperature
-    return ContextData(X, _outcome(linear, problem, noise, rng), truth=linear)
+    return ContextData(
+        X, _outcome(linear, problem, noise, rng), truth=linear, form=form
+    )
 
 
 def make_interaction(
@@ -195,9 +213,12 @@ def make_interaction(
     coefficients = rng.normal(size=(4, FEATURES))
     beta = basis @ coefficients
     linear = 0.5 * a * d + np.einsum("nd,nd->n", X.to_numpy(), beta)
+    form = _form(basis, X)
     X["age"] = age
     X["dose"] = dose
-    return ContextData(X, _outcome(linear, problem, noise, rng), truth=linear)
+    return ContextData(
+        X, _outcome(linear, problem, noise, rng), truth=linear, form=form
+    )
 
 
 def make_mixed(
@@ -225,10 +246,16 @@ def make_mixed(
     cycle = np.cos(2.0 * np.pi * hour / 24.0 + phase[region])
     beta = mean[region] + amplitude[region] * cycle[:, None]
     linear = 0.5 * cycle + np.einsum("nd,nd->n", X.to_numpy(), beta)
+    angle = 2.0 * np.pi * hour / 24.0
+    daily = np.column_stack([np.ones(n_rows), np.cos(angle), np.sin(angle)])
+    by_region = np.eye(n_regions)[region][:, :, None] * daily[:, None, :]
+    form = _form(by_region.reshape(n_rows, -1), X)
     labels = _labels("r", n_regions)
     X["region"] = pd.Categorical(labels[region], categories=labels)
     X["hour"] = hour
-    return ContextData(X, _outcome(linear, problem, noise, rng), truth=linear)
+    return ContextData(
+        X, _outcome(linear, problem, noise, rng), truth=linear, form=form
+    )
 
 
 # -- (b) contexts described by attributes --------------------------------------

@@ -7,6 +7,7 @@ Run from the repository root (with contextualized-ml installed as
     python benchmarks/varying_draws.py --draws 1 2 3 --jobs 2
     python benchmarks/varying_draws.py --smoke     # CI: 2 tasks, 2 folds
     python benchmarks/varying_draws.py --render A.json B.json  # runs together
+    python benchmarks/varying_draws.py --draws 4 --models spline known_form
 
 Part (a) of the context suite scores each varying-coefficient task on one
 draw of its data, and there the hypernetwork's gaps to contextualized-ml
@@ -19,7 +20,12 @@ libraries by the suite's own 5-fold cross-validation (``context_suite``).
 No default was chosen on these draws. The *oracle* scores the same test
 rows by the noiseless score ``y`` was drawn from (``ContextData.truth``):
 the best any model can do there, so that each model's distance below it
-shows how much of the possible gain a difference between models is.
+shows how much of the possible gain a difference between models is. Two
+linear references (``varying_reference.py``) say what a classical model
+reaches: *spline VC*, the textbook spline varying-coefficient model from
+scikit-learn parts, which knows the tasks' family but not their form, and
+*known form*, a penalised linear model on each task's true design, whose
+distance below the oracle is what estimation alone leaves.
 
 Each (task, draw) is an independent data set, so the unit of comparison
 is its 5-fold mean: the report gives the mean of the hypernetwork's
@@ -52,8 +58,17 @@ import context_suite as suite  # noqa: E402
 from bench_quality import git_commit  # noqa: E402
 from context_data import CONTEXT_TASKS, CONTEXT_TASKS_BY_NAME, ContextTask  # noqa: E402
 from context_suite import fmt  # noqa: E402
+from varying_reference import known_form_scores, spline_scores  # noqa: E402
 
-MODELS = ("hypernetwork", "contextualized", "hist_gb", "lightgbm", "oracle")
+MODELS = (
+    "hypernetwork",
+    "contextualized",
+    "hist_gb",
+    "lightgbm",
+    "spline",
+    "known_form",
+    "oracle",
+)
 SEED_STEP = 1000
 N_SPLITS = 5
 SMOKE_TASKS = ("seasonal_reg", "mixed_clf")
@@ -85,6 +100,10 @@ def run_job(task: ContextTask, draw: int, model: str, smoke: bool) -> dict:
         start = time.perf_counter()
         if model == "oracle":
             result = oracle_scores(task, data, splits)
+        elif model == "spline":
+            result = spline_scores(task, data, splits)
+        elif model == "known_form":
+            result = known_form_scores(task.problem, data, splits)
         else:
             result = suite.run_model(model, task, data, splits, smoke, {})
     result["wall_s"] = time.perf_counter() - start
@@ -177,31 +196,51 @@ def per_task_lines(means: dict) -> list[str]:
     return lines
 
 
+CEILING_MODELS = {
+    "HyperNetwork": "hypernetwork",
+    "contextualized-ml": "contextualized",
+    "spline VC": "spline",
+    "known form": "known_form",
+    "better boosting": better_boosting,
+}
+
+
+def by_task(means: dict) -> dict[str, dict]:
+    """``means`` split by task."""
+    split: dict[str, dict] = {}
+    for (task, draw), scores in sorted(means.items()):
+        split.setdefault(task, {})[(task, draw)] = scores
+    return split
+
+
+def shortfall_line(name: str, subset: dict) -> str | None:
+    """One row of the ceiling table: each model's mean score minus the
+    oracle's over the pairs of ``subset`` that scored the oracle."""
+    rows = [scores for scores in subset.values() if "oracle" in scores]
+    if not rows:
+        return None
+    cells = []
+    for model in CEILING_MODELS.values():
+        found = [
+            score_of(s, model) - s["oracle"]
+            for s in rows
+            if score_of(s, model) is not None
+        ]
+        cells.append(f"{np.mean(found):+.4f}" if found else "—")
+    return f"| {name} | {len(rows)} | {' | '.join(cells)} |"
+
+
 def ceiling_lines(means: dict) -> list[str]:
-    """Per problem: how far each model's mean score is below the oracle's
-    (none where no run scored the oracle)."""
-    models = {
-        "HyperNetwork": "hypernetwork",
-        "contextualized-ml": "contextualized",
-        "better boosting": better_boosting,
-    }
-    lines = []
-    for problem, subset in by_problem(means).items():
-        rows = [scores for scores in subset.values() if "oracle" in scores]
-        shortfalls = []
-        for model in models.values():
-            found = [
-                score_of(s, model) - s["oracle"]
-                for s in rows
-                if score_of(s, model) is not None
-            ]
-            shortfalls.append(f"{np.mean(found):+.4f}" if found else "—")
-        if rows:
-            lines.append(f"| {problem} | {len(rows)} | {' | '.join(shortfalls)} |")
+    """Per problem, then per task: how far each model's mean score is below
+    the oracle's (none where no run scored the oracle)."""
+    groups = {f"all {problem}": subset for problem, subset in by_problem(means).items()}
+    groups.update(by_task(means))
+    lines = [shortfall_line(name, subset) for name, subset in groups.items()]
+    lines = [line for line in lines if line is not None]
     if not lines:
         return []
-    header = f"| minus the oracle | pairs | {' | '.join(models)} |"
-    return ["", header, "|---|---|---|---|---|", *lines]
+    header = f"| minus the oracle | pairs | {' | '.join(CEILING_MODELS)} |"
+    return ["", header, "|---" * (len(CEILING_MODELS) + 2) + "|", *lines]
 
 
 def provenance(runs: list[dict]) -> str:
@@ -219,15 +258,16 @@ def report(rows: list[dict], runs: list[dict]) -> str:
     means = mean_scores(rows)
     header = (
         "| task | draw | HyperNetwork | contextualized-ml | better boosting "
-        "| oracle | HN − contextualized-ml |"
+        "| spline VC | oracle | HN − contextualized-ml |"
     )
-    lines = [header, "|---|---|---|---|---|---|---|"]
+    lines = [header, "|---|---|---|---|---|---|---|---|"]
     for (task, draw), scores in sorted(means.items()):
         to_contextualized = gap(scores, "contextualized")
         lines.append(
             f"| {task} | {draw} | {fmt(scores.get('hypernetwork'))} | "
             f"{fmt(scores.get('contextualized'))} | "
-            f"{fmt(better_boosting(scores))} | {fmt(scores.get('oracle'))} | "
+            f"{fmt(better_boosting(scores))} | {fmt(scores.get('spline'))} | "
+            f"{fmt(scores.get('oracle'))} | "
             f"{'—' if to_contextualized is None else f'{to_contextualized:+.4f}'} |"
         )
     lines += ["", *per_task_lines(means), *ceiling_lines(means)]
@@ -240,6 +280,10 @@ def report(rows: list[dict], runs: list[dict]) -> str:
             for problem, subset in by_problem(means).items()
         ),
         ("better boosting", better_boosting, means),
+        *(
+            (f"spline VC, {problem}", "spline", subset)
+            for problem, subset in by_problem(means).items()
+        ),
     ):
         result = comparison(pairs, baseline)
         if result is None:
@@ -266,6 +310,13 @@ def parse(argv=None) -> argparse.Namespace:
     parser.add_argument("--draws", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--smoke", action="store_true", help="2 tasks, 2 folds")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        choices=MODELS,
+        default=list(MODELS),
+        help="fit only these (runs of the rest can be rendered with them)",
+    )
     parser.add_argument("--output-dir", type=Path, default=None)
     parser.add_argument(
         "--render",
@@ -293,12 +344,13 @@ def main(argv=None) -> int:
         (task, draw, model, args.smoke)
         for draw in draws
         for task in varying_tasks(args.smoke)
-        for model in MODELS
+        for model in args.models
     ]
     start = time.perf_counter()
     rows = Parallel(n_jobs=args.jobs)(delayed(run_job)(*job) for job in jobs)
     meta = {
         "commit": git_commit(),
+        "models": args.models,
         "wall_s": time.perf_counter() - start,
         "jobs": args.jobs,
         "smoke": args.smoke,

@@ -2,6 +2,7 @@
 true design spans its noiseless score, the spline model recovers a smooth
 varying coefficient, and the report puts both below the oracle."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -92,3 +93,27 @@ def test_report_puts_the_references_below_the_oracle(tmp_path):
         spline, known = float(cells[2]), float(cells[3])
         assert spline < 0 and known < 0  # no model beats the noiseless score
         assert cells[0] == "—"  # the hypernetwork was not fitted
+
+
+ROUNDS = Path(__file__).parents[1] / "benchmarks" / "rounds"
+SAVED_27_34 = [
+    "varying_draws_27_30.json",
+    "varying_draws_27_30_references.json",
+    "varying_draws_31_34.json",
+    "varying_draws_31_34_references.json",
+]
+
+
+def test_reference_tables_in_the_docs_come_from_the_saved_rows():
+    runs = [json.loads((ROUNDS / name).read_text()) for name in SAVED_27_34]
+    text = varying_draws.report([row for run in runs for row in run["rows"]], runs)
+    page = (Path(__file__).parents[1] / "docs" / "benchmarks.md").read_text()
+    blocks = text.split("\n\n")
+    ceiling = next(block for block in blocks if "minus the oracle" in block)
+    paired = next(block for block in blocks if "HyperNetwork minus" in block)
+    quoted = ceiling.splitlines() + [
+        line for line in paired.splitlines() if line.startswith("| spline VC, ")
+    ]
+    assert len(quoted) == 2 + 12 + 2
+    for line in quoted:
+        assert line in page

@@ -12,7 +12,7 @@
   coefficients set by the context) but not their form. Its settings (six
   knots, the penalty grid) were fixed before it first ran and were not
   tuned.
-- ``KnownForm``: the same linear models on the task's true design
+- ``known_form_scores``: the same linear models on the task's true design
   (``ContextData.form``: the generator's own basis of the context times 1
   and each feature). It is told what no real model is, so its distance
   below the oracle is the part of the gap that only estimation leaves.

@@ -103,7 +103,7 @@ def run_job(task: ContextTask, draw: int, model: str, smoke: bool) -> dict:
         elif model == "spline":
             result = spline_scores(task, data, splits)
         elif model == "known_form":
-            result = known_form_scores(task.problem, data, splits)
+            result = known_form_scores(task, data, splits)
         else:
             result = suite.run_model(model, task, data, splits, smoke, {})
     result["wall_s"] = time.perf_counter() - start
@@ -168,13 +168,17 @@ def better_boosting(scores: dict) -> float | None:
     return max(found) if found else None
 
 
-def by_problem(means: dict) -> dict[str, dict]:
-    """``means`` split by the tasks' problem (classification, regression)."""
+def grouped(means: dict, key) -> dict[str, dict]:
+    """``means`` split by ``key(task_name)``, in (task, draw) order."""
     split: dict[str, dict] = {}
     for (task, draw), scores in sorted(means.items()):
-        problem = CONTEXT_TASKS_BY_NAME[task].problem
-        split.setdefault(problem, {})[(task, draw)] = scores
+        split.setdefault(key(task), {})[(task, draw)] = scores
     return split
+
+
+def by_problem(means: dict) -> dict[str, dict]:
+    """``means`` split by the tasks' problem (classification, regression)."""
+    return grouped(means, lambda task: CONTEXT_TASKS_BY_NAME[task].problem)
 
 
 def per_task_lines(means: dict) -> list[str]:
@@ -205,14 +209,6 @@ CEILING_MODELS = {
 }
 
 
-def by_task(means: dict) -> dict[str, dict]:
-    """``means`` split by task."""
-    split: dict[str, dict] = {}
-    for (task, draw), scores in sorted(means.items()):
-        split.setdefault(task, {})[(task, draw)] = scores
-    return split
-
-
 def shortfall_line(name: str, subset: dict) -> str | None:
     """One row of the ceiling table: each model's mean score minus the
     oracle's over the pairs of ``subset`` that scored the oracle."""
@@ -234,7 +230,7 @@ def ceiling_lines(means: dict) -> list[str]:
     """Per problem, then per task: how far each model's mean score is below
     the oracle's (none where no run scored the oracle)."""
     groups = {f"all {problem}": subset for problem, subset in by_problem(means).items()}
-    groups.update(by_task(means))
+    groups.update(grouped(means, lambda task: task))
     lines = [shortfall_line(name, subset) for name, subset in groups.items()]
     lines = [line for line in lines if line is not None]
     if not lines:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from context_suite import score
+from context_suite import fit_and_score
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegressionCV, RidgeCV
 from sklearn.pipeline import make_pipeline
@@ -96,22 +96,33 @@ class SplineVaryingCoefficients(BaseEstimator):
         return self.model_.predict_proba(self._design(X))
 
 
-def known_form_scores(problem: str, data, splits) -> dict:
+def fold_scores(make_model, X: pd.DataFrame, y, splits, problem: str) -> dict:
+    """Per-fold test scores and fit times of a fresh ``make_model()`` each
+    fold, as ``context_suite.run_model`` records them."""
+    scores: dict[str, list] = {}
+    for train, test in splits:
+        fold = fit_and_score(make_model(), X, y, train, {"test": test}, problem)
+        for key, value in fold.items():
+            scores.setdefault(key, []).append(value)
+    return scores
+
+
+def known_form_scores(task, data, splits) -> dict:
     """Per-fold scores of the penalised linear model on ``data.form``."""
     design = pd.DataFrame(data.form)
-    scores = []
-    for train, test in splits:
-        model = penalised_linear(problem).fit(design.iloc[train], data.y[train])
-        scores.append(score(model, design.iloc[test], data.y[test], problem))
-    return {"test": scores}
+    return fold_scores(
+        lambda: penalised_linear(task.problem), design, data.y, splits, task.problem
+    )
 
 
 def spline_scores(task, data, splits) -> dict:
     """Per-fold scores of :class:`SplineVaryingCoefficients`."""
-    scores = []
-    for train, test in splits:
-        model = SplineVaryingCoefficients(
+    return fold_scores(
+        lambda: SplineVaryingCoefficients(
             task.problem, task.continuous, task.categorical
-        ).fit(data.X.iloc[train], data.y[train])
-        scores.append(score(model, data.X.iloc[test], data.y[test], task.problem))
-    return {"test": scores}
+        ),
+        data.X,
+        data.y,
+        splits,
+        task.problem,
+    )

@@ -102,18 +102,48 @@ SAVED_27_34 = [
     "varying_draws_31_34.json",
     "varying_draws_31_34_references.json",
 ]
+SAVED_35_38 = ["varying_draws_35_38.json"]
+
+
+def rendered_blocks(names: list[str]) -> list[str]:
+    """The blocks (tables and headers) that ``--render`` prints for the kept
+    rows of ``names``."""
+    runs = [json.loads((ROUNDS / name).read_text()) for name in names]
+    return varying_draws.report(
+        [row for run in runs for row in run["rows"]], runs
+    ).split("\n\n")
+
+
+def table_with(blocks: list[str], header: str) -> list[str]:
+    return next(block for block in blocks if header in block).strip().splitlines()
+
+
+def assert_quoted(lines: list[str]) -> None:
+    page = (Path(__file__).parents[1] / "docs" / "benchmarks.md").read_text()
+    missing = [line for line in lines if line not in page]
+    assert not missing, f"docs/benchmarks.md lacks the rendered lines {missing}"
 
 
 def test_reference_tables_in_the_docs_come_from_the_saved_rows():
-    runs = [json.loads((ROUNDS / name).read_text()) for name in SAVED_27_34]
-    text = varying_draws.report([row for run in runs for row in run["rows"]], runs)
-    page = (Path(__file__).parents[1] / "docs" / "benchmarks.md").read_text()
-    blocks = text.split("\n\n")
-    ceiling = next(block for block in blocks if "minus the oracle" in block)
-    paired = next(block for block in blocks if "HyperNetwork minus" in block)
-    quoted = ceiling.splitlines() + [
-        line for line in paired.splitlines() if line.startswith("| spline VC, ")
+    blocks = rendered_blocks(SAVED_27_34)
+    ceiling = table_with(blocks, "minus the oracle")
+    spline_rows = [
+        line
+        for line in table_with(blocks, "HyperNetwork minus")
+        if line.startswith("| spline VC, ")
     ]
-    assert len(quoted) == 2 + 12 + 2
-    for line in quoted:
-        assert line in page
+    assert len(ceiling + spline_rows) == 2 + 12 + 2
+    assert_quoted(ceiling + spline_rows)
+
+
+def test_draws_35_38_tables_in_the_docs_come_from_the_saved_rows():
+    alone = table_with(rendered_blocks(SAVED_35_38), "HyperNetwork minus")
+    pooled = rendered_blocks(SAVED_27_34 + SAVED_35_38)
+    quoted = (
+        alone
+        + table_with(pooled, "minus the oracle")
+        + table_with(pooled, "HyperNetwork minus")
+    )
+    assert len(quoted) == (2 + 6) + (2 + 12) + (2 + 6)
+    assert any("| 120 |" in line for line in quoted)  # all of draws 27-38
+    assert_quoted(quoted)

@@ -243,10 +243,10 @@ def make_mixed(
     mean *= 2.0 / np.linalg.norm(mean, axis=1, keepdims=True)
     amplitude = rng.normal(size=(n_regions, FEATURES))
     phase = rng.uniform(0.0, 2.0 * np.pi, n_regions)
-    cycle = np.cos(2.0 * np.pi * hour / 24.0 + phase[region])
+    angle = 2.0 * np.pi * hour / 24.0
+    cycle = np.cos(angle + phase[region])
     beta = mean[region] + amplitude[region] * cycle[:, None]
     linear = 0.5 * cycle + np.einsum("nd,nd->n", X.to_numpy(), beta)
-    angle = 2.0 * np.pi * hour / 24.0
     daily = np.column_stack([np.ones(n_rows), np.cos(angle), np.sin(angle)])
     by_region = np.eye(n_regions)[region][:, :, None] * daily[:, None, :]
     form = _form(by_region.reshape(n_rows, -1), X)

@@ -452,6 +452,23 @@ def fit_and_score(model, X, y, train, tests: dict, problem: str) -> dict:
     return result
 
 
+def split_scores(make, X, y, splits, problem: str) -> dict:
+    """Per-split scores and fit times (lists under each key) of a fresh
+    ``make()`` fitted on each split's training rows: ``(train, test)``, or
+    ``(train, seen, unseen)``."""
+    scores: dict[str, list] = {}
+    for split in splits:
+        tests = (
+            {"test": split[1]}
+            if len(split) == 2
+            else {"seen": split[1], "unseen": split[2]}
+        )
+        fold = fit_and_score(make(), X, y, split[0], tests, problem)
+        for key, value in fold.items():
+            scores.setdefault(key, []).append(value)
+    return scores
+
+
 def run_model(name, task, data, splits, smoke, params) -> dict:
     """Per-split scores of one model (lists under each key), or the error."""
     X = data.X
@@ -461,21 +478,16 @@ def run_model(name, task, data, splits, smoke, params) -> dict:
         reason = contextualized_status()
         if reason is not None:
             return {"skipped": reason}
-    scores: dict[str, list] = {}
     try:
-        for split in splits:
-            model = make_model(name, task, data, smoke, params)
-            tests = (
-                {"test": split[1]}
-                if len(split) == 2
-                else {"seen": split[1], "unseen": split[2]}
-            )
-            fold = fit_and_score(model, X, data.y, split[0], tests, task.problem)
-            for key, value in fold.items():
-                scores.setdefault(key, []).append(value)
+        return split_scores(
+            lambda: make_model(name, task, data, smoke, params),
+            X,
+            data.y,
+            splits,
+            task.problem,
+        )
     except Exception as error:  # recorded in the report, not raised
         return {"error": f"{type(error).__name__}: {error}"}
-    return scores
 
 
 def describe(task: ContextTask, data: ContextData) -> dict:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from context_suite import fit_and_score
+from context_suite import split_scores
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegressionCV, RidgeCV
 from sklearn.pipeline import make_pipeline
@@ -96,28 +96,17 @@ class SplineVaryingCoefficients(BaseEstimator):
         return self.model_.predict_proba(self._design(X))
 
 
-def fold_scores(make_model, X: pd.DataFrame, y, splits, problem: str) -> dict:
-    """Per-fold test scores and fit times of a fresh ``make_model()`` each
-    fold, as ``context_suite.run_model`` records them."""
-    scores: dict[str, list] = {}
-    for train, test in splits:
-        fold = fit_and_score(make_model(), X, y, train, {"test": test}, problem)
-        for key, value in fold.items():
-            scores.setdefault(key, []).append(value)
-    return scores
-
-
 def known_form_scores(task, data, splits) -> dict:
     """Per-fold scores of the penalised linear model on ``data.form``."""
     design = pd.DataFrame(data.form)
-    return fold_scores(
+    return split_scores(
         lambda: penalised_linear(task.problem), design, data.y, splits, task.problem
     )
 
 
 def spline_scores(task, data, splits) -> dict:
     """Per-fold scores of :class:`SplineVaryingCoefficients`."""
-    return fold_scores(
+    return split_scores(
         lambda: SplineVaryingCoefficients(
             task.problem, task.continuous, task.categorical
         ),

@@ -205,10 +205,13 @@ def _unseen_category(batch, rng):
 
 def _string_in_numeric(batch, rng):
     column = str(rng.choice(NUMERIC))
-    return (
-        _set_cell(batch, column, "oops", rng),
-        rf"Column '{column}' must be numeric but holds the string 'oops'",
-    )
+    request = _set_cell(batch, column, "oops", rng)
+    values = request[column]
+    if values[values != "oops"].isna().all():
+        # Nothing but the string left in the column (a one-row request): the
+        # column as a whole holds strings, which has a message of its own.
+        return request, rf"Column '{column}' was numeric at fit but holds strings now"
+    return request, rf"Column '{column}' must be numeric but holds the string 'oops'"
 
 
 def _infinity(batch, rng):
